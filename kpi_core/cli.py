@@ -1,0 +1,215 @@
+"""The `kpi` command: serve, demo, database, plugins and users."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from kpi_core.config import Settings
+from kpi_core.errors import ConfigError, KpiError, SchemaOutOfDate
+from kpi_core.logs import configure as configure_logging
+from kpi_core.plugins import PluginHost, load_plugins
+from kpi_core.storage.db import Database
+from kpi_core.storage.migrate import schema_state, upgrade
+
+
+class KpiGroup(click.Group):
+    """Turns the product's own errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KpiError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=KpiGroup)
+@click.version_option(package_name="kpi-core")
+def cli() -> None:
+    """Handyman KPI: KPIs for field-service technicians."""
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (KPI_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (KPI_PORT, default 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the web app and API."""
+    settings = _settings(host=host, port=port)
+    configure_logging(settings.log_level)
+    _serve(settings)
+
+
+def _serve(settings: Settings, banner: Callable[[], None] | None = None) -> None:
+    from kpi_core.server import serve as run_server
+    from kpi_core.web.app import create_app
+
+    database = Database(settings.effective_database_url)
+    state = schema_state(database.engine)
+    if not state.is_current:
+        raise SchemaOutOfDate(state.describe())
+    app = create_app(settings, database=database)
+    if banner:
+        banner()
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)")
+    run_server(app, settings.host, settings.port)
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8000).")
+@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
+def demo(host: str | None, port: int | None, no_serve: bool) -> None:
+    """Run the demo: SQLite in the data directory, seeded data, an admin login, the server."""
+    from kpi_core.demo.credentials import ensure_demo_admin
+    from kpi_core.demo.seed import seed_if_empty
+
+    settings = _settings(host=host, port=port, demo=True)
+    configure_logging("WARNING")
+    database = Database(settings.effective_database_url)
+    click.echo(f"Data directory: {settings.data_dir.resolve()}")
+    upgrade(database.engine)
+    plugins = _plugins(settings)
+    with click.progressbar(length=100, label="Seeding demo data", show_percent=True) as bar:
+        done = 0
+
+        def advance(percent: int) -> None:
+            nonlocal done
+            bar.update(percent - done)
+            done = percent
+
+        summary = seed_if_empty(database, plugins, settings, progress=advance)
+        advance(100)
+    click.echo(summary.describe())
+    login = ensure_demo_admin(database, settings)
+
+    def banner() -> None:
+        click.echo(f"Admin login: {login.username} / {login.password}")
+
+    if no_serve:
+        banner()
+        return
+    _serve(settings, banner)
+
+
+def _plugins(settings: Settings) -> PluginHost:
+    return load_plugins(settings)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: upgrade and inspect."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (safe to run again)."""
+    settings = _settings()
+    database = Database(settings.effective_database_url)
+    upgrade(database.engine)
+    click.echo(schema_state(database.engine).describe())
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and whether it is current."""
+    settings = _settings()
+    state = schema_state(Database(settings.effective_database_url).engine)
+    click.echo(state.describe())
+    if not state.is_current:
+        sys.exit(1)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """List plugins, what they contribute, and any that failed to load."""
+    host = _plugins(_settings())
+    if as_json:
+        payload = {
+            "plugins": [asdict(info) for info in host.plugins.values()],
+            "problems": [asdict(problem) for problem in host.problems],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for info in host.plugins.values():
+        kind = "built-in" if info.builtin else info.module
+        click.echo(f"{info.name} {info.version} ({kind})")
+        for hook, keys in info.contributes.items():
+            click.echo(f"  {hook}: {', '.join(keys)}")
+    for problem in host.problems:
+        click.secho(f"NOT LOADED {problem.name} [{problem.stage}]: {problem.reason}", fg="red", err=True)
+    if host.problems:
+        sys.exit(1)
+
+
+@cli.group()
+def users() -> None:
+    """Manage user accounts."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "technician"]))
+@click.option(
+    "--technician",
+    "technician_ref",
+    help="External reference of the technician record (technicians).",
+)
+@click.option("--team", "teams", multiple=True, help="Team the manager manages (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(
+    username: str,
+    role: str,
+    technician_ref: str | None,
+    teams: tuple[str, ...],
+    password_stdin: bool,
+) -> None:
+    """Create a user. The password is prompted for (or read from stdin), never an argument."""
+    from kpi_core.accounts.users import NewUser, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+    database = _current_database(settings)
+    with database.session() as session:
+        user = create_user(
+            session,
+            NewUser(
+                username=username,
+                password=password,
+                role=role,
+                technician_ref=technician_ref,
+                team_names=teams,
+            ),
+        )
+        click.echo(f"Created {user.role} {user.username!r} (id {user.id}).")
+
+
+def _current_database(settings: Settings) -> Database:
+    database = Database(settings.effective_database_url)
+    state = schema_state(database.engine)
+    if not state.is_current:
+        raise SchemaOutOfDate(state.describe())
+    return database
+
+
+def main() -> None:
+    cli(prog_name="kpi")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Settings: read once from the environment into one typed object.
+
+Every setting has a type, a default and an environment variable named
+``KPI_<NAME>``; docs/configuration.md lists them (a test keeps it in step).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kpi_core.errors import ConfigError
+
+SECRET_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _setting(default: Any, doc: str, parse: Any = str) -> Any:
+    return field(default=default, metadata={"doc": doc, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration of one process. Build it with :meth:`from_env`."""
+
+    data_dir: Path = _setting(Path("var"), "Directory for the SQLite database, secrets, reports and backups.", Path)
+    database_url: str = _setting("", "SQLAlchemy database URL. Default: SQLite file kpi.sqlite3 in the data directory.")
+    redis_url: str = _setting("", "Redis URL for background jobs and shared caches. Empty: in-process runner.")
+    secret_key: str = _setting("", "Key that signs tokens. Required outside demo mode.")
+    timezone: str = _setting("UTC", "The company's IANA time zone: periods, naive timestamps and display.")
+    demo: bool = _setting(False, "Demo mode: generates and keeps a secret key in the data directory.", _bool)
+    strict_plugins: bool = _setting(False, "Make any plugin load problem fatal at start-up.", _bool)
+    disabled_plugins: tuple[str, ...] = _setting((), "Comma-separated plugin names not to load.", _names)
+    host: str = _setting("127.0.0.1", "Address `kpi serve` listens on.")
+    port: int = _setting(8000, "Port `kpi serve` and `kpi demo` listen on.", int)
+    log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+    max_content_length: int = _setting(20 * 1024 * 1024, "Largest request body in bytes (413 above it).", int)
+    min_sample: int = _setting(10, "Fewest jobs in a period for a technician to be ranked.", int)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``KPI_*`` variables (``os.environ`` by default); overrides win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = env_name(spec.name)
+            if spec.name in overrides:
+                values[spec.name] = overrides[spec.name]
+            elif name in environ:
+                try:
+                    values[spec.name] = spec.metadata["parse"](environ[name])
+                except ValueError as exc:
+                    raise ConfigError(f"{name}={environ[name]!r} is invalid: {exc}") from None
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"KPI_TIMEZONE={self.timezone!r} is not a known IANA time zone") from None
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"KPI_PORT={self.port} must be between 1 and 65535")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"KPI_LOG_LEVEL={self.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
+        if self.max_content_length <= 0 or self.min_sample < 1:
+            raise ConfigError("KPI_MAX_CONTENT_LENGTH and KPI_MIN_SAMPLE must be positive")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kpi.sqlite3').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: configured, or in demo mode generated once and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        if not self.demo:
+            raise ConfigError(
+                "KPI_SECRET_KEY is not set. Set it to a long random string "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'), "
+                "or run `kpi demo` for a local demo."
+            )
+        path = self.data_dir / SECRET_FILE_NAME
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: if two demo processes race, one key wins and both read it.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a setting: ``database_url`` -> ``KPI_DATABASE_URL``."""
+    return f"KPI_{setting.upper()}"
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting."""
+    rows = []
+    for spec in fields(Settings):
+        default = spec.default
+        shown = ",".join(default) if isinstance(default, tuple) else str(default)
+        rows.append((env_name(spec.name), shown, spec.metadata["doc"]))
+    return rows

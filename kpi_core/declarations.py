@@ -1,0 +1,289 @@
+"""The declarative objects that plugins return from their hooks.
+
+Every hook in :mod:`kpi_core.hookspecs` returns a list of these frozen
+dataclasses. They describe *what* a plugin contributes; the host decides how
+to validate, list, document and compute with them. Construction validates the
+fields, so a malformed declaration fails inside the plugin's own hook and the
+host reports that plugin by name instead of half-registering it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+"""Keys are namespaced by the plugin: ``family.name`` (lower case, dots)."""
+
+Direction = Literal["higher", "lower"]
+MetricKind = Literal["rate", "mean"]
+MetricSource = Literal["jobs", "evaluations"]
+FieldType = Literal["rating", "yes_no", "number", "choice", "text"]
+WidgetType = Literal["kpi_card", "trend", "leaderboard", "heatmap", "table", "custom"]
+
+DIRECTIONS: tuple[str, ...] = ("higher", "lower")
+METRIC_KINDS: tuple[str, ...] = ("rate", "mean")
+METRIC_SOURCES: tuple[str, ...] = ("jobs", "evaluations")
+FIELD_TYPES: tuple[str, ...] = ("rating", "yes_no", "number", "choice", "text")
+WIDGET_TYPES: tuple[str, ...] = ("kpi_card", "trend", "leaderboard", "heatmap", "table", "custom")
+WIDGET_SIZES: tuple[str, ...] = ("small", "medium", "large", "full")
+
+
+class DeclarationError(ValueError):
+    """A plugin declaration is malformed; the message names the field."""
+
+
+def _require_key(kind: str, key: object) -> None:
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise DeclarationError(f"{kind} key {key!r} must be namespaced lower-case words, like 'quality.first_time_fix'")
+
+
+def _require_text(kind: str, key: str, name: str, value: object, *, allow_empty: bool = False) -> None:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise DeclarationError(f"{kind} {key!r}: {name} must be a non-empty string")
+
+
+def _require_choice(kind: str, key: str, name: str, value: object, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise DeclarationError(f"{kind} {key!r}: {name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Default thresholds and weight for a metric.
+
+    ``green`` and ``amber`` are values of the metric: with direction
+    ``higher`` a value >= green is green, >= amber is amber, else red; with
+    ``lower`` the comparisons are reversed. ``weight`` is the metric's share
+    in a technician's composite score (0 leaves it out of the score).
+    """
+
+    green: float
+    amber: float
+    weight: float = 1.0
+
+    def check(self, key: str, direction: str) -> None:
+        if self.weight < 0:
+            raise DeclarationError(f"metric {key!r}: target weight must be >= 0")
+        ordered = self.green >= self.amber if direction == "higher" else self.green <= self.amber
+        if not ordered:
+            better = "at least" if direction == "higher" else "at most"
+            raise DeclarationError(f"metric {key!r}: target green must be {better} amber for direction {direction!r}")
+
+
+@dataclass(frozen=True)
+class MetricContext:
+    """What the host hands a metric's expression builders.
+
+    ``tables`` maps a name (``jobs``, ``feedback``, ``evaluations``,
+    ``technicians``, ``customers``) to its SQLAlchemy ``Table``. For a
+    ``jobs`` metric the engine selects from ``jobs`` left-joined to
+    ``feedback`` (one row per job); for an ``evaluations`` metric, from
+    ``evaluations``. ``settings`` holds the declaring plugin's settings (for
+    example a callback window). ``epoch(column)`` builds seconds since
+    1970-01-01 UTC for a timestamp column on every supported database, so
+    durations are ``epoch(end) - epoch(start)``. Expression builders must use
+    only these objects.
+    """
+
+    tables: Mapping[str, Any]
+    epoch: Callable[[Any], Any]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def setting(self, name: str, default: Any) -> Any:
+        """The plugin setting ``name``, or ``default`` where it is not set."""
+        return self.settings.get(name, default)
+
+
+ExpressionBuilder = Callable[[MetricContext], Any]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A KPI: an aggregate computed in the database over one row per fact.
+
+    For each fact row of ``source`` (a job, or an evaluation), ``numerator``
+    and ``denominator`` build SQLAlchemy column expressions; the engine SUMs
+    both over every group and period and divides. A *rate* uses 1/0 flags
+    (value in 0..1, with a Wilson interval); a *mean* uses the value as the
+    numerator and 1 where the value exists as the denominator. Rows where the
+    denominator is 0 or NULL are not in the sample. ``period_column`` builds
+    the timestamp that places a fact in a period.
+    """
+
+    key: str
+    label: str
+    description: str
+    formula: str
+    unit: str
+    direction: Direction
+    kind: MetricKind
+    numerator: ExpressionBuilder
+    denominator: ExpressionBuilder
+    period_column: ExpressionBuilder
+    source: MetricSource = "jobs"
+    default_target: Target | None = None
+
+    def __post_init__(self) -> None:
+        _require_key("metric", self.key)
+        for name in ("label", "description", "formula", "unit"):
+            _require_text("metric", self.key, name, getattr(self, name))
+        _require_choice("metric", self.key, "direction", self.direction, DIRECTIONS)
+        _require_choice("metric", self.key, "kind", self.kind, METRIC_KINDS)
+        _require_choice("metric", self.key, "source", self.source, METRIC_SOURCES)
+        for name in ("numerator", "denominator", "period_column"):
+            if not callable(getattr(self, name)):
+                raise DeclarationError(f"metric {self.key!r}: {name} must be a callable(context)")
+        if self.default_target is not None:
+            if not isinstance(self.default_target, Target):
+                raise DeclarationError(f"metric {self.key!r}: default_target must be a Target")
+            self.default_target.check(self.key, self.direction)
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One question on the managers' evaluation form.
+
+    Types: ``rating`` (1-5), ``yes_no``, ``number`` (between ``minimum`` and
+    ``maximum``), ``choice`` (one of ``choices``) and ``text`` (free text,
+    never scored). ``weight`` is the field's share in the evaluation score; a
+    field with weight 0 is asked but not scored. For ``choice`` fields the
+    choices are ordered worst to best when scored.
+    """
+
+    key: str
+    label: str
+    type: FieldType
+    required: bool = False
+    weight: float = 1.0
+    help_text: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        _require_key("form field", self.key)
+        _require_text("form field", self.key, "label", self.label)
+        _require_choice("form field", self.key, "type", self.type, FIELD_TYPES)
+        if not isinstance(self.weight, int | float) or self.weight < 0:
+            raise DeclarationError(f"form field {self.key!r}: weight must be a number >= 0")
+        if self.type == "choice" and len(self.choices) < 2:
+            raise DeclarationError(f"form field {self.key!r}: a choice field needs at least 2 choices")
+        if self.type != "choice" and self.choices:
+            raise DeclarationError(f"form field {self.key!r}: only choice fields take choices")
+        if self.type == "number" and (self.minimum is None or self.maximum is None):
+            raise DeclarationError(f"form field {self.key!r}: a number field needs minimum and maximum")
+        if self.minimum is not None and self.maximum is not None and self.minimum >= self.maximum:
+            raise DeclarationError(f"form field {self.key!r}: minimum must be below maximum")
+        if self.type == "text" and self.weight:
+            raise DeclarationError(f"form field {self.key!r}: text fields cannot be scored; use weight=0")
+
+
+ReportRenderer = Callable[[Any, IO[bytes]], None]
+
+
+@dataclass(frozen=True)
+class ReportFormat:
+    """A report output format.
+
+    ``render(report, stream)`` writes the report (the host's report-data
+    object, the same numbers the API answers) to a binary stream.
+    """
+
+    key: str
+    label: str
+    media_type: str
+    file_extension: str
+    render: ReportRenderer
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not re.match(r"^[a-z][a-z0-9_]*$", self.key):
+            raise DeclarationError(f"report format key {self.key!r} must be a lower-case word like 'pdf'")
+        _require_text("report format", self.key, "label", self.label)
+        if not isinstance(self.media_type, str) or "/" not in self.media_type:
+            raise DeclarationError(f"report format {self.key!r}: media_type must look like 'type/subtype'")
+        if not isinstance(self.file_extension, str) or not re.match(r"^[a-z0-9]+$", self.file_extension):
+            raise DeclarationError(f"report format {self.key!r}: file_extension must be like 'pdf' (no dot)")
+        if not callable(self.render):
+            raise DeclarationError(f"report format {self.key!r}: render must be callable(report, stream)")
+
+
+JobCallable = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A background job the runner can execute, now or on a schedule.
+
+    ``run(context, **params)`` does the work; ``context`` is the host's job
+    context (database access, progress reporting, settings). ``schedule`` is
+    a default cron expression (five fields) or ``None`` for on-demand only.
+    ``timeout`` is in seconds; ``retries`` failed attempts are retried with
+    back-off before the job is marked failed.
+    """
+
+    key: str
+    label: str
+    run: JobCallable
+    schedule: str | None = None
+    timeout: int = 600
+    retries: int = 2
+
+    def __post_init__(self) -> None:
+        _require_key("job", self.key)
+        _require_text("job", self.key, "label", self.label)
+        if not callable(self.run):
+            raise DeclarationError(f"job {self.key!r}: run must be callable(context, **params)")
+        if self.schedule is not None and (not isinstance(self.schedule, str) or len(self.schedule.split()) != 5):
+            raise DeclarationError(f"job {self.key!r}: schedule must be a 5-field cron expression or None")
+        if not isinstance(self.timeout, int) or self.timeout <= 0:
+            raise DeclarationError(f"job {self.key!r}: timeout must be a positive number of seconds")
+        if not isinstance(self.retries, int) or not 0 <= self.retries <= 10:
+            raise DeclarationError(f"job {self.key!r}: retries must be between 0 and 10")
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A dashboard widget.
+
+    Either a built-in ``type`` (``kpi_card``, ``trend``, ``leaderboard``,
+    ``heatmap``, ``table``) showing ``metrics``, or ``type="custom"`` with
+    ``module_url`` (an ES module the dashboard imports at run time) and
+    ``element`` (the custom element tag it defines, with a dash).
+    """
+
+    key: str
+    title: str
+    type: WidgetType
+    metrics: tuple[str, ...] = ()
+    size: str = "medium"
+    module_url: str | None = None
+    element: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_key("widget", self.key)
+        _require_text("widget", self.key, "title", self.title)
+        _require_choice("widget", self.key, "type", self.type, WIDGET_TYPES)
+        _require_choice("widget", self.key, "size", self.size, WIDGET_SIZES)
+        if not isinstance(self.metrics, tuple):
+            raise DeclarationError(f"widget {self.key!r}: metrics must be a tuple of metric keys")
+        if self.type == "custom":
+            if not self.module_url or not self.element or "-" not in self.element:
+                raise DeclarationError(
+                    f"widget {self.key!r}: a custom widget needs module_url and an element tag with a dash"
+                )
+        elif not self.metrics:
+            raise DeclarationError(f"widget {self.key!r}: a {self.type} widget needs at least one metric")
+
+
+DECLARATION_TYPES: dict[str, type] = {
+    "kpi_metrics": Metric,
+    "kpi_form_fields": FormField,
+    "kpi_report_formats": ReportFormat,
+    "kpi_jobs": JobSpec,
+    "kpi_widgets": Widget,
+}
+"""Which declaration class each list-returning hook must return."""

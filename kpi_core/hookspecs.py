@@ -1,0 +1,96 @@
+"""The plugin contract of Handyman KPI.
+
+Every hook a plugin may implement, each with the docstring that is its
+reference documentation. Implement a hook with ``@kpi_core.hookimpl`` in a
+module (or class) named by an entry point in the group ``kpi_core.plugins``.
+Hooks take keyword arguments only, so new arguments can be added without
+breaking existing plugins: accept just the ones you use.
+
+The list hooks return lists of the frozen dataclasses in
+:mod:`kpi_core.declarations`. Keys are global: a key already declared by
+another plugin is a load error for the later plugin, which is then not loaded
+at all (never half-registered).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from kpi_core.declarations import FormField, JobSpec, Metric, ReportFormat, Widget
+
+PROJECT_NAME = "kpi_core"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+@hookspec
+def kpi_metrics() -> list[Metric]:
+    """Declare KPIs.
+
+    Called once at start-up. Return a list of :class:`~kpi_core.declarations.Metric`:
+    key, label, description, formula in words, unit, direction, kind (rate or
+    mean), source (jobs or evaluations), and callables that build the SQLAlchemy
+    expressions for the numerator, the denominator and the timestamp that places
+    a fact in a period, from the :class:`~kpi_core.declarations.MetricContext`
+    the host passes them. An optional ``default_target`` gives green/amber
+    thresholds and a weight until an admin sets their own.
+    """
+
+
+@hookspec
+def kpi_form_fields() -> list[FormField]:
+    """Declare questions for the managers' evaluation form.
+
+    Called once at start-up. Return a list of :class:`~kpi_core.declarations.FormField`:
+    key, label, type (rating 1-5, yes_no, number, choice, text), required,
+    weight in the evaluation score, and help text. The host assembles the form
+    from every plugin's fields, versions it, and validates answers against it.
+    """
+
+
+@hookspec
+def kpi_report_formats() -> list[ReportFormat]:
+    """Declare report output formats.
+
+    Called once at start-up. Return a list of
+    :class:`~kpi_core.declarations.ReportFormat`: key, label, media type, file
+    extension, and ``render(report, stream)``, which writes the host's report
+    data to a binary stream. Rendering runs in a background job.
+    """
+
+
+@hookspec
+def kpi_jobs() -> list[JobSpec]:
+    """Declare background jobs.
+
+    Called once at start-up. Return a list of :class:`~kpi_core.declarations.JobSpec`:
+    key, label, ``run(context, **params)``, a default cron schedule (or None),
+    a timeout in seconds and a number of retries. The host runs them on RQ
+    when Redis is configured, else on its in-process runner.
+    """
+
+
+@hookspec
+def kpi_widgets() -> list[Widget]:
+    """Declare dashboard widgets.
+
+    Called once at start-up. Return a list of :class:`~kpi_core.declarations.Widget`:
+    a built-in widget type showing metric keys, or a custom element loaded from
+    an ES module URL (serve it from your package's static folder). The host
+    offers every widget to users, who choose and arrange them.
+    """
+
+
+@hookspec
+def kpi_startup(app: Flask) -> None:
+    """Set up anything a plugin needs once the Flask app exists.
+
+    Called once per app instance after the host's own set-up, with the app.
+    Use it to register a blueprint (for routes or a static folder) or read
+    configuration. Return nothing. An exception here is reported as the
+    plugin's load error and the app starts without that plugin's routes.
+    """

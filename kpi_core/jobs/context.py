@@ -1,0 +1,31 @@
+"""What the host hands a running job: the database, the settings and a progress reporter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from kpi_core.config import Settings
+
+
+@dataclass
+class JobContext:
+    """Passed as the first argument to every ``JobSpec.run``.
+
+    ``engine`` is the database; ``settings`` the host's settings;
+    ``plugin_settings`` the declaring plugin's own settings;
+    ``progress(percent, message)`` records how far the job has got.
+    """
+
+    engine: Engine
+    settings: Settings
+    plugin_settings: dict[str, Any] = field(default_factory=dict)
+    on_progress: Callable[[int, str], None] | None = None
+
+    def progress(self, percent: int, message: str = "") -> None:
+        """Report progress from 0 to 100; values outside are clamped."""
+        if self.on_progress is not None:
+            self.on_progress(max(0, min(100, int(percent))), message)

@@ -1,0 +1,247 @@
+"""Discovers, validates and registers plugins: built-ins and entry points alike.
+
+A plugin is loaded whole or not at all: if it fails to import, returns a
+malformed declaration, raises in a hook, or declares a key another plugin
+already has, it is unregistered and reported by name and reason, and the rest
+start. ``KPI_STRICT_PLUGINS`` turns any such problem into a start-up failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+import kpi_core
+from kpi_core import hookspecs
+from kpi_core.config import Settings
+from kpi_core.declarations import DECLARATION_TYPES
+from kpi_core.errors import PluginLoadError
+
+ENTRY_POINT_GROUP = "kpi_core.plugins"
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("core", "kpi_core.builtin"),)
+"""(name, module) of the host's own features, registered through the same hooks."""
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PluginInfo:
+    """A loaded plugin as listed by ``kpi plugins`` and ``GET /api/v1/plugins``."""
+
+    name: str
+    version: str
+    module: str
+    builtin: bool
+    contributes: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """Why a plugin (or a plugin setting) was not loaded."""
+
+    name: str
+    stage: str  # config | import | register | declaration | duplicate | startup
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass
+class Candidate:
+    name: str
+    version: str
+    load: Any  # callable returning the plugin object
+    builtin: bool = False
+
+
+class PluginHost:
+    """The PluginManager plus everything the loaded plugins declared."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.problems: list[PluginProblem] = []
+        self.declarations: dict[str, dict[str, Any]] = {hook: {} for hook in DECLARATION_TYPES}
+        self.owners: dict[tuple[str, str], str] = {}
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.declarations["kpi_metrics"]
+
+    @property
+    def form_fields(self) -> dict[str, Any]:
+        return self.declarations["kpi_form_fields"]
+
+    @property
+    def report_formats(self) -> dict[str, Any]:
+        return self.declarations["kpi_report_formats"]
+
+    @property
+    def jobs(self) -> dict[str, Any]:
+        return self.declarations["kpi_jobs"]
+
+    @property
+    def widgets(self) -> dict[str, Any]:
+        return self.declarations["kpi_widgets"]
+
+    def owner_of(self, hook: str, key: str) -> str:
+        """The name of the plugin that declared ``key`` through ``hook``."""
+        return self.owners[(hook, key)]
+
+    def report(self, problem: PluginProblem) -> None:
+        self.problems.append(problem)
+        log.error("plugin %s not loaded (%s): %s", problem.name, problem.stage, problem.reason)
+
+    def add(self, candidate: Candidate) -> None:
+        """Import, register and validate one plugin; on any problem leave no trace of it."""
+        try:
+            plugin = candidate.load()
+        except Exception as exc:
+            self.report(PluginProblem(candidate.name, "import", _describe(exc)))
+            return
+        try:
+            self.pm.register(plugin, name=candidate.name)
+        except Exception as exc:
+            self.report(PluginProblem(candidate.name, "register", _describe(exc)))
+            return
+        try:
+            declared = self._collect(candidate.name)
+        except _Rejected as rejected:
+            self.pm.unregister(name=candidate.name)
+            self.report(rejected.problem)
+            return
+        info = PluginInfo(
+            name=candidate.name,
+            version=candidate.version,
+            module=getattr(plugin, "__name__", type(plugin).__name__),
+            builtin=candidate.builtin,
+        )
+        for hook, items in declared.items():
+            for key, item in items.items():
+                self.declarations[hook][key] = item
+                self.owners[(hook, key)] = candidate.name
+            if items:
+                info.contributes[hook] = list(items)
+        self.plugins[candidate.name] = info
+
+    def _collect(self, name: str) -> dict[str, dict[str, Any]]:
+        declared: dict[str, dict[str, Any]] = {}
+        for hook, expected in DECLARATION_TYPES.items():
+            items: dict[str, Any] = {}
+            for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                if impl.plugin_name != name:
+                    continue
+                try:
+                    result = impl.function()
+                except Exception as exc:
+                    raise _Rejected(PluginProblem(name, "declaration", f"{hook}() raised {_describe(exc)}")) from exc
+                if not isinstance(result, list | tuple):
+                    raise _Rejected(
+                        PluginProblem(
+                            name,
+                            "declaration",
+                            f"{hook}() must return a list, got {type(result).__name__}",
+                        )
+                    )
+                for item in result:
+                    if not isinstance(item, expected):
+                        raise _Rejected(
+                            PluginProblem(
+                                name,
+                                "declaration",
+                                f"{hook}() returned {type(item).__name__}, expected {expected.__name__}",
+                            )
+                        )
+                    if item.key in items:
+                        raise _Rejected(PluginProblem(name, "duplicate", f"{hook}() declares {item.key!r} twice"))
+                    if item.key in self.declarations[hook]:
+                        other = self.owners[(hook, item.key)]
+                        raise _Rejected(
+                            PluginProblem(
+                                name,
+                                "duplicate",
+                                f"{hook}() key {item.key!r} is already declared by plugin {other!r}",
+                            )
+                        )
+                    items[item.key] = item
+            declared[hook] = items
+        return declared
+
+    def start(self, app: Any) -> None:
+        """Run every plugin's ``kpi_startup(app)``; a failure is reported, not raised."""
+        for impl in self.pm.hook.kpi_startup.get_hookimpls():
+            try:
+                impl.function(app=app)
+            except Exception as exc:
+                self.report(PluginProblem(impl.plugin_name, "startup", f"kpi_startup raised {_describe(exc)}"))
+
+    def raise_if_strict(self, settings: Settings) -> None:
+        if settings.strict_plugins and self.problems:
+            listed = "; ".join(str(problem) for problem in self.problems)
+            raise PluginLoadError(f"KPI_STRICT_PLUGINS is on and plugins failed to load: {listed}")
+
+
+class _Rejected(Exception):
+    def __init__(self, problem: PluginProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _entry_point_candidates() -> list[Candidate]:
+    found: dict[str, Candidate] = {}
+    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        version = entry_point.dist.version if entry_point.dist is not None else "unknown"
+        # Two distributions may register one name; the first wins and the other is reported.
+        if entry_point.name in found:
+            continue
+        found[entry_point.name] = Candidate(entry_point.name, version, entry_point.load)
+    return list(found.values())
+
+
+def _builtin_candidates() -> list[Candidate]:
+    return [
+        Candidate(
+            name,
+            kpi_core.__version__,
+            lambda module=module: importlib.import_module(module),
+            builtin=True,
+        )
+        for name, module in BUILTIN_PLUGINS
+    ]
+
+
+def load_plugins(settings: Settings, extra: Sequence[tuple[str, Any]] = ()) -> PluginHost:
+    """Build the plugin host: built-ins, then entry points by name, then ``extra``.
+
+    ``extra`` is (name, plugin object) pairs registered as if found through an
+    entry point; tests use it to add small inline plugins.
+    """
+    host = PluginHost()
+    candidates = _builtin_candidates() + _entry_point_candidates()
+    candidates += [Candidate(name, "0", lambda obj=obj: obj) for name, obj in extra]
+    known = {candidate.name: candidate for candidate in candidates}
+    for name in settings.disabled_plugins:
+        if name not in known:
+            host.report(PluginProblem(name, "config", f"KPI_DISABLED_PLUGINS names {name!r}, which is not installed"))
+        elif known[name].builtin:
+            host.report(PluginProblem(name, "config", f"{name!r} is built into kpi-core and cannot be disabled"))
+    for candidate in _enabled(candidates, settings.disabled_plugins):
+        host.add(candidate)
+    host.raise_if_strict(settings)
+    return host
+
+
+def _enabled(candidates: Iterable[Candidate], disabled: Sequence[str]) -> list[Candidate]:
+    return [candidate for candidate in candidates if candidate.builtin or candidate.name not in disabled]

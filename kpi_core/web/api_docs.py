@@ -1,0 +1,22 @@
+"""The API docs page: Swagger UI served from the swagger-ui-bundle package, no CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, render_template, send_from_directory, url_for
+from flask.typing import ResponseReturnValue
+from swagger_ui_bundle import swagger_ui_path
+
+blueprint = Blueprint("api_docs", __name__, template_folder="templates", static_folder="static")
+SWAGGER_FILES = Path(swagger_ui_path)
+
+
+@blueprint.get("/api/docs")
+def docs_page() -> ResponseReturnValue:
+    return render_template("api_docs.html", spec_url=url_for("api-docs.openapi_json"))
+
+
+@blueprint.get("/api/docs/assets/<path:filename>")
+def swagger_asset(filename: str) -> ResponseReturnValue:
+    return send_from_directory(SWAGGER_FILES, filename, max_age=86400)

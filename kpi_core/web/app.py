@@ -1,0 +1,66 @@
+"""The Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask.typing import ResponseReturnValue
+
+import kpi_core
+from kpi_core.config import Settings
+from kpi_core.plugins import PluginHost, load_plugins
+from kpi_core.storage.db import Database
+from kpi_core.web import api_docs, errors, health, plugins_api, request_id
+from kpi_core.web.state import AppState, install
+
+API_BLUEPRINTS = (plugins_api.blp,)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: PluginHost | None = None,
+    database: Database | None = None,
+) -> Flask:
+    """Build the app. Nothing runs at import time; everything is read here, once."""
+    settings = settings or Settings.from_env()
+    plugins = plugins or load_plugins(settings)
+    database = database or Database(settings.effective_database_url)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+        API_TITLE="Handyman KPI",
+        API_VERSION=kpi_core.__version__,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "KPIs for field-service technicians: jobs, feedback, evaluations, "
+                "KPI values, scorecards and reports. Errors share one JSON shape (ErrorSchema)."
+            }
+        },
+    )
+    install(app, AppState(settings=settings, database=database, plugins=plugins))
+    request_id.install(app)
+
+    api = errors.KpiApi(app)
+    for blueprint in API_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(api_docs.blueprint)
+    app.add_url_rule("/", "home", home)
+    app.register_error_handler(Exception, errors.handle_unexpected)
+
+    plugins.start(app)
+    plugins.raise_if_strict(settings)
+    logging.getLogger(__name__).info("app ready: %d plugins, %d problems", len(plugins.plugins), len(plugins.problems))
+    return app
+
+
+def home() -> ResponseReturnValue:
+    return render_template("home.html", version=kpi_core.__version__)

@@ -1,0 +1,66 @@
+"""One JSON error shape for every error status, unknown routes and wrong methods included.
+
+Shape: ``{"code": 404, "status": "Not Found", "message": "...", "errors": {...},
+"request_id": "..."}``; ``errors`` maps the request location (``json``,
+``query``, ...) to field names and their messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Response, g, jsonify
+from flask_smorest import Api
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorSchema(Schema):
+    code = fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = fields.String(required=True, metadata={"description": "HTTP status name"})
+    message = fields.String(metadata={"description": "What went wrong, for a person"})
+    errors = fields.Dict(metadata={"description": "Field-level messages by location and field"})
+    request_id = fields.String(metadata={"description": "Quote this when reporting a problem"})
+
+
+class KpiApi(Api):
+    """flask-smorest's Api with our error shape; unlike the stock handler it keeps
+    the exception's own headers (``Allow`` on 405, ``WWW-Authenticate`` on 401)."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return error_response(error)
+
+
+def error_response(error: HTTPException) -> Response:
+    payload: dict[str, Any] = {"code": error.code, "status": error.name}
+    headers: dict[str, str] = {}
+    data = getattr(error, "data", None) or {}
+    if "message" in data:
+        payload["message"] = data["message"]
+    elif error.description and error.code != 500:
+        payload["message"] = error.description
+    else:
+        payload["message"] = "An unexpected error occurred; it has been logged."
+    errors = data.get("errors") or data.get("messages")
+    if errors:
+        payload["errors"] = errors
+    headers.update(data.get("headers") or {})
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            headers.setdefault(name, value)
+    payload["request_id"] = getattr(g, "request_id", None)
+    response = jsonify(payload)
+    response.status_code = error.code or 500
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error in request %s", getattr(g, "request_id", None), exc_info=error)
+    return error_response(InternalServerError())

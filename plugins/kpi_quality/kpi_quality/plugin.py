@@ -1,0 +1,191 @@
+"""Hook implementations of the quality plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, case, exists, not_
+
+from kpi_core import hookimpl
+from kpi_core.declarations import FormField, Metric, MetricContext, Target, Widget
+
+CALLBACK_WINDOW_DAYS = 30
+"""Default of the ``callback_window_days`` setting: a callback within it spoils a first-time fix."""
+
+
+def _completed(jobs: Any) -> Any:
+    return and_(jobs.c.status == "completed", jobs.c.completed_at.is_not(None))
+
+
+def _completed_original(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    return and_(_completed(jobs), jobs.c.callback_of_id.is_(None))
+
+
+def _had_callback(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    callback = jobs.alias("callback")
+    window = ctx.setting("callback_window_days", CALLBACK_WINDOW_DAYS) * 86400
+    return exists().where(
+        callback.c.callback_of_id == jobs.c.id,
+        callback.c.status != "cancelled",
+        ctx.epoch(callback.c.scheduled_start) - ctx.epoch(jobs.c.completed_at) <= window,
+    )
+
+
+def _rated(ctx: MetricContext) -> Any:
+    jobs, feedback = ctx.tables["jobs"], ctx.tables["feedback"]
+    return and_(_completed(jobs), feedback.c.rating.is_not(None))
+
+
+def _flag(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
+
+
+def _job_completed_at(ctx: MetricContext) -> Any:
+    return ctx.tables["jobs"].c.completed_at
+
+
+def _counted_evaluation(ctx: MetricContext) -> Any:
+    evaluations = ctx.tables["evaluations"]
+    newer = evaluations.alias("newer_revision")
+    return and_(
+        evaluations.c.status.in_(("submitted", "acknowledged")),
+        evaluations.c.score.is_not(None),
+        # Only the latest revision of an evaluation counts.
+        not_(exists().where(newer.c.supersedes_id == evaluations.c.id)),
+    )
+
+
+@hookimpl
+def kpi_metrics() -> list[Metric]:
+    return [
+        Metric(
+            key="quality.first_time_fix_rate",
+            label="First-time fix rate",
+            description="Share of completed jobs that needed no callback visit.",
+            formula=(
+                "completed original jobs with no (non-cancelled) callback scheduled within "
+                "30 days after completion / completed original jobs"
+            ),
+            unit="ratio",
+            direction="higher",
+            kind="rate",
+            numerator=lambda ctx: _flag(and_(_completed_original(ctx), not_(_had_callback(ctx)))),
+            denominator=lambda ctx: _flag(_completed_original(ctx)),
+            period_column=_job_completed_at,
+            default_target=Target(green=0.90, amber=0.80, weight=2),
+        ),
+        Metric(
+            key="quality.avg_customer_rating",
+            label="Average customer rating",
+            description="Mean of customers' 1-5 star ratings of completed jobs.",
+            formula="sum of feedback ratings / completed jobs with feedback",
+            unit="stars",
+            direction="higher",
+            kind="mean",
+            numerator=lambda ctx: case((_rated(ctx), ctx.tables["feedback"].c.rating), else_=0),
+            denominator=lambda ctx: _flag(_rated(ctx)),
+            period_column=_job_completed_at,
+            default_target=Target(green=4.5, amber=4.0, weight=2),
+        ),
+        Metric(
+            key="quality.complaint_rate",
+            label="Complaint rate",
+            description="Share of rated jobs whose customer gave 2 stars or fewer.",
+            formula="completed jobs rated 1 or 2 / completed jobs with feedback",
+            unit="ratio",
+            direction="lower",
+            kind="rate",
+            numerator=lambda ctx: _flag(and_(_rated(ctx), ctx.tables["feedback"].c.rating <= 2)),
+            denominator=lambda ctx: _flag(_rated(ctx)),
+            period_column=_job_completed_at,
+            default_target=Target(green=0.05, amber=0.10, weight=1),
+        ),
+        Metric(
+            key="quality.evaluation_score",
+            label="Evaluation score",
+            description="Mean score (0-100) of managers' submitted evaluations.",
+            formula="sum of scores of submitted or acknowledged evaluations (latest revision) / their number",
+            unit="points",
+            direction="higher",
+            kind="mean",
+            source="evaluations",
+            numerator=lambda ctx: case((_counted_evaluation(ctx), ctx.tables["evaluations"].c.score), else_=0),
+            denominator=lambda ctx: _flag(_counted_evaluation(ctx)),
+            period_column=lambda ctx: ctx.tables["evaluations"].c.period_end,
+            default_target=Target(green=80, amber=65, weight=1),
+        ),
+    ]
+
+
+@hookimpl
+def kpi_form_fields() -> list[FormField]:
+    return [
+        FormField(
+            "quality.workmanship",
+            "Workmanship",
+            "rating",
+            required=True,
+            weight=3,
+            help_text="Is the work done right, to code, and built to last?",
+        ),
+        FormField(
+            "quality.cleanliness",
+            "Cleanliness",
+            "rating",
+            required=True,
+            weight=1,
+            help_text="Is the site left as clean as it was found, or cleaner?",
+        ),
+        FormField(
+            "quality.communication",
+            "Communication",
+            "rating",
+            required=True,
+            weight=2,
+            help_text="Does the customer understand what was done, what it cost and why?",
+        ),
+        FormField(
+            "quality.safety",
+            "Safety",
+            "rating",
+            required=True,
+            weight=2,
+            help_text="Are safe practices and protective equipment used every time?",
+        ),
+    ]
+
+
+@hookimpl
+def kpi_widgets() -> list[Widget]:
+    return [
+        Widget(
+            "quality.ftf_card",
+            "First-time fix",
+            "kpi_card",
+            metrics=("quality.first_time_fix_rate",),
+            size="small",
+        ),
+        Widget(
+            "quality.rating_card",
+            "Customer rating",
+            "kpi_card",
+            metrics=("quality.avg_customer_rating",),
+            size="small",
+        ),
+        Widget(
+            "quality.ftf_trend",
+            "First-time fix trend",
+            "trend",
+            metrics=("quality.first_time_fix_rate",),
+            size="large",
+        ),
+        Widget(
+            "quality.leaderboard",
+            "Quality leaderboard",
+            "leaderboard",
+            metrics=("quality.first_time_fix_rate", "quality.avg_customer_rating"),
+            size="medium",
+        ),
+    ]

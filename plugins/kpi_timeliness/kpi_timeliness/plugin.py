@@ -1,0 +1,187 @@
+"""Hook implementations of the timeliness plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, case
+
+from kpi_core import hookimpl
+from kpi_core.declarations import FormField, Metric, MetricContext, Target, Widget
+
+ARRIVAL_GRACE_MINUTES = 15
+"""Default of the ``arrival_grace_minutes`` setting: arriving this late still counts as on time."""
+BUDGET_TOLERANCE = 0.10
+"""Default of the ``budget_tolerance`` setting: share over the estimate still counted on budget."""
+
+
+def _flag(condition: Any) -> Any:
+    return case((condition, 1), else_=0)
+
+
+def _completed(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    return and_(jobs.c.status == "completed", jobs.c.completed_at.is_not(None))
+
+
+def _arrival_known(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    return and_(
+        jobs.c.status != "cancelled",
+        jobs.c.arrived_at.is_not(None),
+        jobs.c.scheduled_start.is_not(None),
+    )
+
+
+def _arrival_delay_seconds(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    return ctx.epoch(jobs.c.arrived_at) - ctx.epoch(jobs.c.scheduled_start)
+
+
+def _on_time(ctx: MetricContext) -> Any:
+    grace = ctx.setting("arrival_grace_minutes", ARRIVAL_GRACE_MINUTES) * 60
+    return and_(_arrival_known(ctx), _arrival_delay_seconds(ctx) <= grace)
+
+
+def _budgeted(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    return and_(_completed(ctx), jobs.c.started_at.is_not(None), jobs.c.estimated_minutes > 0)
+
+
+def _on_budget(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    tolerance = ctx.setting("budget_tolerance", BUDGET_TOLERANCE)
+    worked = ctx.epoch(jobs.c.completed_at) - ctx.epoch(jobs.c.started_at)
+    return and_(_budgeted(ctx), worked <= (1 + tolerance) * 60 * jobs.c.estimated_minutes)
+
+
+def _windowed(ctx: MetricContext) -> Any:
+    return and_(_completed(ctx), ctx.tables["jobs"].c.scheduled_end.is_not(None))
+
+
+def _within_window(ctx: MetricContext) -> Any:
+    jobs = ctx.tables["jobs"]
+    return and_(_windowed(ctx), ctx.epoch(jobs.c.completed_at) <= ctx.epoch(jobs.c.scheduled_end))
+
+
+def _scheduled_start(ctx: MetricContext) -> Any:
+    return ctx.tables["jobs"].c.scheduled_start
+
+
+def _completed_at(ctx: MetricContext) -> Any:
+    return ctx.tables["jobs"].c.completed_at
+
+
+def _delay_minutes(ctx: MetricContext) -> Any:
+    delay = _arrival_delay_seconds(ctx)
+    return case((and_(_arrival_known(ctx), delay > 0), delay / 60.0), else_=0.0)
+
+
+@hookimpl
+def kpi_metrics() -> list[Metric]:
+    return [
+        Metric(
+            key="timeliness.on_time_arrival_rate",
+            label="On-time arrival rate",
+            description="Share of visits where the technician arrived within the grace period.",
+            formula="jobs with arrived_at <= scheduled_start + 15 min / jobs with both times",
+            unit="ratio",
+            direction="higher",
+            kind="rate",
+            numerator=lambda ctx: _flag(_on_time(ctx)),
+            denominator=lambda ctx: _flag(_arrival_known(ctx)),
+            period_column=_scheduled_start,
+            default_target=Target(green=0.90, amber=0.80, weight=2),
+        ),
+        Metric(
+            key="timeliness.avg_arrival_delay_min",
+            label="Average arrival delay",
+            description="Mean minutes late on arrival (early arrivals count as 0).",
+            formula="sum of max(0, arrived_at - scheduled_start) in minutes / jobs with both times",
+            unit="minutes",
+            direction="lower",
+            kind="mean",
+            numerator=_delay_minutes,
+            denominator=lambda ctx: _flag(_arrival_known(ctx)),
+            period_column=_scheduled_start,
+            default_target=Target(green=10, amber=20, weight=1),
+        ),
+        Metric(
+            key="timeliness.on_budget_rate",
+            label="On-budget rate",
+            description="Share of completed jobs finished within 110% of the estimated time.",
+            formula=(
+                "completed jobs with (completed_at - started_at) <= 1.10 x estimated_minutes / "
+                "completed jobs with started_at and estimated_minutes > 0"
+            ),
+            unit="ratio",
+            direction="higher",
+            kind="rate",
+            numerator=lambda ctx: _flag(_on_budget(ctx)),
+            denominator=lambda ctx: _flag(_budgeted(ctx)),
+            period_column=_completed_at,
+            default_target=Target(green=0.85, amber=0.70, weight=1),
+        ),
+        Metric(
+            key="timeliness.within_window_rate",
+            label="Finished within window",
+            description="Share of completed jobs finished by the end of their scheduled window.",
+            formula="completed jobs with completed_at <= scheduled_end / completed jobs with scheduled_end",
+            unit="ratio",
+            direction="higher",
+            kind="rate",
+            numerator=lambda ctx: _flag(_within_window(ctx)),
+            denominator=lambda ctx: _flag(_windowed(ctx)),
+            period_column=_completed_at,
+            default_target=Target(green=0.90, amber=0.80, weight=1),
+        ),
+    ]
+
+
+@hookimpl
+def kpi_form_fields() -> list[FormField]:
+    return [
+        FormField(
+            "timeliness.punctuality",
+            "Punctuality",
+            "rating",
+            required=True,
+            weight=2,
+            help_text="Arrives when promised, and warns the customer early when running late.",
+        ),
+        FormField(
+            "timeliness.paperwork_on_time",
+            "Paperwork on time",
+            "yes_no",
+            required=True,
+            weight=1,
+            help_text="Job notes, photos and invoices are filed the same day.",
+        ),
+    ]
+
+
+@hookimpl
+def kpi_widgets() -> list[Widget]:
+    return [
+        Widget(
+            "timeliness.on_time_card",
+            "On-time arrival",
+            "kpi_card",
+            metrics=("timeliness.on_time_arrival_rate",),
+            size="small",
+        ),
+        Widget(
+            "timeliness.on_time_heatmap",
+            "On-time arrival by technician and month",
+            "heatmap",
+            metrics=("timeliness.on_time_arrival_rate",),
+            size="full",
+        ),
+        Widget(
+            "timeliness.budget_trend",
+            "On-budget trend",
+            "trend",
+            metrics=("timeliness.on_budget_rate", "timeliness.within_window_rate"),
+            size="large",
+        ),
+    ]
