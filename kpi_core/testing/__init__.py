@@ -1,0 +1,1 @@
+"""Test support for kpi-core and plugin authors: real servers, not mocks."""

@@ -1,0 +1,95 @@
+"""pytest fixtures shared by kpi-core's and the plugins' tests (loaded from the root conftest)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kpi_core.config import Settings
+from kpi_core.plugins import PluginHost, load_plugins
+from kpi_core.storage.db import Database
+from kpi_core.storage.migrate import upgrade
+from kpi_core.testing.postgres import Databases, PostgresServer, PostgresUnavailable
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-signing"
+
+
+def _missing_service(reason: str) -> None:
+    # In CI a missing service is a failure, never a skip.
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[Databases]:
+    """A real PostgreSQL server for the session (or KPI_TEST_POSTGRES_URL)."""
+    server = None
+    url = os.environ.get("KPI_TEST_POSTGRES_URL")
+    if not url:
+        try:
+            server = PostgresServer().start()
+        except PostgresUnavailable as exc:
+            _missing_service(str(exc))
+        url = server.url
+    databases = Databases(url)
+    yield databases
+    databases.dispose()
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: Databases) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    url = postgres_databases.create()
+    yield url
+    postgres_databases.drop(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'kpi.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """An empty database URL, once on SQLite and once on a real PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings.from_env({}, data_dir=tmp_path / "data", database_url=database_url, secret_key=TEST_SECRET)
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    """A migrated database (SQLite and PostgreSQL)."""
+    database = Database(settings.effective_database_url)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def plugins(settings: Settings) -> PluginHost:
+    return load_plugins(settings)
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, plugins: PluginHost) -> Flask:
+    from kpi_core.web.app import create_app
+
+    return create_app(settings, database=database, plugins=plugins)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
