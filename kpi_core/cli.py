@@ -195,8 +195,95 @@ def users_create(
                 technician_ref=technician_ref,
                 team_names=teams,
             ),
+            _cli_actor(),
         )
         click.echo(f"Created {user.role} {user.username!r} (id {user.id}).")
+
+
+def _cli_actor() -> Any:
+    import getpass
+
+    from kpi_core.audit.trail import Actor
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return Actor.system(f"cli:{who}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users with role and state."""
+    from kpi_core.accounts.users import list_users
+
+    database = _current_database(_settings())
+    with database.session(write=False) as session:
+        for user in list_users(session):
+            state = "disabled" if user.disabled else "active"
+            extra = " (must change password)" if user.must_change_password else ""
+            click.echo(f"{user.id:>5}  {user.username:<30} {user.role:<11} {state}{extra}")
+
+
+def _user_id(session: Any, username: str) -> int:
+    from sqlalchemy import select
+
+    from kpi_core.storage.models import User
+
+    user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise click.ClickException(f"no user named {username!r}")
+    return user_id
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable a user: they cannot log in and their tokens stop working."""
+    from kpi_core.accounts.users import UserChanges, update_user
+
+    database = _current_database(_settings())
+    with database.session() as session:
+        update_user(session, _user_id(session, username), UserChanges(disabled=True), _cli_actor())
+    click.echo(f"Disabled {username!r}.")
+
+
+@users.command("reset-password")
+@click.argument("username")
+def users_reset_password(username: str) -> None:
+    """Give a user a temporary password that they must change at next login."""
+    from kpi_core.accounts.users import reset_password
+
+    database = _current_database(_settings())
+    with database.session() as session:
+        _user, temporary = reset_password(session, _user_id(session, username), _cli_actor())
+    click.echo(f"Temporary password for {username!r}: {temporary}")
+    click.echo("They must change it at their next login.")
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; name the first entry where it breaks."""
+    from kpi_core.audit.trail import verify_chain
+
+    database = _current_database(_settings())
+    with database.session(write=False) as session:
+        result = verify_chain(session)
+    if result.ok:
+        click.echo(f"Audit trail intact: {result.checked} entries verified.")
+        return
+    click.secho(
+        f"Audit trail BROKEN at entry {result.broken_at}: {result.reason} "
+        f"({result.checked} entries before it verified).",
+        fg="red",
+        err=True,
+    )
+    sys.exit(1)
 
 
 def _current_database(settings: Settings) -> Database:

@@ -53,6 +53,16 @@ class Settings:
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
     max_content_length: int = _setting(20 * 1024 * 1024, "Largest request body in bytes (413 above it).", int)
     min_sample: int = _setting(10, "Fewest jobs in a period for a technician to be ranked.", int)
+    previous_secret_keys: tuple[str, ...] = _setting(
+        (), "Comma-separated former secret keys: tokens they signed stay valid while keys rotate.", _names
+    )
+    access_token_minutes: int = _setting(15, "Lifetime of access tokens in minutes (1 to 15).", int)
+    refresh_token_days: int = _setting(14, "Lifetime of refresh tokens in days.", int)
+    cors_origins: tuple[str, ...] = _setting(
+        (), "Comma-separated origins allowed to call the API from a browser (CORS). Empty: CORS off.", _names
+    )
+    login_attempts: int = _setting(5, "Failed logins allowed per username or IP in the throttle window.", int)
+    login_window_minutes: int = _setting(15, "Throttle window for failed logins, in minutes.", int)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -83,6 +93,14 @@ class Settings:
             raise ConfigError(f"KPI_LOG_LEVEL={self.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
         if self.max_content_length <= 0 or self.min_sample < 1:
             raise ConfigError("KPI_MAX_CONTENT_LENGTH and KPI_MIN_SAMPLE must be positive")
+        if not 1 <= self.access_token_minutes <= 15:
+            raise ConfigError(f"KPI_ACCESS_TOKEN_MINUTES={self.access_token_minutes} must be between 1 and 15")
+        if self.refresh_token_days < 1 or self.login_attempts < 1 or self.login_window_minutes < 1:
+            raise ConfigError(
+                "KPI_REFRESH_TOKEN_DAYS, KPI_LOGIN_ATTEMPTS and KPI_LOGIN_WINDOW_MINUTES must be positive"
+            )
+        if self.secret_key and len(self.secret_key) < 32:
+            raise ConfigError("KPI_SECRET_KEY must be at least 32 characters long")
 
     @property
     def zone(self) -> ZoneInfo:

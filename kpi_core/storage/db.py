@@ -17,7 +17,14 @@ from kpi_core.errors import ConfigError, DatabaseUnavailable
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
+WRITE_OPTION = "kpi_write"
+"""Execution option marking a session that will write: SQLite then begins IMMEDIATE."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event below issue BEGIN itself (the pysqlite
+    # driver's own implicit BEGIN cannot be told to take the write lock).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the single writer; the busy timeout makes a
     # second writer wait instead of failing with "database is locked".
@@ -26,6 +33,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A transaction that reads and then writes under WAL fails at once with
+    # "database is locked" if another writer committed in between (the busy
+    # timeout cannot help). Writers take the lock up front instead and queue.
+    immediate = connection.get_execution_options().get(WRITE_OPTION)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -39,6 +54,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -70,10 +86,17 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error."""
+    def open_session(self, *, write: bool = False) -> Session:
+        """A new session; ``write=True`` for one that will change data (see WRITE_OPTION)."""
         session = self.sessions()
+        if write:
+            session.connection(execution_options={WRITE_OPTION: True})
+        return session
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        session = self.open_session(write=write)
         try:
             yield session
             session.commit()

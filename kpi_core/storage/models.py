@@ -93,6 +93,8 @@ class User(Timestamped, Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tokens issued before this instant are refused (password change, reset, disable).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Customer(Timestamped, Base):

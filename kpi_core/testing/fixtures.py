@@ -93,3 +93,48 @@ def app(settings: Settings, database: Database, plugins: PluginHost) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+TEST_PASSWORD = "correct-horse-staple-42"
+
+
+@pytest.fixture
+def make_user(database: Database):
+    """Factory: ``make_user("manager", teams=("North",))`` creates a user with TEST_PASSWORD."""
+    from kpi_core.accounts.users import NewUser, create_user
+
+    counter = iter(range(1, 10_000))
+
+    def make(
+        role: str, *, username: str | None = None, technician_ref: str | None = None, teams: tuple[str, ...] = ()
+    ) -> int:
+        name = username or f"{role}{next(counter)}"
+        with database.session() as session:
+            user = create_user(
+                session,
+                NewUser(
+                    username=name, password=TEST_PASSWORD, role=role, technician_ref=technician_ref, team_names=teams
+                ),
+            )
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient):
+    """``login(username)`` -> Authorization headers for that user (password TEST_PASSWORD)."""
+
+    def do_login(username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+        response = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.json
+        return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+    return do_login
+
+
+@pytest.fixture
+def admin_headers(make_user, login) -> dict[str, str]:
+    """Authorization headers of a fresh admin user."""
+    make_user("admin", username="admin")
+    return login("admin")

@@ -8,13 +8,28 @@ from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 
 import kpi_core
+from kpi_core.accounts.auth import Authenticator
+from kpi_core.accounts.throttle import LoginThrottle
+from kpi_core.accounts.tokens import TokenSigner
 from kpi_core.config import Settings
 from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
-from kpi_core.web import api_docs, errors, health, plugins_api, request_id
+from kpi_core.web import (
+    api_docs,
+    audit_api,
+    auth_api,
+    db,
+    errors,
+    health,
+    plugins_api,
+    request_id,
+    security_headers,
+    users_api,
+)
+from kpi_core.web.access import BEARER_SCHEME
 from kpi_core.web.state import AppState, install
 
-API_BLUEPRINTS = (plugins_api.blp,)
+API_BLUEPRINTS = (auth_api.blp, users_api.blp, audit_api.blp, plugins_api.blp)
 
 
 def create_app(
@@ -45,10 +60,15 @@ def create_app(
             }
         },
     )
-    install(app, AppState(settings=settings, database=database, plugins=plugins))
+    install(
+        app, AppState(settings=settings, database=database, plugins=plugins, authenticator=_authenticator(settings))
+    )
     request_id.install(app)
+    db.install(app)
+    security_headers.install(app, settings)
 
     api = errors.KpiApi(app)
+    api.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blueprint)
@@ -60,6 +80,13 @@ def create_app(
     plugins.raise_if_strict(settings)
     logging.getLogger(__name__).info("app ready: %d plugins, %d problems", len(plugins.plugins), len(plugins.problems))
     return app
+
+
+def _authenticator(settings: Settings) -> Authenticator:
+    # Failed-login counts live in Redis when configured so every app instance shares them.
+    storage = settings.redis_url or "memory://"
+    throttle = LoginThrottle(storage, settings.login_attempts, settings.login_window_minutes)
+    return Authenticator(TokenSigner(settings), throttle)
 
 
 def home() -> ResponseReturnValue:

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from kpi_core.web.access import requires
 from kpi_core.web.state import app_state
 
 blp = Blueprint("plugins", __name__, url_prefix="/api/v1/plugins", description="Installed plugins")
@@ -42,6 +43,7 @@ class PluginListSchema(Schema):
 
 @blp.route("")
 class PluginList(MethodView):
+    @requires(blp, "plugins.read")
     @blp.response(200, PluginListSchema)
     @blp.doc(operationId="listPlugins", summary="List plugins and their load errors")
     def get(self) -> dict[str, Any]:

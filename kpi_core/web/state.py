@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from kpi_core.accounts.auth import Authenticator
 from kpi_core.config import Settings
 from kpi_core.plugins import PluginHost
 from kpi_core.storage.db import Database
@@ -18,6 +19,7 @@ class AppState:
     settings: Settings
     database: Database
     plugins: PluginHost
+    authenticator: Authenticator
 
 
 def install(app: Flask, state: AppState) -> None:
@@ -25,5 +27,5 @@ def install(app: Flask, state: AppState) -> None:
 
 
 def app_state() -> AppState:
-    """The settings, database and plugins of the current app."""
+    """The settings, database, plugins and authenticator of the current app."""
     return current_app.extensions[EXTENSION_KEY]

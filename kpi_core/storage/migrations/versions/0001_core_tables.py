@@ -110,6 +110,7 @@ def upgrade() -> None:
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.Column('must_change_password', sa.Boolean(), nullable=False),
     sa.Column('last_login_at', kpi_core.storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('tokens_valid_after', kpi_core.storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', kpi_core.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', kpi_core.storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("role IN ('admin', 'manager', 'technician')", name=op.f('ck_users_role_valid')),

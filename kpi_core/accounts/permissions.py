@@ -1,0 +1,44 @@
+"""Who may do what: the role x permission matrix, in one place.
+
+Every API operation names one permission (kpi_core/web/access.py enforces
+it); docs/permissions.md shows this matrix and a test keeps the two equal.
+Which *records* a permitted user sees is decided by the scoping rules in
+kpi_core/accounts/scope.py: technicians their own, managers their teams'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PERMISSIONS: dict[str, str] = {
+    "account.self": "Read one's own account, change one's own password, log out",
+    "plugins.read": "List installed plugins and their load errors",
+    "users.read": "List and read user accounts",
+    "users.manage": "Create, change, disable users and reset their passwords",
+    "audit.read": "Read the audit trail",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(PERMISSIONS),
+    "manager": frozenset({"account.self", "plugins.read"}),
+    "technician": frozenset({"account.self"}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated user behind a request."""
+
+    user_id: int
+    username: str
+    role: str
+    technician_id: int | None = None
+    managed_team_ids: frozenset[int] = field(default_factory=frozenset)
+    token_jti: str | None = None
+    token_family: str | None = None
+    must_change_password: bool = False
+
+    def can(self, permission: str) -> bool:
+        if permission not in PERMISSIONS:
+            raise KeyError(f"unknown permission {permission!r}")
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())

@@ -1,0 +1,109 @@
+"""Authentication and the one permission check every API operation goes through.
+
+Each view method is decorated with ``@requires(blp, "permission")`` (or
+``@public(blp)``). The decorator authenticates the bearer token, checks the
+permission from kpi_core/accounts/permissions.py, documents the security
+requirement and the 401/403 answers in OpenAPI, and records the rule so a
+test can walk every operation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+from flask_smorest import Blueprint, abort
+
+from kpi_core.accounts.auth import AuthFailed
+from kpi_core.accounts.permissions import PERMISSIONS, Principal
+from kpi_core.audit.trail import Actor
+from kpi_core.web.db import db_session
+from kpi_core.web.errors import ErrorSchema
+from kpi_core.web.state import app_state
+
+F = TypeVar("F", bound=Callable[..., Any])
+PUBLIC = "public"
+BEARER_SCHEME = "bearerAuth"
+# Operations a user whose password was reset may still call: enough to change it.
+PASSWORD_CHANGE_ALLOWED = frozenset({"account.self"})
+
+
+def _challenge(message: str) -> None:
+    abort(401, message=message, headers={"WWW-Authenticate": 'Bearer realm="handyman-kpi"'})
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def current_principal() -> Principal:
+    """The authenticated user of this request (only inside a ``requires`` view)."""
+    return g.principal
+
+
+def current_actor() -> Actor:
+    """Who is acting, for the audit trail: the user if authenticated, with request id and IP."""
+    principal: Principal | None = g.get("principal")
+    return Actor(
+        user_id=principal.user_id if principal else None,
+        username=principal.username if principal else None,
+        request_id=g.get("request_id"),
+        ip=request.remote_addr,
+    )
+
+
+def authenticate() -> Principal:
+    token = _bearer_token()
+    if token is None:
+        _challenge("authentication required: send Authorization: Bearer <access token>")
+    try:
+        principal = app_state().authenticator.authenticate(db_session(), token)
+    except AuthFailed as exc:
+        _challenge(str(exc))
+    g.principal = principal
+    return principal
+
+
+def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
+    """Allow the operation only to authenticated users whose role has ``permission``."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate()
+            if principal.must_change_password and permission not in PASSWORD_CHANGE_ALLOWED:
+                abort(403, message="password change required: POST /api/v1/auth/password first")
+            if not principal.can(permission):
+                abort(403, message=f"your role ({principal.role}) does not allow this ({permission})")
+            return view(*args, **kwargs)
+
+        guarded._kpi_permission = permission  # type: ignore[attr-defined]
+        documented = blp.doc(security=[{BEARER_SCHEME: []}])(guarded)
+        documented = blp.alt_response(401, schema=ErrorSchema, description="Missing, invalid or expired token")(
+            documented
+        )
+        return blp.alt_response(403, schema=ErrorSchema, description=f"Needs permission {permission}")(documented)
+
+    return decorate
+
+
+def public(blp: Blueprint) -> Callable[[F], F]:
+    """Mark an operation as open to anyone (documented with no security requirement)."""
+
+    def decorate(view: F) -> F:
+        view._kpi_permission = PUBLIC  # type: ignore[attr-defined]
+        return blp.doc(security=[])(view)
+
+    return decorate
+
+
+def permission_of(view: Callable[..., Any]) -> str | None:
+    return getattr(view, "_kpi_permission", None)
