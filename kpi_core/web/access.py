@@ -26,6 +26,8 @@ from kpi_core.web.state import app_state
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
 BEARER_SCHEME = "bearerAuth"
+PERMISSION_EXTENSION = "x-permission"
+"""Each operation in the OpenAPI document names its permission here (or "public")."""
 # Operations a user whose password was reset may still call: enough to change it.
 PASSWORD_CHANGE_ALLOWED = frozenset({"account.self"})
 
@@ -86,7 +88,7 @@ def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         guarded._kpi_permission = permission  # type: ignore[attr-defined]
-        documented = blp.doc(security=[{BEARER_SCHEME: []}])(guarded)
+        documented = blp.doc(security=[{BEARER_SCHEME: []}], **{PERMISSION_EXTENSION: permission})(guarded)
         documented = blp.alt_response(401, schema=ErrorSchema, description="Missing, invalid or expired token")(
             documented
         )
@@ -100,7 +102,7 @@ def public(blp: Blueprint) -> Callable[[F], F]:
 
     def decorate(view: F) -> F:
         view._kpi_permission = PUBLIC  # type: ignore[attr-defined]
-        return blp.doc(security=[])(view)
+        return blp.doc(security=[], **{PERMISSION_EXTENSION: PUBLIC})(view)
 
     return decorate
 
