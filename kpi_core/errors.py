@@ -19,3 +19,26 @@ class SchemaOutOfDate(KpiError):
 
 class PluginLoadError(KpiError):
     """Plugins failed to load and KPI_STRICT_PLUGINS makes that fatal."""
+
+
+class NotFound(KpiError):
+    """The record does not exist, or the caller may not see it (answered alike: 404)."""
+
+
+class Conflict(KpiError):
+    """The change would break a uniqueness rule (409); ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Invalid(KpiError):
+    """Input the schema could not catch is invalid (422); ``field`` names it."""
+
+    def __init__(self, field: str, message: str, location: str = "json") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.location = location

@@ -16,12 +16,16 @@ PERMISSIONS: dict[str, str] = {
     "users.read": "List and read user accounts",
     "users.manage": "Create, change, disable users and reset their passwords",
     "audit.read": "Read the audit trail",
+    "teams.read": "List and read teams",
+    "teams.manage": "Create, rename and delete teams",
+    "technicians.read": "List and read technicians (scoped)",
+    "technicians.manage": "Create, change and delete technicians (managers: in their teams)",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "manager": frozenset({"account.self", "plugins.read"}),
-    "technician": frozenset({"account.self"}),
+    "manager": frozenset({"account.self", "plugins.read", "teams.read", "technicians.read", "technicians.manage"}),
+    "technician": frozenset({"account.self", "teams.read", "technicians.read"}),
 }
 
 

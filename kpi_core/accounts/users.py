@@ -10,23 +10,18 @@ from sqlalchemy.orm import Session
 
 from kpi_core.accounts.passwords import PasswordRejected, check_policy, hash_password, verify_password
 from kpi_core.audit.trail import Actor, record, snapshot
-from kpi_core.errors import KpiError
+from kpi_core.errors import Invalid, NotFound
 from kpi_core.storage.models import ROLES, Team, Technician, User, team_managers
 from kpi_core.storage.types import utcnow
 
 USERNAME_MAX = 150
 
 
-class UserRejected(KpiError):
+class UserRejected(Invalid):
     """A user cannot be created or changed as asked; ``field`` names the culprit."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
-
-class UserNotFound(KpiError):
+class UserNotFound(NotFound):
     pass
 
 

@@ -18,6 +18,7 @@ from flask_smorest import Blueprint, abort
 
 from kpi_core.accounts.auth import AuthFailed
 from kpi_core.accounts.permissions import PERMISSIONS, Principal
+from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor
 from kpi_core.web.db import db_session
 from kpi_core.web.errors import ErrorSchema
@@ -109,3 +110,8 @@ def public(blp: Blueprint) -> Callable[[F], F]:
 
 def permission_of(view: Callable[..., Any]) -> str | None:
     return getattr(view, "_kpi_permission", None)
+
+
+def current_scope() -> Scope:
+    """The records the current user may see (see kpi_core/accounts/scope.py)."""
+    return Scope(g.principal)

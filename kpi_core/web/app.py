@@ -24,12 +24,21 @@ from kpi_core.web import (
     plugins_api,
     request_id,
     security_headers,
+    teams_api,
+    technicians_api,
     users_api,
 )
 from kpi_core.web.access import BEARER_SCHEME
 from kpi_core.web.state import AppState, install
 
-API_BLUEPRINTS = (auth_api.blp, users_api.blp, audit_api.blp, plugins_api.blp)
+API_BLUEPRINTS = (
+    auth_api.blp,
+    users_api.blp,
+    teams_api.blp,
+    technicians_api.blp,
+    audit_api.blp,
+    plugins_api.blp,
+)
 
 
 def create_app(
@@ -74,6 +83,8 @@ def create_app(
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api_docs.blueprint)
     app.add_url_rule("/", "home", home)
+    for exception, handler in errors.DOMAIN_ERROR_HANDLERS.items():
+        app.register_error_handler(exception, handler)
     app.register_error_handler(Exception, errors.handle_unexpected)
 
     plugins.start(app)

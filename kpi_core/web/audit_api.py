@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, Page
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from kpi_core.storage.models import AuditEntry
 from kpi_core.web.access import requires
-from kpi_core.web.db import db_session
+from kpi_core.web.pagination import SQLPage
 from kpi_core.web.schemas import StrictSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit trail")
@@ -39,19 +39,6 @@ class AuditEntrySchema(Schema):
     ip = fields.String(allow_none=True)
     prev_hash = fields.String(allow_none=True)
     hash = fields.String(required=True)
-
-
-class SQLPage(Page):
-    """Pages a SQLAlchemy select in the database rather than in Python."""
-
-    @property
-    def item_count(self) -> int:
-        from sqlalchemy import func
-
-        return db_session().scalar(select(func.count()).select_from(self.collection.order_by(None).subquery()))
-
-    def __iter__(self) -> Any:
-        return iter(db_session().scalars(self.collection.offset(self.first_item).limit(self.page_size)))
 
 
 @blp.route("")

@@ -13,7 +13,11 @@ from typing import Any
 from flask import Response, g, jsonify
 from flask_smorest import Api
 from marshmallow import Schema, fields
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import Conflict as HTTPConflict
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, UnprocessableEntity
+
+from kpi_core.errors import Conflict, Invalid
+from kpi_core.errors import NotFound as RecordNotFound
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +68,25 @@ def error_response(error: HTTPException) -> Response:
 def handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error in request %s", getattr(g, "request_id", None), exc_info=error)
     return error_response(InternalServerError())
+
+
+def _with_data(error: HTTPException, message: str, errors: dict[str, Any] | None = None) -> HTTPException:
+    error.data = {"message": message, **({"errors": errors} if errors else {})}  # type: ignore[attr-defined]
+    return error
+
+
+def handle_not_found(error: RecordNotFound) -> Response:
+    return error_response(_with_data(NotFound(), str(error)))
+
+
+def handle_conflict(error: Conflict) -> Response:
+    return error_response(_with_data(HTTPConflict(), str(error), {"json": {error.field: [error.message]}}))
+
+
+def handle_invalid(error: Invalid) -> Response:
+    errors = {error.location: {error.field: [error.message]}}
+    return error_response(_with_data(UnprocessableEntity(), str(error), errors))
+
+
+DOMAIN_ERROR_HANDLERS = {RecordNotFound: handle_not_found, Conflict: handle_conflict, Invalid: handle_invalid}
+"""Domain exceptions raised by the services, and the answer each gets."""

@@ -1,0 +1,75 @@
+"""Audited create / update / delete of ORM records, shared by every record service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kpi_core.audit.trail import Actor, record, snapshot
+from kpi_core.errors import Conflict
+
+T = TypeVar("T")
+
+
+def ensure_unique(session: Session, model: Any, field: str, value: Any, *, exclude_id: int | None = None) -> None:
+    """Raise :class:`Conflict` naming ``field`` if another record already has ``value``."""
+    column = getattr(model, field)
+    query = select(model.id).where(column == value)
+    if exclude_id is not None:
+        query = query.where(model.id != exclude_id)
+    if session.scalar(query.limit(1)) is not None:
+        raise Conflict(field, f"{value!r} is already used by another {model.__tablename__[:-1]}")
+
+
+def flush_or_conflict(session: Session, field: str) -> None:
+    """Flush; a uniqueness race lost to a concurrent writer becomes a 409 naming ``field``."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(field, "was just taken by a concurrent change; reload and try again") from None
+
+
+def create(session: Session, actor: Actor, entity: str, obj: T, unique_field: str = "id") -> T:
+    session.add(obj)
+    flush_or_conflict(session, unique_field)
+    record(session, actor, "create", entity, obj.id, after=snapshot(obj))  # type: ignore[attr-defined]
+    return obj
+
+
+def update(
+    session: Session,
+    actor: Actor,
+    entity: str,
+    obj: T,
+    changes: Mapping[str, Any],
+    unique_field: str = "id",
+    check: Callable[[T], None] | None = None,
+) -> T:
+    """Apply ``changes`` (field -> value), run ``check`` on the result, audit the diff."""
+    before = snapshot(obj)
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    if check is not None:
+        check(obj)
+    flush_or_conflict(session, unique_field)
+    after = snapshot(obj)
+    if after != before:
+        record(session, actor, "update", entity, obj.id, before=before, after=after)  # type: ignore[attr-defined]
+    return obj
+
+
+def delete(session: Session, actor: Actor, entity: str, obj: Any, blocked_by: str | None = None) -> None:
+    """Delete ``obj``; if rows still refer to it, answer 409 naming ``blocked_by``."""
+    before = snapshot(obj)
+    session.delete(obj)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(blocked_by or entity, f"this {entity} is still referred to and cannot be deleted") from None
+    record(session, actor, "delete", entity, before.get("id"), before=before)
