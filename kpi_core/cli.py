@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -259,6 +261,64 @@ def users_reset_password(username: str) -> None:
         _user, temporary = reset_password(session, _user_id(session, username), _cli_actor())
     click.echo(f"Temporary password for {username!r}: {temporary}")
     click.echo("They must change it at their next login.")
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import jobs or customer feedback from CSV or JSON Lines (all or nothing)."""
+
+
+def _import_file(kind: str, path: Path, dry_run: bool, create_technicians: bool) -> None:
+    from kpi_core.accounts.scope import UNSCOPED
+    from kpi_core.imports.feedback import FEEDBACK_COLUMNS, import_feedback
+    from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
+    from kpi_core.imports.progress import ReadProgress
+    from kpi_core.imports.readers import FileRejected, detect_format, read_rows
+
+    settings = _settings()
+    database = _current_database(settings)
+    fmt = detect_format("", path.name)
+    columns = JOB_COLUMNS if kind == "jobs" else FEEDBACK_COLUMNS
+    session = database.open_session(write=True)
+    try:
+        with path.open("rb") as raw, click.progressbar(length=path.stat().st_size, label=f"Importing {kind}") as bar:
+            rows = read_rows(io.BufferedReader(ReadProgress(raw, bar.update)), fmt, columns)
+            common = {"scope": UNSCOPED, "actor": _cli_actor(), "zone": settings.zone, "dry_run": dry_run}
+            if kind == "jobs":
+                report = import_jobs(session, rows, create_technicians=create_technicians, **common)
+            else:
+                report = import_feedback(session, rows, **common)
+        if report.ok and not dry_run:
+            session.commit()
+    except FileRejected as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    finally:
+        session.rollback()
+        session.close()
+    for error in report.errors:
+        click.secho(f"row {error.row}, {error.column or 'row'}: {error.message}", fg="red", err=True)
+    if report.error_count > len(report.errors):
+        click.secho(f"... and {report.error_count - len(report.errors)} more errors", fg="red", err=True)
+    click.echo(report.describe() + (" (dry run: nothing written)" if dry_run and report.ok else ""))
+    if not report.ok:
+        sys.exit(1)
+
+
+@import_group.command("jobs")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+@click.option("--create-technicians", is_flag=True, help="Create technicians for unknown technician_ref.")
+def import_jobs_command(path: Path, dry_run: bool, create_technicians: bool) -> None:
+    """Import jobs from a CSV or JSON Lines file (by external_ref; safe to repeat)."""
+    _import_file("jobs", path, dry_run, create_technicians)
+
+
+@import_group.command("feedback")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+def import_feedback_command(path: Path, dry_run: bool) -> None:
+    """Import customer feedback from a CSV or JSON Lines file (by job_ref; replaces earlier feedback)."""
+    _import_file("feedback", path, dry_run, False)
 
 
 @cli.group()

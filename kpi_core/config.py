@@ -93,6 +93,8 @@ class Settings:
             raise ConfigError(f"KPI_LOG_LEVEL={self.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
         if self.max_content_length <= 0 or self.min_sample < 1:
             raise ConfigError("KPI_MAX_CONTENT_LENGTH and KPI_MIN_SAMPLE must be positive")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"KPI_REDIS_URL={self.redis_url!r} must start with redis://, rediss:// or unix://")
         if not 1 <= self.access_token_minutes <= 15:
             raise ConfigError(f"KPI_ACCESS_TOKEN_MINUTES={self.access_token_minutes} must be between 1 and 15")
         if self.refresh_token_days < 1 or self.login_attempts < 1 or self.login_window_minutes < 1:

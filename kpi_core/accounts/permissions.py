@@ -20,11 +20,14 @@ PERMISSIONS: dict[str, str] = {
     "teams.manage": "Create, rename and delete teams",
     "technicians.read": "List and read technicians (scoped)",
     "technicians.manage": "Create, change and delete technicians (managers: in their teams)",
+    "imports.run": "Import jobs and feedback from CSV or JSON Lines (managers: their teams' technicians)",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "manager": frozenset({"account.self", "plugins.read", "teams.read", "technicians.read", "technicians.manage"}),
+    "manager": frozenset(
+        {"account.self", "plugins.read", "teams.read", "technicians.read", "technicians.manage", "imports.run"}
+    ),
     "technician": frozenset({"account.self", "teams.read", "technicians.read"}),
 }
 

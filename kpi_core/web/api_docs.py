@@ -8,7 +8,10 @@ from flask import Blueprint, render_template, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
-blueprint = Blueprint("api_docs", __name__, template_folder="templates", static_folder="static")
+# Own URL prefix: without it the blueprint's /static rule duplicates the app's and is never reached.
+blueprint = Blueprint(
+    "api_docs", __name__, template_folder="templates", static_folder="static", static_url_path="/api/docs/static"
+)
 SWAGGER_FILES = Path(swagger_ui_path)
 
 

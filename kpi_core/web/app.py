@@ -21,6 +21,7 @@ from kpi_core.web import (
     db,
     errors,
     health,
+    imports_api,
     plugins_api,
     request_id,
     security_headers,
@@ -36,6 +37,7 @@ API_BLUEPRINTS = (
     users_api.blp,
     teams_api.blp,
     technicians_api.blp,
+    imports_api.blp,
     audit_api.blp,
     plugins_api.blp,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
@@ -52,15 +53,8 @@ def _plugin_check() -> dict[str, Any]:
 def _redis_check() -> dict[str, Any]:
     url = app_state().settings.redis_url
     try:
-        import redis  # optional until the background-jobs issue makes it a dependency
-    except ImportError:
-        return {
-            "ok": False,
-            "detail": "KPI_REDIS_URL is set but the redis package is not installed",
-        }
-    try:
         redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
-    except redis.RedisError as exc:
+    except (redis.RedisError, ValueError) as exc:
         return {"ok": False, "detail": f"cannot reach Redis: {exc}"}
     return {"ok": True, "detail": "reachable"}
 

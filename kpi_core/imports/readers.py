@@ -1,0 +1,133 @@
+"""Turn an uploaded file into numbered rows of strings, streaming.
+
+CSV: UTF-8 with or without a byte-order mark, comma- or semicolon-separated
+(told apart by the header line). JSON Lines: one JSON object per line.
+Rows are numbered as a person counts them in the file: the CSV header is
+row 1, so the first data row is row 2; in JSON Lines the first line is row 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+MAX_FIELD_BYTES = 64 * 1024
+MAX_COLUMNS = 100
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+class FileRejected(ValueError):
+    """The file as a whole cannot be read (encoding, header, format)."""
+
+
+@dataclass(frozen=True)
+class RawRow:
+    number: int
+    values: dict[str, Any]
+    error: str | None = None
+
+
+def detect_format(content_type: str, filename: str | None = None) -> str:
+    """'csv' or 'jsonl' from a media type (or, for uploads, the file name)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media in CSV_TYPES or (filename or "").lower().endswith(".csv"):
+        return "csv"
+    if media in JSONL_TYPES or (filename or "").lower().endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    raise FileRejected(
+        f"unsupported content type {media or '(none)'}: send text/csv or application/x-ndjson, "
+        "or a multipart upload in the field 'file' named *.csv or *.jsonl"
+    )
+
+
+def _text(stream: IO[bytes]) -> io.TextIOWrapper:
+    # utf-8-sig drops a leading byte-order mark and is plain UTF-8 otherwise.
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
+
+
+def read_rows(stream: IO[bytes], fmt: str, columns: tuple[str, ...]) -> Iterator[RawRow]:
+    """Rows of the file as dicts restricted to known ``columns``; unknown columns are a file error."""
+    text = _text(stream)
+    try:
+        yield from (_csv_rows(text, columns) if fmt == "csv" else _jsonl_rows(text, columns))
+    except UnicodeDecodeError as exc:
+        raise FileRejected(f"the file is not valid UTF-8 (byte {exc.start} of a chunk): save it as UTF-8") from None
+    finally:
+        text.detach()
+
+
+def _csv_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawRow]:
+    header_line = text.readline()
+    if not header_line.strip():
+        raise FileRejected("the file is empty: the first line must name the columns")
+    if "\x00" in header_line:
+        raise FileRejected("the header contains NUL bytes: this is not a text CSV file")
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    _check_header(header, columns)
+    csv.field_size_limit(MAX_FIELD_BYTES)
+    reader = csv.reader(_no_nul(text), delimiter=delimiter, strict=True)
+    number = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            number += 1
+            yield RawRow(number, {}, f"unreadable CSV: {exc}")
+            return
+        number += 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            yield RawRow(number, {}, f"has {len(cells)} cells but the header names {len(header)} columns")
+            continue
+        yield RawRow(number, {name: cell.strip() for name, cell in zip(header, cells, strict=True)})
+
+
+def _no_nul(lines: Any) -> Iterator[str]:
+    for line in lines:
+        if "\x00" in line:
+            raise csv.Error("the line contains a NUL byte")
+        yield line
+
+
+def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
+    if len(header) > MAX_COLUMNS:
+        raise FileRejected(f"the header names {len(header)} columns; at most {MAX_COLUMNS} are read")
+    unknown = [name for name in header if name not in columns]
+    if unknown:
+        raise FileRejected(f"unknown columns: {', '.join(unknown[:10])}; expected {', '.join(columns)}")
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise FileRejected(f"columns named twice: {', '.join(duplicated)}")
+    if columns[0] not in header:
+        raise FileRejected(f"the column {columns[0]!r} is required")
+
+
+def _jsonl_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawRow]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        if len(line) > MAX_FIELD_BYTES * 4:
+            yield RawRow(number, {}, "the line is too long")
+            continue
+        try:
+            value = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            yield RawRow(number, {}, f"not valid JSON: {exc}")
+            continue
+        if not isinstance(value, dict):
+            yield RawRow(number, {}, "each line must be a JSON object")
+            continue
+        unknown = [key for key in value if key not in columns]
+        if unknown:
+            yield RawRow(number, {}, f"unknown fields: {', '.join(map(str, unknown[:10]))}")
+            continue
+        yield RawRow(number, {key: "" if v is None else v for key, v in value.items()})

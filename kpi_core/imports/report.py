@@ -1,0 +1,45 @@
+"""What an import answers: counts, and every row error up to a limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_REPORTED_ERRORS = 1000
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str | None
+    message: str
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def error(self, row: int, column: str | None, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(row, column, message))
+
+    def describe(self) -> str:
+        verb = "would be" if self.dry_run else "were"
+        if not self.ok:
+            noun = "error" if self.error_count == 1 else "errors"
+            return f"{self.error_count} {noun} in {self.rows} rows: nothing was imported"
+        return (
+            f"{self.rows} rows: {self.created} {verb} created, {self.updated} {verb} updated, "
+            f"{self.unchanged} unchanged"
+        )
