@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -31,6 +32,8 @@ class KpiGroup(click.Group):
 
 
 def _settings(**overrides: Any) -> Settings:
+    # Migration chatter would bury the one line that matters when a command refuses.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
@@ -77,7 +80,9 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     from kpi_core.demo.credentials import ensure_demo_admin
     from kpi_core.demo.seed import seed_if_empty
 
-    settings = _settings(host=host, port=port, demo=True)
+    # The demo is always the SQLite file in the data directory, never a configured server database.
+    settings = _settings(host=host, port=port, demo=True, database_url="")
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     configure_logging("WARNING")
     database = Database(settings.effective_database_url)
     click.echo(f"Data directory: {settings.data_dir.resolve()}")
@@ -144,6 +149,8 @@ def plugins_command(as_json: bool) -> None:
             "problems": [asdict(problem) for problem in host.problems],
         }
         click.echo(json.dumps(payload, indent=2))
+        if host.problems:
+            sys.exit(1)
         return
     for info in host.plugins.values():
         kind = "built-in" if info.builtin else info.module

@@ -24,6 +24,8 @@ from kpi_core.declarations import DECLARATION_TYPES
 from kpi_core.errors import PluginLoadError
 
 ENTRY_POINT_GROUP = "kpi_core.plugins"
+BUNDLED = frozenset({"kpi_quality", "kpi_timeliness", "reports_pdf", "reports_csv"})
+"""Plugins shipped in this repository's workspace: loaded before any third-party plugin."""
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("core", "kpi_core.builtin"),)
 """(name, module) of the host's own features, registered through the same hooks."""
 
@@ -59,6 +61,7 @@ class Candidate:
     version: str
     load: Any  # callable returning the plugin object
     builtin: bool = False
+    conflict: str | None = None  # found at discovery: why this candidate must not load
 
 
 class PluginHost:
@@ -102,6 +105,9 @@ class PluginHost:
 
     def add(self, candidate: Candidate) -> None:
         """Import, register and validate one plugin; on any problem leave no trace of it."""
+        if candidate.conflict:
+            self.report(PluginProblem(candidate.name, "duplicate", candidate.conflict))
+            return
         try:
             plugin = candidate.load()
         except Exception as exc:
@@ -109,7 +115,11 @@ class PluginHost:
             return
         try:
             self.pm.register(plugin, name=candidate.name)
+            # A misspelled hook name (kpi_metric) would otherwise be ignored silently.
+            self.pm.check_pending()
         except Exception as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
             self.report(PluginProblem(candidate.name, "register", _describe(exc)))
             return
         try:
@@ -181,7 +191,17 @@ class PluginHost:
             try:
                 impl.function(app=app)
             except Exception as exc:
+                self._remove(impl.plugin_name)
                 self.report(PluginProblem(impl.plugin_name, "startup", f"kpi_startup raised {_describe(exc)}"))
+
+    def _remove(self, name: str) -> None:
+        """Take back everything a loaded plugin declared, so a failed plugin is not half there."""
+        self.pm.unregister(name=name)
+        self.plugins.pop(name, None)
+        for (hook, key), owner in list(self.owners.items()):
+            if owner == name:
+                del self.owners[(hook, key)]
+                del self.declarations[hook][key]
 
     def raise_if_strict(self, settings: Settings) -> None:
         if settings.strict_plugins and self.problems:
@@ -201,13 +221,32 @@ def _describe(exc: BaseException) -> str:
 
 def _entry_point_candidates() -> list[Candidate]:
     found: dict[str, Candidate] = {}
-    for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+    found_in: dict[str, str] = {}
+    conflicts: list[Candidate] = []
+    # Plugins shipped with kpi-core load first, so a third-party plugin cannot take their keys.
+    ordered = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name not in BUNDLED, ep.name))
+    for entry_point in ordered:
         version = entry_point.dist.version if entry_point.dist is not None else "unknown"
         # Two distributions may register one name; the first wins and the other is reported.
         if entry_point.name in found:
+            conflicts.append(
+                Candidate(
+                    entry_point.name,
+                    version,
+                    entry_point.load,
+                    conflict=f"{_distribution(entry_point)} registers the plugin name {entry_point.name!r}, "
+                    f"which {found_in[entry_point.name]} already registers",
+                )
+            )
             continue
         found[entry_point.name] = Candidate(entry_point.name, version, entry_point.load)
-    return list(found.values())
+        found_in[entry_point.name] = _distribution(entry_point)
+    return list(found.values()) + conflicts
+
+
+def _distribution(entry_point: metadata.EntryPoint) -> str:
+    dist = entry_point.dist
+    return f"distribution {dist.name} {dist.version}" if dist is not None else "a distribution"
 
 
 def _builtin_candidates() -> list[Candidate]:

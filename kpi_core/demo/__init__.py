@@ -1,0 +1,1 @@
+"""The demo company that `kpi demo` seeds: profiles, generator and admin login."""

@@ -1,0 +1,1 @@
+"""Managers' evaluations of technicians: forms declared by plugins, answers, scores."""
