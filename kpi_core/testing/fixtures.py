@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import make_url
 
 from kpi_core.config import Settings
 from kpi_core.plugins import PluginHost, load_plugins
@@ -69,13 +71,56 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings.from_env({}, data_dir=tmp_path / "data", database_url=database_url, secret_key=TEST_SECRET)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session; tests get copies (migrating each time is slow)."""
+    path = tmp_path_factory.mktemp("template") / "kpi.sqlite3"
+    template = Database(f"sqlite:///{path}")
+    upgrade(template.engine)
+    with template.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    template.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template(postgres_databases: Databases) -> str:
+    """The name of a PostgreSQL database migrated once per session, to copy with CREATE DATABASE ... TEMPLATE."""
+    url = postgres_databases.create()
+    template = Database(url)
+    upgrade(template.engine)
+    template.dispose()
+    return make_url(url).database
+
+
 @pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    """A migrated database (SQLite and PostgreSQL)."""
+def database(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated database (SQLite and PostgreSQL): a fresh copy of a template migrated once per session."""
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_template"), url.database)
+    else:
+        template = request.getfixturevalue("migrated_postgres_template")
+        request.getfixturevalue("postgres_databases").replace_with_copy(str(url.render_as_string(False)), template)
     database = Database(settings.effective_database_url)
-    upgrade(database.engine)
     yield database
     database.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing() -> Iterator[None]:
+    """Argon2 at the production cost takes ~0.1 s a hash; tests log in thousands of times.
+
+    The tests keep argon2id (same code path, same hash format) at the lowest cost.
+    """
+    from argon2 import PasswordHasher
+
+    from kpi_core.accounts import passwords
+
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = production
 
 
 @pytest.fixture
@@ -138,3 +183,4 @@ def admin_headers(make_user, login) -> dict[str, str]:
     """Authorization headers of a fresh admin user."""
     make_user("admin", username="admin")
     return login("admin")
+

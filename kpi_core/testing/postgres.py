@@ -96,11 +96,20 @@ class Databases:
         self.admin_url = make_url(admin_url)
         self.engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
 
-    def create(self) -> str:
+    def create(self, template: str | None = None) -> str:
+        """A new database, empty or copied from ``template`` (a database name)."""
         name = f"kpi_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with self.engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def replace_with_copy(self, url: str, template: str) -> None:
+        """Drop the database at ``url`` and create it again as a copy of ``template``."""
+        name = make_url(url).database
+        with self.engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
 
     def drop(self, url: str) -> None:
         name = make_url(url).database
