@@ -52,8 +52,13 @@ def _counted_evaluation(ctx: MetricContext) -> Any:
     return and_(
         evaluations.c.status.in_(("submitted", "acknowledged")),
         evaluations.c.score.is_not(None),
-        # Only the latest revision of an evaluation counts.
-        not_(exists().where(newer.c.supersedes_id == evaluations.c.id)),
+        # Only the latest submitted revision counts: a draft revision does not replace it yet.
+        not_(
+            exists().where(
+                newer.c.supersedes_id == evaluations.c.id,
+                newer.c.status.in_(("submitted", "acknowledged")),
+            )
+        ),
     )
 
 
