@@ -10,7 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     KPI_HOST=0.0.0.0 \
     KPI_PORT=8000
 
-RUN pip install --no-cache-dir uv==0.13.9
+# Pango, HarfBuzz and fonts: WeasyPrint renders the PDF reports with them.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir uv==0.13.9
 
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./

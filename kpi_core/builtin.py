@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 
 from kpi_core import hookimpl
 from kpi_core.declarations import FormField, JobSpec
 from kpi_core.jobs.context import JobContext
+from kpi_core.storage.backup import create_backup
 
 
 def refresh_planner_statistics(context: JobContext) -> dict[str, str]:
@@ -20,6 +23,14 @@ def refresh_planner_statistics(context: JobContext) -> dict[str, str]:
     return {"database": dialect, "result": "statistics refreshed"}
 
 
+def back_up_database(context: JobContext) -> dict[str, Any]:
+    """Back up the database into the data directory's backups folder; keep the newest KPI_BACKUP_KEEP."""
+    context.progress(0, "backing up the database")
+    manifest = create_backup(context.settings, context.engine, keep=context.settings.backup_keep)
+    context.progress(100, "done")
+    return {"file": manifest.file, "size": manifest.size, "sha256": manifest.sha256, "rows": manifest.row_counts}
+
+
 @hookimpl
 def kpi_jobs() -> list[JobSpec]:
     return [
@@ -30,7 +41,15 @@ def kpi_jobs() -> list[JobSpec]:
             schedule="30 3 * * *",
             timeout=900,
             retries=1,
-        )
+        ),
+        JobSpec(
+            key="core.backup",
+            label="Back up the database",
+            run=back_up_database,
+            schedule="15 2 * * *",
+            timeout=3600,
+            retries=2,
+        ),
     ]
 
 

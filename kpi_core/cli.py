@@ -361,6 +361,146 @@ def _current_database(settings: Settings) -> Database:
     return database
 
 
+@cli.command()
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
+@click.option("--name", help="Worker name shown by RQ (default: host and process id).")
+@click.option(
+    "--maintenance-interval",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Seconds between clean-ups that find the jobs of workers that died and retry them.",
+)
+def worker(burst: bool, name: str | None, maintenance_interval: int) -> None:
+    """Run background jobs from the Redis queue (KPI_REDIS_URL): an RQ worker."""
+    import redis
+
+    from kpi_core.jobs.worker import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if not settings.redis_url:
+        raise click.ClickException(
+            "KPI_REDIS_URL is not set, so there is no queue to work: without Redis, "
+            "`kpi demo`, `kpi serve` and `kpi scheduler` run jobs in their own process"
+        )
+    _current_database(settings).dispose()
+    try:
+        run_worker(settings, burst=burst, name=name, maintenance_interval=maintenance_interval)
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis at KPI_REDIS_URL: {exc}") from None
+
+
+@cli.command()
+@click.option("--interval", type=float, default=30, show_default=True, help="Seconds between checks.")
+@click.option("--once", is_flag=True, help="Fire what is due now, wait for in-process jobs, and exit.")
+def scheduler(interval: float, once: bool) -> None:
+    """Fire due schedules, each occurrence once however many schedulers run.
+
+    With KPI_REDIS_URL the runs go to the queue for `kpi worker`; without
+    it they run in this process.
+    """
+    import signal
+    import threading
+
+    from kpi_core.jobs.execute import JobEnvironment
+    from kpi_core.jobs.runner import make_runner
+    from kpi_core.jobs.scheduler import Scheduler
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    env = JobEnvironment(settings, _current_database(settings), _plugins(settings))
+    runner = make_runner(env)
+    loop = Scheduler(runner, interval=interval)
+    try:
+        if once:
+            loop.prepare()
+            fired = loop.tick()
+            started = sum(1 for item in fired if item.run_id)
+            click.echo(f"Fired {started} runs; skipped {len(fired) - started} missed occurrences.")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        click.echo(f"Scheduler running: checking every {interval:g} s (Ctrl+C to stop)")
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        loop.run(stop)
+    finally:
+        runner.shutdown(wait=True)
+
+
+@cli.group()
+def backup() -> None:
+    """Back up, verify, list and restore the database."""
+
+
+def _describe_backup(manifest: Any) -> str:
+    rows = sum(manifest.row_counts.values())
+    schema = ", ".join(manifest.schema_revisions) or "none"
+    return f"{manifest.file}  {manifest.created_at}  {manifest.size} bytes  {rows} rows  schema {schema}"
+
+
+@backup.command("create")
+def backup_create() -> None:
+    """Back up the database into <data dir>/backups (keeps the newest KPI_BACKUP_KEEP)."""
+    from kpi_core.storage.backup import create_backup
+
+    settings = _settings()
+    database = _current_database(settings)
+    manifest = create_backup(settings, database.engine, keep=settings.backup_keep)
+    click.echo(f"Backup written: {manifest.path}")
+    click.echo(f"  {_describe_backup(manifest)}")
+    click.echo(f"  sha256 {manifest.sha256}")
+
+
+@backup.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def backup_verify(file: Path) -> None:
+    """Check a backup against its manifest (checksum, opens, row counts)."""
+    from kpi_core.storage.backup import verify_backup
+
+    manifest = verify_backup(file)
+    click.echo(f"OK: {_describe_backup(manifest)}")
+
+
+@backup.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def backup_restore(file: Path, yes: bool) -> None:
+    """Replace the database with a verified backup; the replaced database is kept as a backup.
+
+    Stop the app, workers and scheduler first: on PostgreSQL their open
+    transactions would hold the restore up.
+    """
+    from kpi_core.storage.backup import restore_backup, verify_backup
+    from kpi_core.storage.db import describe_url
+
+    settings = _settings()
+    database = Database(settings.effective_database_url)
+    manifest = verify_backup(file)
+    if not yes:
+        click.confirm(f"Replace the database {describe_url(database.engine)} with {manifest.file}?", abort=True)
+    kept = restore_backup(settings, database.engine, file)
+    click.echo(f"Restored {manifest.file}.")
+    if kept is not None:
+        click.echo(f"The database it replaced is kept as {kept.path}")
+    state = schema_state(database.engine)
+    if not state.is_current:
+        click.echo(state.describe())
+
+
+@backup.command("list")
+def backup_list() -> None:
+    """List the backups in <data dir>/backups, oldest first."""
+    from kpi_core.storage.backup import backup_dir, list_backups
+
+    settings = _settings()
+    found = list_backups(settings)
+    if not found:
+        click.echo(f"No backups in {backup_dir(settings)}")
+    for manifest in found:
+        click.echo(_describe_backup(manifest))
+
+
 def main() -> None:
     cli(prog_name="kpi")
 

@@ -63,6 +63,7 @@ class Settings:
     )
     login_attempts: int = _setting(5, "Failed logins allowed per username or IP in the throttle window.", int)
     login_window_minutes: int = _setting(15, "Throttle window for failed logins, in minutes.", int)
+    backup_keep: int = _setting(14, "Backups kept in the data directory's backups folder; older ones are deleted.", int)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -101,6 +102,8 @@ class Settings:
             raise ConfigError(
                 "KPI_REFRESH_TOKEN_DAYS, KPI_LOGIN_ATTEMPTS and KPI_LOGIN_WINDOW_MINUTES must be positive"
             )
+        if self.backup_keep < 1:
+            raise ConfigError(f"KPI_BACKUP_KEEP={self.backup_keep} must be at least 1")
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError("KPI_SECRET_KEY must be at least 32 characters long")
 

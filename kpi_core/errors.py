@@ -42,3 +42,11 @@ class Invalid(KpiError):
         self.field = field
         self.message = message
         self.location = location
+
+
+class Unavailable(KpiError):
+    """A service the request needs (Redis, the job queue) is down; answered 503 with Retry-After."""
+
+    def __init__(self, message: str, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.passwords import MAX_LENGTH, hash_password, verify_password
 from kpi_core.accounts.permissions import Principal
 from kpi_core.accounts.throttle import LoginThrottle
-from kpi_core.accounts.tokens import TokenClaims, TokenInvalid, TokenSigner
+from kpi_core.accounts.tokens import TokenClaims, TokenInvalid, TokenSigner, to_milliseconds
 from kpi_core.audit.trail import Actor, record
 from kpi_core.errors import KpiError
 from kpi_core.storage.models import TokenRevocation, User, team_managers
@@ -91,6 +91,7 @@ class Authenticator:
             self._revoke_family(session, claims, "reuse_detected")
             session.commit()
             raise AuthFailed("invalid or expired refresh token") from None
+        record(session, Actor(user.id, user.username, actor.request_id, actor.ip), "refresh", "user", user.id)
         return self.issue_for(user, family=claims.family)
 
     def logout(self, session: Session, principal: Principal, actor: Actor) -> None:
@@ -131,9 +132,9 @@ class Authenticator:
         if user is None or user.disabled:
             raise AuthFailed("invalid or expired token")
         valid_after = user.tokens_valid_after
-        if valid_after is not None and datetime.fromtimestamp(claims.issued_at, UTC) < valid_after.replace(
-            microsecond=0
-        ):
+        # Compared to the millisecond: a token issued the same millisecond as a reset still counts
+        # as issued after it, so the pair answered to a password change works at once.
+        if valid_after is not None and claims.issued_at < to_milliseconds(valid_after.timestamp()):
             raise AuthFailed("invalid or expired token")
         return user
 

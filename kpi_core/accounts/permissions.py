@@ -21,14 +21,39 @@ PERMISSIONS: dict[str, str] = {
     "technicians.read": "List and read technicians (scoped)",
     "technicians.manage": "Create, change and delete technicians (managers: in their teams)",
     "imports.run": "Import jobs and feedback from CSV or JSON Lines (managers: their teams' technicians)",
+    "customers.read": "List and read customers",
+    "customers.manage": "Create, change and delete customers",
+    "jobs.read": "List and read jobs (scoped)",
+    "jobs.manage": "Create, change and delete jobs (managers: their teams' technicians)",
+    "feedback.read": "List and read customer feedback (scoped by the job's technician)",
+    "feedback.manage": "Record, change and delete customer feedback (managers: their teams' jobs)",
+    "job_runs.read": "List the declared background jobs and read their runs (tracebacks: admins only)",
+    "job_runs.run": "Run a background job now",
+    "schedules.read": "List and read the schedules of background jobs and reports",
+    "schedules.manage": "Create, change and delete schedules",
+    "evaluations.read": "Read the evaluation form; list and read evaluations (scoped; technicians: submitted ones)",
+    "evaluations.write": "Create, change, submit, revise and delete evaluations (managers: their teams' technicians)",
+    "evaluations.acknowledge": "Acknowledge one's own submitted evaluation, with an optional comment",
+    "targets.read": "List KPI targets and weights",
+    "targets.manage": "Set and remove KPI targets and weights, for the company and per team",
+    "kpis.read": "List KPI definitions; read KPI values and their drill-downs (scoped)",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "manager": frozenset(
         {"account.self", "plugins.read", "teams.read", "technicians.read", "technicians.manage", "imports.run"}
+        | {"customers.read", "customers.manage", "jobs.read", "jobs.manage", "feedback.read", "feedback.manage"}
+        | {"schedules.read"}
+        | {"evaluations.read", "evaluations.write", "targets.read"}
+        | {"kpis.read"}
     ),
-    "technician": frozenset({"account.self", "teams.read", "technicians.read"}),
+    "technician": frozenset(
+        {"account.self", "teams.read", "technicians.read"}
+        | {"jobs.read", "feedback.read"}
+        | {"evaluations.read", "evaluations.acknowledge", "targets.read"}
+        | {"kpis.read"}
+    ),
 }
 
 

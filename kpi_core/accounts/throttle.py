@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
+
+from kpi_core.errors import Unavailable
 
 NAMESPACE = "kpi-login"
+T = TypeVar("T")
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    # Without its counts the throttle cannot protect logins: refuse them (503) rather than let
+    # guessing run unlimited, and never answer 500.
+    try:
+        return call()
+    except (RedisError, ConnectionError, TimeoutError) as exc:
+        raise Unavailable("logins are paused: the throttle's store (Redis) cannot be reached") from exc
 
 
 class LoginThrottle:
@@ -29,6 +44,9 @@ class LoginThrottle:
 
     def retry_after(self, keys: list[str]) -> int | None:
         """Seconds until another attempt is allowed, or None if allowed now."""
+        return _guarded(lambda: self._retry_after(keys))
+
+    def _retry_after(self, keys: list[str]) -> int | None:
         waits = []
         for key in keys:
             if not self.limiter.test(self.limit, NAMESPACE, key):
@@ -38,8 +56,8 @@ class LoginThrottle:
 
     def record_failure(self, keys: list[str]) -> None:
         for key in keys:
-            self.limiter.hit(self.limit, NAMESPACE, key)
+            _guarded(lambda key=key: self.limiter.hit(self.limit, NAMESPACE, key))
 
     def reset(self, key: str) -> None:
         """Forget the failures of one key (a successful login clears its username's count)."""
-        self.limiter.clear(self.limit, NAMESPACE, key)
+        _guarded(lambda: self.limiter.clear(self.limit, NAMESPACE, key))

@@ -10,6 +10,7 @@ tokens from former keys (KPI_PREVIOUS_SECRET_KEYS) stay valid until expiry.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,9 +37,14 @@ class TokenClaims:
     type: TokenType
     jti: str
     family: str
-    issued_at: int
+    issued_at: float  # seconds since the epoch, to the millisecond
     expires_at: int
     role: str | None = None
+
+
+def to_milliseconds(timestamp: float) -> float:
+    """``timestamp`` rounded down to the millisecond (how ``iat`` is issued and compared)."""
+    return math.floor(timestamp * 1000) / 1000
 
 
 def key_id(secret: str) -> str:
@@ -60,7 +66,7 @@ class TokenSigner:
         )
 
     def issue(self, user_id: int, token_type: TokenType, *, family: str | None = None, role: str | None = None) -> str:
-        now = int(time.time())
+        now = time.time()
         ttl = self.access_ttl if token_type == "access" else self.refresh_ttl  # noqa: S105
         claims: dict[str, Any] = {
             "iss": ISSUER,
@@ -68,8 +74,10 @@ class TokenSigner:
             "typ": token_type,
             "jti": uuid.uuid4().hex,
             "fam": family or uuid.uuid4().hex,
-            "iat": now,
-            "exp": now + ttl,
+            # To the millisecond (a JWT NumericDate may have a fraction): whole seconds could not
+            # tell a token issued just before a password reset from one issued just after it.
+            "iat": to_milliseconds(now),
+            "exp": int(now) + ttl,
         }
         if role:
             claims["role"] = role
@@ -100,7 +108,7 @@ class TokenSigner:
                 type=expected,
                 jti=str(claims["jti"]),
                 family=str(claims["fam"]),
-                issued_at=int(claims["iat"]),
+                issued_at=float(claims["iat"]),
                 expires_at=int(claims["exp"]),
                 role=claims.get("role"),
             )

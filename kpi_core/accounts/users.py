@@ -125,11 +125,12 @@ def update_user(session: Session, user_id: int, changes: UserChanges, actor: Act
 def reset_password(session: Session, user_id: int, actor: Actor) -> tuple[User, str]:
     """Give the user a random temporary password they must change at next login."""
     user = get_user(session, user_id)
+    before = {"must_change_password": user.must_change_password}
     temporary = secrets.token_urlsafe(12)
     user.password_hash = hash_password(temporary)
     user.must_change_password = True
     user.tokens_valid_after = utcnow()
-    record(session, actor, "reset_password", "user", user.id, after={"must_change_password": True})
+    record(session, actor, "reset_password", "user", user.id, before=before, after={"must_change_password": True})
     return user, temporary
 
 
@@ -140,10 +141,12 @@ def change_own_password(session: Session, user_id: int, current: str, new: str, 
     if current == new:
         raise UserRejected("new_password", "must differ from the current password")
     _check_password(new, user.username)
+    before = {"must_change_password": user.must_change_password}
     user.password_hash = hash_password(new)
     user.must_change_password = False
     user.tokens_valid_after = utcnow()
-    record(session, actor, "change_password", "user", user.id, after={"password": "changed"})
+    after = {"password": "changed", "must_change_password": False}
+    record(session, actor, "change_password", "user", user.id, before=before, after=after)
     return user
 
 

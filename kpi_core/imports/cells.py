@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # tab allowed
+_CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("1e10")
 
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def text(value: Any, max_length: int) -> str:
+def text(value: Any, max_length: int, *, multiline: bool = False) -> str:
     if not isinstance(value, str | int):
         raise ValueError("must be text")
     result = str(value).strip()
     if len(result) > max_length:
         raise ValueError(f"must be at most {max_length} characters")
-    if any(ord(ch) < 32 and ch not in "\t" for ch in result):
+    if (_CONTROL_BUT_NEWLINES if multiline else _CONTROL).search(result):
         raise ValueError("must not contain control characters")
     return result
 
@@ -33,7 +39,10 @@ def timestamp(value: Any, zone: ZoneInfo) -> datetime:
         raise ValueError(f"{value!r} is not an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+        raise ValueError(f"{value!r} is out of the supported range of dates") from None
 
 
 def integer(value: Any, minimum: int, maximum: int) -> int:
@@ -53,9 +62,10 @@ def money(value: Any) -> Decimal:
         amount = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount like 125.50") from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+    # Checked again after rounding: 9999999999.995 rounds to 10000000000.00, too large to store.
+    if not amount.is_finite() or amount < 0 or amount >= MAX_MONEY or amount.quantize(CENT) >= MAX_MONEY:
         raise ValueError("must be an amount between 0 and 9,999,999,999.99")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(CENT)
 
 
 def choice(value: Any, choices: tuple[str, ...]) -> str:

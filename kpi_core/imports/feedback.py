@@ -29,7 +29,7 @@ def _parse(raw: RawRow, zone: ZoneInfo, report: ImportReport) -> dict[str, Any] 
         "job_ref": (True, lambda v: cells.text(v, 64)),
         "rating": (True, lambda v: cells.integer(v, 1, 5)),
         "nps": (False, lambda v: cells.integer(v, 0, 10)),
-        "comment": (False, lambda v: cells.text(v, 2000)),
+        "comment": (False, lambda v: cells.text(v, 2000, multiline=True)),
         "received_at": (True, lambda v: cells.timestamp(v, zone)),
     }
     for column, (required, convert) in converters.items():
@@ -64,6 +64,7 @@ def import_feedback(
     batch: list[tuple[int, dict[str, Any]]] = []
 
     def flush() -> None:
+        jobs.clear()  # looked up per batch: only `seen` grows with the file
         jobs.load(values["job_ref"] for _, values in batch)
         resolved = []
         for number, values in batch:
@@ -72,8 +73,8 @@ def import_feedback(
                 report.error(number, "job_ref", f"no job {values['job_ref']!r}")
                 continue
             resolved.append((job.id, values))
-        if report.ok and not dry_run:
-            _write(session, resolved, report)
+        if report.ok:
+            _write(session, resolved, report, dry_run=dry_run)
         batch.clear()
 
     for raw in rows:
@@ -112,7 +113,10 @@ def _visible(session: Session, scope: Scope, technician_id: int, cache: dict[int
     return cache[technician_id]
 
 
-def _write(session: Session, resolved: list[tuple[int, dict[str, Any]]], report: ImportReport) -> None:
+def _write(
+    session: Session, resolved: list[tuple[int, dict[str, Any]]], report: ImportReport, *, dry_run: bool
+) -> None:
+    """Count what the rows create, replace or leave unchanged, and (unless ``dry_run``) write it."""
     job_ids = [job_id for job_id, _ in resolved]
     existing = {
         row.job_id: row
@@ -130,10 +134,12 @@ def _write(session: Session, resolved: list[tuple[int, dict[str, Any]]], report:
             replace.append({"job_id": job_id, **row})
         else:
             report.unchanged += 1
+    report.created += len(new)
+    report.updated += len(replace)
+    if dry_run:
+        return
     now = utcnow()
     if replace:
         session.execute(delete(Feedback).where(Feedback.job_id.in_([row["job_id"] for row in replace])))
     if new or replace:
         session.execute(insert(Feedback), [{**row, "created_at": now, "updated_at": now} for row in new + replace])
-    report.created += len(new)
-    report.updated += len(replace)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import Scope
@@ -31,36 +31,51 @@ JOB_COLUMNS = (
 TIMESTAMPS = ("scheduled_start", "scheduled_end", "arrived_at", "started_at", "completed_at")
 COMPARED = ("technician_id", "customer_id", "category", "status", *TIMESTAMPS, "estimated_minutes", "revenue")
 BATCH_SIZE = 1000
+JOBS = Job.__table__
+CUSTOMERS = Customer.__table__
+UPDATE_JOB = JOBS.update().where(JOBS.c.id == bindparam("b_id"))  # SET: the keys of each row given
+UPDATE_CUSTOMER = CUSTOMERS.update().where(CUSTOMERS.c.id == bindparam("b_id"))
 
 
-def _parse(raw: RawRow, zone: ZoneInfo, report: ImportReport) -> dict[str, Any]:
+Converters = tuple[tuple[str, bool, Callable[[Any], Any]], ...]
+
+
+def _converters(zone: ZoneInfo) -> Converters:
+    """(column, required, converter) per column, built once per import: rows are parsed in a tight loop."""
+
+    def timestamp(value: Any) -> Any:
+        return cells.timestamp(value, zone)
+
+    return (
+        ("external_ref", True, lambda v: cells.text(v, 64)),
+        ("technician_ref", True, lambda v: cells.text(v, 64)),
+        ("customer_ref", False, lambda v: cells.text(v, 64)),
+        ("customer_name", False, lambda v: cells.text(v, 200)),
+        ("category", True, lambda v: cells.text(v, 64).lower()),
+        ("status", True, lambda v: cells.choice(v, JOB_STATUSES)),
+        *((column, False, timestamp) for column in TIMESTAMPS),
+        ("estimated_minutes", False, lambda v: cells.integer(v, 0, 100_000)),
+        ("revenue", False, cells.money),
+        ("callback_of", False, lambda v: cells.text(v, 64)),
+    )
+
+
+def _parse(raw: RawRow, converters: Converters, report: ImportReport) -> dict[str, Any]:
     values: dict[str, Any] = {}
     errors_before = report.error_count
-
-    def convert(column: str, required: bool, converter: Callable[[Any], Any]) -> None:
-        cell = raw.values.get(column)
+    given = raw.values
+    for column, required, convert in converters:
+        cell = given.get(column)
         if cells.blank(cell):
             if required:
                 report.error(raw.number, column, "is required")
             values[column] = None
-            return
+            continue
         try:
-            values[column] = converter(cell)
+            values[column] = convert(cell)
         except ValueError as exc:
             values[column] = None
             report.error(raw.number, column, str(exc))
-
-    convert("external_ref", True, lambda v: cells.text(v, 64))
-    convert("technician_ref", True, lambda v: cells.text(v, 64))
-    convert("customer_ref", False, lambda v: cells.text(v, 64))
-    convert("customer_name", False, lambda v: cells.text(v, 200))
-    convert("category", True, lambda v: cells.text(v, 64).lower())
-    convert("status", True, lambda v: cells.choice(v, JOB_STATUSES))
-    for column in TIMESTAMPS:
-        convert(column, False, lambda v: cells.timestamp(v, zone))
-    convert("estimated_minutes", False, lambda v: cells.integer(v, 0, 100_000))
-    convert("revenue", False, cells.money)
-    convert("callback_of", False, lambda v: cells.text(v, 64))
     if report.error_count == errors_before:
         for column, message in job_rule_violations(values):
             report.error(raw.number, column, message)
@@ -74,15 +89,15 @@ class JobImport:
     ) -> None:
         self.session = session
         self.scope = scope
-        self.zone = zone
+        self.converters = _converters(zone)
         self.create_technicians = create_technicians
         self.report = ImportReport(kind="jobs", dry_run=dry_run)
         self.technicians = lookups.technicians(session)
         self.customers = lookups.customers(session)
-        self.jobs = lookups.jobs(
-            session, *(getattr(Job, name) for name in COMPARED[2:]), Job.customer_id, Job.callback_of_id
-        )
+        # Columns in COMPARED order after (external_ref, id): see _changed.
+        self.jobs = lookups.jobs(session, *(getattr(Job, name) for name in COMPARED[1:]), Job.callback_of_id)
         self.rows_of_ref: dict[str, int] = {}
+        self.team_of: dict[int, int | None] = {}
 
     def run(self, rows: Iterable[RawRow], progress: Callable[[int], None] | None = None) -> ImportReport:
         batch: list[tuple[int, dict[str, Any]]] = []
@@ -91,7 +106,7 @@ class JobImport:
             if raw.error:
                 self.report.error(raw.number, None, raw.error)
                 continue
-            values = _parse(raw, self.zone, self.report)
+            values = _parse(raw, self.converters, self.report)
             if values["external_ref"] and self._unique_in_file(raw.number, values["external_ref"]):
                 batch.append((raw.number, values))
             if len(batch) >= BATCH_SIZE:
@@ -114,21 +129,28 @@ class JobImport:
         return True
 
     def _process(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        # Jobs and customers are looked up again per batch (earlier batches are in the transaction):
+        # only rows_of_ref (a reference and a row number per row) grows with the file.
+        self.jobs.clear()
+        self.customers.clear()
         self.technicians.load(values["technician_ref"] for _, values in batch if values["technician_ref"])
         self.customers.load(values["customer_ref"] for _, values in batch if values["customer_ref"])
         self.jobs.load([values["external_ref"] for _, values in batch] + [v["callback_of"] for _, v in batch])
         resolved = [(n, v) for n, v in batch if self._resolve(n, v)]
-        if self.report.ok and not self.report.dry_run:
+        if self.report.ok:  # also in a dry run, for exact counts: import_jobs rolls it back
             self._write(resolved)
 
     def _resolve(self, number: int, values: dict[str, Any]) -> bool:
         ok = self._resolve_technician(number, values)
         callback = values["callback_of"]
         if callback:
+            # Another team's job is answered as if it did not exist (see accounts/scope.py).
+            target = self.jobs.get(callback)
+            stored = target is not None and self._in_scope(target.technician_id, None)
             if callback == values["external_ref"]:
                 self.report.error(number, "callback_of", "a job cannot be a callback of itself")
                 ok = False
-            elif self.jobs.get(callback) is None and (self.rows_of_ref.get(callback) or number) >= number:
+            elif not stored and (self.rows_of_ref.get(callback) or number) >= number:
                 self.report.error(number, "callback_of", f"no job {callback!r} stored or earlier in the file")
                 ok = False
         existing = self.jobs.get(values["external_ref"])
@@ -162,40 +184,44 @@ class JobImport:
             return True
         if principal.role == "manager":
             if team_id is None and technician_id is not None:
-                team_id = self.session.scalar(select(Technician.team_id).where(Technician.id == technician_id))
+                if technician_id not in self.team_of:
+                    team_query = select(Technician.team_id).where(Technician.id == technician_id)
+                    self.team_of[technician_id] = self.session.scalar(team_query)
+                team_id = self.team_of[technician_id]
             return team_id in principal.managed_team_ids
         return False
 
     def _create_technician(self, ref: str) -> Any:
-        row_id = -len(self.technicians.known) - 1  # placeholder id until written (dry runs never write)
-        if not self.report.dry_run and self.report.ok:
+        row_id = -len(self.technicians.known) - 1  # placeholder id: nothing is written after an error
+        if self.report.ok:
             row_id = self.session.scalar(insert(Technician).values(external_ref=ref, name=ref).returning(Technician.id))
         row = _Row(id=row_id, team_id=None)
         self.technicians.add(ref, row)
         return row
 
     def _write(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        """Insert, update and link one batch with one bulk statement each (Core: no ORM bookkeeping)."""
         before = {values["external_ref"]: self.jobs.get(values["external_ref"]) for _, values in batch}
         new, changed, same = [], [], set()
         self._write_customers(batch)
+        now = utcnow()
         for _, values in batch:
             known = self.customers.get(values["customer_ref"]) if values["customer_ref"] else None
             values["customer_id"] = known.id if known is not None else None
             existing = before[values["external_ref"]]
             row = {name: values[name] for name in COMPARED}
             if existing is None:
-                new.append({"external_ref": values["external_ref"], **row})
-            elif any(getattr(existing, name) != row[name] for name in COMPARED):
-                changed.append({"id": existing.id, **row, "updated_at": utcnow()})
+                new.append({"external_ref": values["external_ref"], **row, "created_at": now, "updated_at": now})
+            elif _changed(existing, row):
+                changed.append({"b_id": existing.id, **row, "updated_at": now})
             else:
                 same.add(values["external_ref"])
-        now = utcnow()
         if new:
-            self.session.execute(insert(Job), [{**row, "created_at": now, "updated_at": now} for row in new])
-            self.jobs.missing.difference_update(row["external_ref"] for row in new)
-            self.jobs.load(row["external_ref"] for row in new)
+            inserted = self.session.execute(JOBS.insert().returning(JOBS.c.external_ref, JOBS.c.id), new)
+            for ref, job_id in inserted:
+                self.jobs.add(ref, _Row(id=job_id))
         if changed:
-            self.session.execute(update(Job), changed)
+            self.session.execute(UPDATE_JOB, changed)
         # Callbacks are linked last: their target may be a row inserted just above.
         links, relinked_only = [], 0
         for _, values in batch:
@@ -203,12 +229,12 @@ class JobImport:
             wanted = self.jobs.get(target_ref).id if target_ref else None
             existing = before[ref]
             if (existing.callback_of_id if existing is not None else None) != wanted:
-                links.append({"id": self.jobs.get(ref).id, "callback_of_id": wanted, "updated_at": now})
+                links.append({"b_id": self.jobs.get(ref).id, "callback_of_id": wanted, "updated_at": now})
                 if ref in same:  # only the link changed: still an update of that job
                     same.discard(ref)
                     relinked_only += 1
         if links:
-            self.session.execute(update(Job), links)
+            self.session.execute(UPDATE_JOB, links)
         self.report.created += len(new)
         self.report.updated += len(changed) + relinked_only
         self.report.unchanged += len(same)
@@ -223,25 +249,34 @@ class JobImport:
             {"external_ref": ref, "name": name or ref} for ref, name in names.items() if self.customers.get(ref) is None
         ]
         renamed = [
-            {"id": known.id, "name": name}
+            (ref, known.id, name)
             for ref, name in names.items()
             if (known := self.customers.get(ref)) is not None and name and name != known.name
         ]
         now = utcnow()
         if new:
-            self.session.execute(insert(Customer), [{**row, "created_at": now, "updated_at": now} for row in new])
-            self.customers.missing.difference_update(row["external_ref"] for row in new)
-            self.customers.load(row["external_ref"] for row in new)
+            rows = [{**row, "created_at": now, "updated_at": now} for row in new]
+            for ref, customer_id, name in self.session.execute(
+                CUSTOMERS.insert().returning(CUSTOMERS.c.external_ref, CUSTOMERS.c.id, CUSTOMERS.c.name), rows
+            ):
+                self.customers.add(ref, _Row(id=customer_id, name=name))
         if renamed:
-            self.session.execute(update(Customer), [{**row, "updated_at": now} for row in renamed])
-            for row in renamed:
-                self.customers.known.pop(next(r for r, k in self.customers.known.items() if k.id == row["id"]))
-            self.customers.load(names)
+            self.session.execute(
+                UPDATE_CUSTOMER,
+                [{"b_id": customer_id, "name": name, "updated_at": now} for _, customer_id, name in renamed],
+            )
+            for ref, customer_id, name in renamed:
+                self.customers.add(ref, _Row(id=customer_id, name=name))
 
 
 class _Row:
     def __init__(self, **values: Any) -> None:
         self.__dict__.update(values)
+
+
+def _changed(existing: Any, row: dict[str, Any]) -> bool:
+    """Whether ``row`` differs from the stored job (a lookup row: external_ref, id, then COMPARED)."""
+    return tuple(existing[2 : 2 + len(COMPARED)]) != tuple(row[name] for name in COMPARED)
 
 
 def import_jobs(
@@ -258,9 +293,14 @@ def import_jobs(
     """Validate and (unless ``dry_run`` or any row is invalid) write the jobs; the caller commits.
 
     On any error the caller must roll back: rows before the first error may have been written
-    to the transaction.
+    to the transaction. A dry run writes inside a savepoint it rolls back, so its counts are exact
+    (callbacks to rows earlier in the file, new customers and technicians included).
     """
-    report = JobImport(session, scope, zone, create_technicians=create_technicians, dry_run=dry_run).run(rows, progress)
+    savepoint = session.begin_nested() if dry_run else None
+    job_import = JobImport(session, scope, zone, create_technicians=create_technicians, dry_run=dry_run)
+    report = job_import.run(rows, progress)
+    if savepoint is not None:
+        savepoint.rollback()
     if report.ok and not dry_run and (report.created or report.updated):
         record(
             session, actor, "import", "jobs", None,

@@ -30,10 +30,17 @@ class RefCache:
 
     def load(self, refs: Iterable[str]) -> None:
         wanted = sorted({ref for ref in refs if ref and ref not in self.known and ref not in self.missing})
+        # Through the connection: plain rows, without the ORM's per-row loading work.
+        connection = self.session.connection()
         for chunk in _chunks(wanted):
-            for row in self.session.execute(select(self.ref_column, *self.columns).where(self.ref_column.in_(chunk))):
-                self.known[row[0]] = row
+            query = select(self.ref_column, *self.columns).where(self.ref_column.in_(chunk))
+            self.known.update((row[0], row) for row in connection.execute(query).all())
         self.missing.update(ref for ref in wanted if ref not in self.known)
+
+    def clear(self) -> None:
+        """Forget everything looked up so far (it is looked up again when needed)."""
+        self.known.clear()
+        self.missing.clear()
 
     def get(self, ref: str) -> Any:
         return self.known.get(ref)

@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from kpi_core.errors import KpiError
+
 MAX_FIELD_BYTES = 64 * 1024
 MAX_COLUMNS = 100
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 
 
-class FileRejected(ValueError):
+class FileRejected(KpiError, ValueError):
     """The file as a whole cannot be read (encoding, header, format)."""
 
 
@@ -68,9 +70,12 @@ def _csv_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawR
     if "\x00" in header_line:
         raise FileRejected("the header contains NUL bytes: this is not a text CSV file")
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
-    _check_header(header, columns)
     csv.field_size_limit(MAX_FIELD_BYTES)
+    try:
+        header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    except csv.Error as exc:
+        raise FileRejected(f"the header line cannot be read: {exc}") from None
+    _check_header(header, columns)
     reader = csv.reader(_no_nul(text), delimiter=delimiter, strict=True)
     number = 1
     while True:
@@ -112,15 +117,17 @@ def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
 
 
 def _jsonl_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawRow]:
+    empty = True
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
+        empty = False
         if len(line) > MAX_FIELD_BYTES * 4:
             yield RawRow(number, {}, "the line is too long")
             continue
         try:
             value = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # ValueError also: integers too long to convert
             yield RawRow(number, {}, f"not valid JSON: {exc}")
             continue
         if not isinstance(value, dict):
@@ -131,3 +138,5 @@ def _jsonl_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[Ra
             yield RawRow(number, {}, f"unknown fields: {', '.join(map(str, unknown[:10]))}")
             continue
         yield RawRow(number, {key: "" if v is None else v for key, v in value.items()})
+    if empty:
+        raise FileRejected("the file is empty: send one JSON object per line")

@@ -18,12 +18,16 @@ class JobContext:
     ``engine`` is the database; ``settings`` the host's settings;
     ``plugin_settings`` the declaring plugin's own settings;
     ``progress(percent, message)`` records how far the job has got.
+    ``run_id`` and ``attempt`` identify the run (``attempt`` counts from 1;
+    a retried job sees 2, 3, ...), so a job can name its output after its run.
     """
 
     engine: Engine
     settings: Settings
     plugin_settings: dict[str, Any] = field(default_factory=dict)
     on_progress: Callable[[int, str], None] | None = None
+    run_id: int | None = None
+    attempt: int = 1
 
     def progress(self, percent: int, message: str = "") -> None:
         """Report progress from 0 to 100; values outside are clamped."""

@@ -18,8 +18,10 @@ class epoch(FunctionElement[float]):
 
 @compiles(epoch, "sqlite")
 def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
-    # julianday keeps fractional seconds, unlike strftime('%s').
-    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+    # julianday keeps fractional seconds (strftime('%s') does not) but is a float of days whose
+    # last bits blur sub-millisecond: round to the millisecond so exact thresholds (arrival at
+    # exactly +15 minutes) compare exactly.
+    return f"(ROUND((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400000.0) / 1000.0)"
 
 
 @compiles(epoch, "postgresql")

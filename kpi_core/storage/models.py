@@ -250,3 +250,41 @@ class TokenRevocation(Base):
     reason: Mapped[str] = mapped_column(String(40))
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One request to run a background job and what became of it, on RQ or in-process alike.
+
+    ``dispatch_id`` is the id the queue knows the current dispatch by; a queued
+    message whose id no longer matches (a stale duplicate, a run re-dispatched
+    after Redis lost it) is dropped by the worker. ``attempts`` counts started
+    attempts, so a late result from an attempt that was given up on is ignored.
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        _one_of("status", RUN_STATUSES),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
+        Index("ix_job_runs_status_created", "status", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_key: Mapped[str] = mapped_column(String(120), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(500))
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1)
+    backend: Mapped[str] = mapped_column(String(20))
+    dispatch_id: Mapped[str] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_by: Mapped[str | None] = mapped_column(String(150))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -184,3 +184,44 @@ def admin_headers(make_user, login) -> dict[str, str]:
     make_user("admin", username="admin")
     return login("admin")
 
+
+# --- Redis, for the job runner ---------------------------------------------------------
+
+from kpi_core.testing.redis import RedisServer, RedisUnavailable  # noqa: E402 - kept beside its fixtures
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """A real redis-server for the session (or KPI_TEST_REDIS_URL)."""
+    url = os.environ.get("KPI_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        _missing_service(str(exc))
+    yield server.url
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The session's Redis, emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    return redis_server_url
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and start again (same port)."""
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as exc:
+        _missing_service(str(exc))
+    yield server
+    server.close()

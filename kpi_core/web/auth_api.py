@@ -52,6 +52,7 @@ class Login(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Invalid username or password")
     @blp.alt_response(429, schema=ErrorSchema, description="Too many failed logins (see Retry-After)")
+    @blp.alt_response(503, schema=ErrorSchema, description="The throttle's store (Redis) is unreachable")
     @blp.doc(operationId="login", summary="Log in with username and password")
     def post(self, body: dict[str, Any]) -> Any:
         """Exchange a username and password for an access token and a refresh token."""
@@ -123,7 +124,9 @@ class Password(MethodView):
                 session, current_principal().user_id, body["current_password"], body["new_password"], current_actor()
             )
         except UserRejected as exc:
-            abort(422, message=exc.message, errors={"json": {exc.field: [exc.message]}})
+            # The service names the policy's field "password"; this request calls it new_password.
+            field = "new_password" if exc.field == "password" else exc.field
+            abort(422, message=f"{field}: {exc.message}", errors={"json": {field: [exc.message]}})
         pair = app_state().authenticator.issue_for(user)
         commit()
         return pair

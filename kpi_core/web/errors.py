@@ -14,9 +14,9 @@ from flask import Response, g, jsonify
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import Conflict as HTTPConflict
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, UnprocessableEntity
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable, UnprocessableEntity
 
-from kpi_core.errors import Conflict, Invalid
+from kpi_core.errors import Conflict, Invalid, Unavailable
 from kpi_core.errors import NotFound as RecordNotFound
 
 log = logging.getLogger(__name__)
@@ -88,5 +88,17 @@ def handle_invalid(error: Invalid) -> Response:
     return error_response(_with_data(UnprocessableEntity(), str(error), errors))
 
 
-DOMAIN_ERROR_HANDLERS = {RecordNotFound: handle_not_found, Conflict: handle_conflict, Invalid: handle_invalid}
+def handle_unavailable(error: Unavailable) -> Response:
+    log.warning("service unavailable: %s", error)
+    unavailable = _with_data(ServiceUnavailable(), str(error))
+    unavailable.data["headers"] = {"Retry-After": str(error.retry_after)}  # type: ignore[attr-defined]
+    return error_response(unavailable)
+
+
+DOMAIN_ERROR_HANDLERS = {
+    RecordNotFound: handle_not_found,
+    Conflict: handle_conflict,
+    Invalid: handle_invalid,
+    Unavailable: handle_unavailable,
+}
 """Domain exceptions raised by the services, and the answer each gets."""

@@ -1,0 +1,231 @@
+"""Managers' evaluations of technicians: draft -> submitted -> acknowledged, with revisions.
+
+A draft is edited in place. Once submitted, an evaluation is never changed
+except by the evaluated technician's acknowledgement; a correction is a new
+revision that supersedes it, and the earlier one is kept as it was. Every
+evaluation keeps the form it was made on, and its answers are checked and
+scored against that form. Technicians see their own evaluations once
+submitted, never drafts; managers those of their teams' technicians.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from kpi_core.accounts.scope import Scope
+from kpi_core.audit.trail import Actor, record, snapshot
+from kpi_core.declarations import FormField
+from kpi_core.errors import Conflict, Invalid, NotFound
+from kpi_core.evaluations.form import Form, clean_answers, fields_from_snapshot
+from kpi_core.evaluations.scoring import AnswerRejected, score_answers
+from kpi_core.records import changes
+from kpi_core.storage.models import Evaluation, Technician
+from kpi_core.storage.types import utcnow
+
+ENTITY = "evaluation"
+SORTABLE = {
+    "period_start": Evaluation.period_start,
+    "period_end": Evaluation.period_end,
+    "score": Evaluation.score,
+    "created_at": Evaluation.created_at,
+}
+
+
+def _visible(scope: Scope) -> ColumnElement[bool]:
+    clause = scope.technicians(Evaluation.technician_id, Technician.team_id)
+    principal = scope.principal
+    if principal is not None and principal.role == "technician":
+        # A draft is the manager's work in progress, not yet the technician's to read.
+        clause = and_(clause, Evaluation.status != "draft")
+    return clause
+
+
+def _superseded() -> ColumnElement[bool]:
+    newer = aliased(Evaluation)
+    return exists().where(newer.supersedes_id == Evaluation.id)
+
+
+def evaluation_query(scope: Scope, filters: Mapping[str, Any]) -> Select[tuple[Evaluation]]:
+    """Evaluations the scope may see, filtered by technician, team, status, period and revision."""
+    query = select(Evaluation).join(Technician, Technician.id == Evaluation.technician_id).where(_visible(scope))
+    if "technician" in filters:
+        query = query.where(Evaluation.technician_id == filters["technician"])
+    if "team" in filters:
+        query = query.where(Technician.team_id == filters["team"])
+    if "status" in filters:
+        query = query.where(Evaluation.status == filters["status"])
+    # The period filters select evaluations whose period overlaps [period_from, period_to].
+    if "period_from" in filters:
+        query = query.where(Evaluation.period_end >= filters["period_from"])
+    if "period_to" in filters:
+        query = query.where(Evaluation.period_start <= filters["period_to"])
+    if "latest" in filters:
+        query = query.where(~_superseded() if filters["latest"] else _superseded())
+    return query
+
+
+def get_evaluation(session: Session, scope: Scope, evaluation_id: int) -> Evaluation:
+    evaluation = session.scalar(
+        select(Evaluation)
+        .join(Technician, Technician.id == Evaluation.technician_id)
+        .where(Evaluation.id == evaluation_id, _visible(scope))
+    )
+    if evaluation is None:
+        raise NotFound(f"no evaluation with id {evaluation_id}")
+    return evaluation
+
+
+def create_evaluation(session: Session, scope: Scope, actor: Actor, form: Form, data: Mapping[str, Any]) -> Evaluation:
+    """A new draft (or, with ``status: submitted``, a complete submitted evaluation) on the current form."""
+    _check_technician(session, scope, data["technician_id"])
+    _check_period(data["period_start"], data["period_end"])
+    evaluation = Evaluation(
+        technician_id=data["technician_id"],
+        evaluator_id=actor.user_id,
+        period_start=data["period_start"],
+        period_end=data["period_end"],
+        form_version=form.version,
+        form_snapshot=form.snapshot,
+        revision=1,
+        **_answered(form.fields, data.get("answers", {}), data["status"]),
+    )
+    return changes.create(session, actor, ENTITY, evaluation)
+
+
+def update_evaluation(
+    session: Session, scope: Scope, actor: Actor, evaluation: Evaluation, data: Mapping[str, Any]
+) -> Evaluation:
+    """Change a draft; ``answers``, when given, replaces all of its answers."""
+    _require_status(evaluation, "draft", "only a draft is edited in place; revise a submitted evaluation instead")
+    values = dict(data)
+    if "technician_id" in values:
+        _check_technician(session, scope, values["technician_id"])
+    _check_period(values.get("period_start", evaluation.period_start), values.get("period_end", evaluation.period_end))
+    if "answers" in values:
+        values.update(_answered(_form_of(evaluation), values.pop("answers"), "draft"))
+    return changes.update(session, actor, ENTITY, evaluation, values)
+
+
+def submit_evaluation(session: Session, actor: Actor, evaluation: Evaluation) -> Evaluation:
+    """draft -> submitted, once every required field is answered."""
+    _lock(session, evaluation)
+    _require_status(evaluation, "draft", "only a draft can be submitted")
+    values = _answered(_form_of(evaluation), evaluation.answers, "submitted")
+    return _transition(session, actor, evaluation, "submit", values)
+
+
+def acknowledge_evaluation(session: Session, actor: Actor, evaluation: Evaluation, comment: str | None) -> Evaluation:
+    """submitted -> acknowledged, by the evaluated technician, with an optional comment."""
+    _lock(session, evaluation)
+    _require_status(evaluation, "submitted", "only a submitted evaluation can be acknowledged")
+    newer = _revision_of(session, evaluation)
+    if newer is not None:
+        raise Conflict("revision", f"evaluation {newer.id} (revision {newer.revision}) has replaced this one")
+    values = {"status": "acknowledged", "acknowledged_at": utcnow(), "technician_comment": comment}
+    return _transition(session, actor, evaluation, "acknowledge", values)
+
+
+def revise_evaluation(
+    session: Session, actor: Actor, form: Form, evaluation: Evaluation, data: Mapping[str, Any]
+) -> Evaluation:
+    """A new revision of a submitted or acknowledged evaluation, on the current form; the earlier is kept.
+
+    Fields not given are taken from the evaluation revised (its answers only
+    for fields the current form still has).
+    """
+    _lock(session, evaluation)
+    if evaluation.status == "draft":
+        raise Conflict("status", "a draft is edited in place, not revised")
+    newer = _revision_of(session, evaluation)
+    if newer is not None:
+        raise Conflict("revision", f"only the latest revision can be revised: evaluation {newer.id}")
+    start = data.get("period_start", evaluation.period_start)
+    end = data.get("period_end", evaluation.period_end)
+    _check_period(start, end)
+    keys = {item.key for item in form.fields}
+    answers = data["answers"] if "answers" in data else {k: v for k, v in evaluation.answers.items() if k in keys}
+    revision = Evaluation(
+        technician_id=evaluation.technician_id,
+        evaluator_id=actor.user_id,
+        period_start=start,
+        period_end=end,
+        form_version=form.version,
+        form_snapshot=form.snapshot,
+        revision=evaluation.revision + 1,
+        supersedes_id=evaluation.id,
+        **_answered(form.fields, answers, data["status"]),
+    )
+    return changes.create(session, actor, ENTITY, revision)
+
+
+def delete_evaluation(session: Session, actor: Actor, evaluation: Evaluation) -> None:
+    _lock(session, evaluation)
+    _require_status(evaluation, "draft", "only a draft can be deleted; revise a submitted evaluation instead")
+    changes.delete(session, actor, ENTITY, evaluation)
+
+
+def _lock(session: Session, evaluation: Evaluation) -> None:
+    # On PostgreSQL concurrent transitions of one evaluation queue here and the later one
+    # sees the earlier one's result (SQLite serialises writers already).
+    session.scalar(
+        select(Evaluation)
+        .where(Evaluation.id == evaluation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _form_of(evaluation: Evaluation) -> list[FormField]:
+    return fields_from_snapshot(evaluation.form_snapshot)
+
+
+def _answered(form_fields: Sequence[FormField], answers: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """Checked answers, their score, and the status (with submitted_at when submitting)."""
+    submitting = status == "submitted"
+    cleaned = clean_answers(form_fields, answers, complete=submitting)
+    try:
+        score = score_answers(form_fields, cleaned)
+    except AnswerRejected as exc:  # clean_answers already refuses these; kept as a guard
+        raise Invalid(f"answers.{exc.key}", str(exc)) from None
+    values: dict[str, Any] = {"answers": cleaned, "score": score, "status": status}
+    if submitting:
+        values["submitted_at"] = utcnow()
+    return values
+
+
+def _check_technician(session: Session, scope: Scope, technician_id: int) -> None:
+    technician = session.get(Technician, technician_id)
+    if technician is None:
+        raise Invalid("technician_id", f"no technician with id {technician_id}")
+    if not scope.allows_team(technician.team_id):
+        raise Invalid("technician_id", "you may only evaluate technicians of the teams you manage")
+
+
+def _check_period(start: date, end: date) -> None:
+    if end < start:
+        raise Invalid("period_end", "must be on or after period_start")
+
+
+def _require_status(evaluation: Evaluation, status: str, message: str) -> None:
+    if evaluation.status != status:
+        raise Conflict("status", f"is {evaluation.status}: {message}")
+
+
+def _revision_of(session: Session, evaluation: Evaluation) -> Evaluation | None:
+    return session.scalar(select(Evaluation).where(Evaluation.supersedes_id == evaluation.id).limit(1))
+
+
+def _transition(
+    session: Session, actor: Actor, evaluation: Evaluation, action: str, values: Mapping[str, Any]
+) -> Evaluation:
+    before = snapshot(evaluation)
+    for name, value in values.items():
+        setattr(evaluation, name, value)
+    session.flush()
+    record(session, actor, action, ENTITY, evaluation.id, before=before, after=snapshot(evaluation))
+    return evaluation

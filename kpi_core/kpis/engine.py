@@ -1,0 +1,266 @@
+"""The KPI engine: any set of KPIs x group x period x date range in ONE SQL statement.
+
+How the statement is built (SQLAlchemy Core, the same on SQLite and PostgreSQL):
+
+1. Periods are cut in Python (:mod:`kpi_core.kpis.periods`): the local
+   midnight that begins each bucket, converted to a UTC instant, so DST days
+   of 23 or 25 hours are exact. Timestamps are compared with those instants;
+   DATE columns (an evaluation's ``period_end``, already a local date) with
+   the local dates.
+2. Each *source* is read once, in a CTE: ``jobs LEFT JOIN feedback`` for the
+   jobs metrics, ``evaluations`` for the evaluation metric. The WHERE clause
+   keeps rows whose period column lies in the range, for any of the period
+   columns the source's metrics use (``completed_at >= b0 AND completed_at <
+   bN OR scheduled_start >= ...``: each disjunct can range-scan its index),
+   plus the filters and the principal's scope. Every row gets a bucket index
+   per period column (a CASE over the boundaries, searched binarily: about
+   log2(buckets) comparisons; NULL when that column is out of range), and
+   the CTE SUMs every metric's numerator and denominator per (group, bucket
+   indexes). A row counts towards a metric only where its denominator is
+   > 0, as the Metric contract says (the drill-down lists exactly those).
+3. Where a source has several period columns, a small CTE per column re-sums
+   the pooled rows by (group, that column's bucket). The results are
+   unpivoted into (group, bucket, metric, numerator, denominator) rows with
+   UNION ALL and joined to technicians or teams for the group's label (and a
+   technician's team, whose target applies).
+
+Absent and empty: a group with no fact row at all in a bucket has no row; a
+group whose facts are all outside a metric's sample (denominator 0) has a row
+with value None. Evaluation metrics have no category, so grouping or
+filtering by category gives them no rows. Rates get a 95% Wilson interval;
+means have none. Roll-ups pool: a team's value is SUM(numerators) /
+SUM(denominators) over its facts, never a mean of its technicians' values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, Select, case, func, literal_column, null, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from kpi_core.accounts.scope import UNSCOPED, Scope
+from kpi_core.declarations import Metric
+from kpi_core.kpis import query as q
+from kpi_core.kpis.context import metric_context
+from kpi_core.kpis.definitions import TargetLookup, resolve_metrics
+from kpi_core.kpis.periods import PeriodGrid
+from kpi_core.kpis.stats import status_of, wilson_interval
+from kpi_core.plugins import PluginHost
+from kpi_core.records import targets
+
+
+@dataclass(frozen=True)
+class GroupSums:
+    """The pooled sums of one KPI for one group and period: what a cache can keep.
+
+    ``team_id`` is the team whose target applies: the group itself when
+    grouping by team, the technician's team when grouping by technician,
+    else None (the company's target).
+    """
+
+    kpi: str
+    group_id: str
+    group_label: str
+    team_id: int | None
+    period_start: date
+    numerator: float
+    denominator: float
+
+
+def compute_values(
+    session: Session,
+    plugins: PluginHost,
+    query: q.KpiQuery,
+    *,
+    zone: ZoneInfo,
+    scope: Scope = UNSCOPED,
+    target_for: TargetLookup | None = None,
+) -> list[q.KpiValue]:
+    """The values of ``query`` as ``scope`` may see them, ordered by KPI, group label and period.
+
+    ``target_for(metric_key, team_id)`` gives the target a value's status is
+    judged against; by default the effective targets in the database (team
+    override, else company, else the plugin's default). Raises Invalid (422)
+    for an unknown KPI, a bad range or more periods than allowed.
+    """
+    grid = q.validate_grid(query, zone)
+    metrics = resolve_metrics(plugins, query.kpis)
+    sums = fetch_sums(session, metrics, query, grid, scope)
+    if target_for is None:
+        target_for = stored_targets(session, plugins)
+    by_key = {metric.key: metric for metric in metrics}
+    return [value_of(by_key[row.kpi], row, target_for(row.kpi, row.team_id)) for row in sums]
+
+
+def stored_targets(session: Session, plugins: PluginHost) -> TargetLookup:
+    """The effective targets in the database as a ``target_for`` lookup."""
+    in_force = targets.effective_targets(session, plugins)
+    return lambda metric_key, team_id: targets.target_for(in_force, metric_key, team_id)
+
+
+def value_of(metric: Metric, sums: GroupSums, target: Any) -> q.KpiValue:
+    """A value with its interval and status from pooled sums."""
+    value = sums.numerator / sums.denominator if sums.denominator > 0 else None
+    interval = wilson_interval(sums.numerator, sums.denominator) if metric.kind == "rate" else None
+    return q.KpiValue(
+        kpi=sums.kpi,
+        group_id=sums.group_id,
+        group_label=sums.group_label,
+        period_start=sums.period_start,
+        value=value,
+        numerator=sums.numerator,
+        denominator=sums.denominator,
+        ci_low=interval[0] if interval else None,
+        ci_high=interval[1] if interval else None,
+        status=status_of(value, target, metric.direction),
+    )
+
+
+def fetch_sums(
+    session: Session, metrics: Sequence[Metric], query: q.KpiQuery, grid: PeriodGrid, scope: Scope = UNSCOPED
+) -> list[GroupSums]:
+    """Run the one statement and return pooled sums per (KPI, group, period), in presentation order."""
+    statement = sums_statement(metrics, query, grid, scope)
+    if statement is None:
+        return []
+    order = {metric.key: index for index, metric in enumerate(metrics)}
+    rows = [_sums_row(row, metrics, query.group_by, grid) for row in session.execute(statement)]
+    # Within a KPI: groups by label (technicians without a team last), each group's periods in order.
+    rows.sort(
+        key=lambda row: (order[row.kpi], row.group_id == q.NO_TEAM, row.group_label, row.group_id, row.period_start)
+    )
+    return rows
+
+
+def sums_statement(metrics: Sequence[Metric], query: q.KpiQuery, grid: PeriodGrid, scope: Scope) -> Select[Any] | None:
+    """The statement: columns gk, idx, kpi (index into ``metrics``), num, den, label, team (None if no facts apply)."""
+    ctx = metric_context()
+    join = q.needs_technicians(query.group_by, query.filters, scope)
+    by_source: dict[str, list[int]] = {}
+    for index, metric in enumerate(metrics):
+        by_source.setdefault(metric.source, []).append(index)
+    parts = []
+    for number, (source_name, members) in enumerate(by_source.items()):
+        source = q.fact_source(source_name, join_technicians=join)
+        if q.source_applies(source, query.group_by, query.filters):
+            parts += _source_parts(number, source, {i: metrics[i] for i in members}, query, grid, scope, ctx)
+    if not parts:
+        return None
+    facts = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("kpi_sums")
+    return _labelled(facts, query.group_by)
+
+
+def _source_parts(
+    number: int,
+    source: q.FactSource,
+    metrics: dict[int, Metric],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    scope: Scope,
+    ctx: Any,
+) -> list[Select[Any]]:
+    """One scan of a source: a bucket column per period column, sums per (group, buckets), unpivoted."""
+    periods: dict[str, tuple[Any, list[int]]] = {}
+    for index, metric in metrics.items():
+        column = metric.period_column(ctx)
+        periods.setdefault(str(column), (column, []))[1].append(index)
+    key = q.group_key(source, query.group_by)
+    columns, ranges = [(key if key is not None else _int(0)).label("gk")], []
+    for slot, (column, _) in enumerate(periods.values()):
+        bounds = q.boundaries(grid, column)
+        bucket = _bucket(column, bounds, 0, len(grid))
+        ranges.append(q.in_range(column, bounds))
+        # With several period columns a row may be in range for one only: NULL bucket for the other.
+        columns.append((case((ranges[-1], bucket), else_=null()) if len(periods) > 1 else bucket).label(f"p{slot}"))
+    for index, metric in metrics.items():
+        columns += [metric.numerator(ctx).label(f"n{index}"), metric.denominator(ctx).label(f"d{index}")]
+    facts = (
+        select(*columns)
+        .select_from(source.from_clause)
+        .where(or_(*ranges), *q.fact_filters(source, query.filters, scope))
+        .subquery(f"facts_{number}")
+    )
+    buckets = [facts.c[f"p{slot}"] for slot in range(len(periods))]
+    sums = [facts.c.gk, *buckets]
+    for index in metrics:
+        counted = facts.c[f"d{index}"] > _int(0)
+        sums.append(func.sum(case((counted, facts.c[f"n{index}"]), else_=_int(0))).label(f"n{index}"))
+        sums.append(func.sum(case((counted, facts.c[f"d{index}"]), else_=_int(0))).label(f"d{index}"))
+    pooled = select(*sums).group_by(facts.c.gk, *buckets).cte(f"sums_{number}")
+    parts = []
+    for slot, (_, members) in enumerate(periods.values()):
+        per_period = pooled if len(periods) == 1 else _regroup(pooled, slot, members, f"sums_{number}_{slot}")
+        parts += [
+            select(
+                per_period.c.gk,
+                per_period.c[f"p{slot}"].label("idx"),
+                _int(i).label("kpi"),
+                per_period.c[f"n{i}"].label("num"),
+                per_period.c[f"d{i}"].label("den"),
+            )
+            for i in members
+        ]
+    return parts
+
+
+def _regroup(pooled: Any, slot: int, members: list[int], name: str) -> Any:
+    """Sums per (group, bucket of one period column) from sums per (group, every bucket column)."""
+    bucket = pooled.c[f"p{slot}"]
+    sums = [func.sum(pooled.c[f"{part}{i}"]).label(f"{part}{i}") for i in members for part in ("n", "d")]
+    return select(pooled.c.gk, bucket, *sums).where(bucket.is_not(None)).group_by(pooled.c.gk, bucket).cte(name)
+
+
+def _bucket(column: Any, bounds: list[Any], low: int, high: int) -> Any:
+    """The bucket index of ``column`` among buckets low..high-1 (a binary search in CASEs)."""
+    if high - low == 1:
+        return _int(low)
+    middle = (low + high) // 2
+    return case(
+        (column < bounds[middle], _bucket(column, bounds, low, middle)), else_=_bucket(column, bounds, middle, high)
+    )
+
+
+def _int(value: int) -> Any:
+    # An inline integer literal, not a parameter: PostgreSQL must know its type inside CASE and UNION.
+    return literal_column(str(int(value)), Integer)
+
+
+def _labelled(facts: Any, group_by: str) -> Select[Any]:
+    t = q.tables()
+    if group_by == "technician":
+        technicians = t["technicians"]
+        joined = facts.outerjoin(technicians, technicians.c.id == facts.c.gk)
+        return select(facts, technicians.c.name.label("label"), technicians.c.team_id.label("team")).select_from(joined)
+    if group_by == "team":
+        teams = t["teams"]
+        joined = facts.outerjoin(teams, teams.c.id == facts.c.gk)
+        return select(facts, teams.c.name.label("label"), facts.c.gk.label("team")).select_from(joined)
+    return select(facts)
+
+
+def _sums_row(row: Any, metrics: Sequence[Metric], group_by: str, grid: PeriodGrid) -> GroupSums:
+    mapping = row._mapping
+    gk = mapping["gk"]
+    if group_by == "technician":
+        group_id, label = str(gk), mapping["label"] or f"Technician {gk}"
+    elif group_by == "team":
+        group_id = q.NO_TEAM if gk is None else str(gk)
+        label = "No team" if gk is None else mapping["label"] or f"Team {gk}"
+    elif group_by == "category":
+        group_id, label = str(gk), str(gk)
+    else:
+        group_id, label = q.COMPANY, "Company"
+    return GroupSums(
+        kpi=metrics[mapping["kpi"]].key,
+        group_id=group_id,
+        group_label=label,
+        team_id=mapping.get("team"),
+        period_start=grid.labels[mapping["idx"]],
+        numerator=float(mapping["num"] or 0),
+        denominator=float(mapping["den"] or 0),
+    )

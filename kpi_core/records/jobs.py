@@ -1,0 +1,236 @@
+"""Jobs (work orders): the facts most KPIs count.
+
+:func:`validate_job_values` is the one check of a job's values, shared by the
+API (create and update) and anything else that writes jobs (imports, the CLI):
+field types and ranges, references that must exist and be in the caller's
+scope, and the cross-field rules of :mod:`kpi_core.records.job_rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from kpi_core.accounts.scope import Scope
+from kpi_core.audit.trail import Actor
+from kpi_core.errors import Conflict, Invalid, NotFound
+from kpi_core.records import changes
+from kpi_core.records.job_rules import job_rule_violations
+from kpi_core.storage.models import JOB_STATUSES, Customer, Feedback, Job, Technician
+
+TIMESTAMPS = ("scheduled_start", "scheduled_end", "arrived_at", "started_at", "completed_at")
+JOB_FIELDS = (
+    "external_ref", "technician_id", "customer_id", "category", "status", *TIMESTAMPS,
+    "estimated_minutes", "revenue", "callback_of_id",
+)  # fmt: skip
+REQUIRED = ("external_ref", "technician_id", "category", "status")
+MAX_MINUTES = 100_000
+MAX_REVENUE = Decimal("9999999999.99")  # Numeric(12, 2)
+CENT = Decimal("0.01")
+
+SORTABLE = {
+    "scheduled_start": Job.scheduled_start,
+    "completed_at": Job.completed_at,
+    "external_ref": Job.external_ref,
+    "created_at": Job.created_at,
+}
+DATE_FIELDS = {"scheduled_start": Job.scheduled_start, "completed_at": Job.completed_at}
+
+
+def job_query(scope: Scope, filters: Mapping[str, Any]) -> Select[tuple[Job]]:
+    """Jobs in ``scope`` matching the list filters (team, technician, status, category, customer, date range)."""
+    query = select(Job).where(scope.technicians(Job.technician_id))
+    if "team" in filters:
+        query = query.where(Job.technician_id.in_(select(Technician.id).where(Technician.team_id == filters["team"])))
+    if "technician" in filters:
+        query = query.where(Job.technician_id == filters["technician"])
+    if "customer" in filters:
+        query = query.where(Job.customer_id == filters["customer"])
+    if "status" in filters:
+        query = query.where(Job.status == filters["status"])
+    if filters.get("category"):
+        query = query.where(Job.category == filters["category"].strip().lower())
+    column = DATE_FIELDS[filters.get("date_field", "scheduled_start")]
+    if filters.get("from") is not None:
+        query = query.where(column >= filters["from"])
+    if filters.get("to") is not None:
+        query = query.where(column < filters["to"])
+    return query
+
+
+def get_job(session: Session, scope: Scope, job_id: int, *, for_update: bool = False) -> Job:
+    """The job if it is in ``scope``, else :class:`NotFound`; ``for_update`` locks its row."""
+    query = select(Job).where(Job.id == job_id, scope.technicians(Job.technician_id))
+    job = session.scalar(query.with_for_update(of=Job) if for_update else query)
+    if job is None:
+        raise NotFound(f"no job with id {job_id}")
+    return job
+
+
+def job_values(job: Job) -> dict[str, Any]:
+    """The job's current values of :data:`JOB_FIELDS`."""
+    return {name: getattr(job, name) for name in JOB_FIELDS}
+
+
+def _field_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = [(name, "is not a job field") for name in values if name not in JOB_FIELDS]
+    get = values.get
+    problems += [(name, "is required") for name in REQUIRED if get(name) is None]
+    for name, limit in (("external_ref", 64), ("category", 64)):
+        value = get(name)
+        if value is not None and (not isinstance(value, str) or not 1 <= len(value.strip()) <= limit):
+            problems.append((name, f"must be text of 1 to {limit} characters"))
+    if get("status") is not None and get("status") not in JOB_STATUSES:
+        problems.append(("status", f"must be one of {', '.join(JOB_STATUSES)}"))
+    for name in ("technician_id", "customer_id", "callback_of_id"):
+        value = get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            problems.append((name, "must be a positive whole number"))
+    minutes = get("estimated_minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)):
+        problems.append(("estimated_minutes", "must be a whole number"))
+    elif minutes is not None and not 0 <= minutes <= MAX_MINUTES:
+        problems.append(("estimated_minutes", f"must be between 0 and {MAX_MINUTES}"))
+    revenue = get("revenue")
+    if revenue is not None:
+        if not isinstance(revenue, Decimal) or not revenue.is_finite() or not 0 <= revenue <= MAX_REVENUE:
+            problems.append(("revenue", f"must be a decimal amount between 0 and {MAX_REVENUE}"))
+        elif revenue != revenue.quantize(CENT):
+            problems.append(("revenue", "must have at most 2 decimal places"))
+    for name in TIMESTAMPS:
+        value = get(name)
+        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+            problems.append((name, "must be a date and time with a time zone"))
+    return problems
+
+
+def _normalised(values: Mapping[str, Any]) -> dict[str, Any]:
+    result = {name: values.get(name) for name in JOB_FIELDS}
+    result["external_ref"] = result["external_ref"].strip()
+    result["category"] = result["category"].strip().lower()  # as the imports store it: one spelling per category
+    if result["revenue"] is not None:
+        result["revenue"] = result["revenue"].quantize(CENT)
+    for name in TIMESTAMPS:
+        if result[name] is not None:
+            result[name] = result[name].astimezone(UTC)
+    return result
+
+
+def _reference_problems(
+    session: Session, scope: Scope, values: Mapping[str, Any], job_id: int | None
+) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    whose_technicians, whose_jobs = (
+        ("", "") if scope.sees_all else (" among your teams' technicians", " among your teams' jobs")
+    )
+    # A reference the job already has was checked when it was set: changing another field of a
+    # job must not fail because, say, its original lies outside the caller's teams.
+    stored = session.get(Job, job_id) if job_id is not None else None
+
+    def changed(name: str) -> bool:
+        return values[name] is not None and (stored is None or getattr(stored, name) != values[name])
+
+    technician_id = values["technician_id"]
+    visible = select(Technician.id).where(
+        Technician.id == technician_id, scope.technicians(Technician.id, Technician.team_id)
+    )
+    if changed("technician_id") and session.scalar(visible) is None:
+        problems.append(("technician_id", f"no technician with id {technician_id}{whose_technicians}"))
+    customer_id = values["customer_id"]
+    if changed("customer_id") and session.get(Customer, customer_id) is None:
+        problems.append(("customer_id", f"no customer with id {customer_id}"))
+    callback_of_id = values["callback_of_id"]
+    if changed("callback_of_id"):
+        if callback_of_id == job_id:
+            problems.append(("callback_of_id", "a job cannot be a callback of itself"))
+        else:
+            target = select(Job.id).where(Job.id == callback_of_id, scope.technicians(Job.technician_id))
+            if session.scalar(target) is None:
+                problems.append(("callback_of_id", f"no job with id {callback_of_id}{whose_jobs}"))
+    return problems
+
+
+def job_problems(
+    session: Session, scope: Scope, values: Mapping[str, Any], *, job_id: int | None = None
+) -> list[tuple[str, str]]:
+    """Every (field, message) wrong with a job's complete ``values``; empty when they may be stored.
+
+    ``values`` holds all of :data:`JOB_FIELDS` (absent keys count as None); timestamps must be
+    time-zone aware. ``job_id`` is the job being changed, if any. Field checks come first; only
+    values that pass them have their references and the cross-field rules checked.
+    """
+    problems = _field_problems(values)
+    if problems:
+        return problems
+    normalised = _normalised(values)
+    return _reference_problems(session, scope, normalised, job_id) + job_rule_violations(normalised)
+
+
+def validate_job_values(
+    session: Session, scope: Scope, values: Mapping[str, Any], *, job_id: int | None = None
+) -> dict[str, Any]:
+    """Check a job's complete ``values`` (see :func:`job_problems`) and return them normalised.
+
+    Normalised: external_ref stripped, category stripped and lower-cased, revenue to 2 places,
+    timestamps in UTC. Raises :class:`Invalid` naming the first field at fault.
+    """
+    problems = job_problems(session, scope, values, job_id=job_id)
+    if problems:
+        raise Invalid(*problems[0])
+    return _normalised(values)
+
+
+def create_job(session: Session, scope: Scope, actor: Actor, data: Mapping[str, Any]) -> Job:
+    """Validate and add a job (status defaults to scheduled); 409 if external_ref is taken."""
+    values = validate_job_values(session, scope, {"status": "scheduled", **data})
+    changes.ensure_unique(session, Job, "external_ref", values["external_ref"])
+    return changes.create(session, actor, "job", Job(**values), unique_field="external_ref")
+
+
+def update_job(session: Session, scope: Scope, actor: Actor, job: Job, data: Mapping[str, Any]) -> Job:
+    """Apply the fields in ``data`` to ``job``; the result as a whole must pass :func:`validate_job_values`."""
+    values = validate_job_values(session, scope, {**job_values(job), **data}, job_id=job.id)
+    if values["external_ref"] != job.external_ref:
+        changes.ensure_unique(session, Job, "external_ref", values["external_ref"], exclude_id=job.id)
+    return changes.update(
+        session,
+        actor,
+        "job",
+        job,
+        {name: values[name] for name in JOB_FIELDS if name in data},
+        unique_field="external_ref",
+    )
+
+
+def upsert_job_by_ref(session: Session, scope: Scope, actor: Actor, values: Mapping[str, Any]) -> tuple[Job, str]:
+    """Create the job with ``values["external_ref"]`` or update it to ``values``: idempotent imports.
+
+    Fields missing from ``values`` keep their stored value (or their default on creation).
+    Returns the job and what happened: ``"created"``, ``"updated"`` or ``"unchanged"``.
+    A stored job outside ``scope`` is :class:`Invalid` naming external_ref.
+    """
+    ref = values.get("external_ref")
+    existing = session.scalar(select(Job).where(Job.external_ref == ref)) if isinstance(ref, str) else None
+    if existing is None:
+        return create_job(session, scope, actor, values), "created"
+    if session.scalar(select(Job.id).where(Job.id == existing.id, scope.technicians(Job.technician_id))) is None:
+        raise Invalid("external_ref", f"job {ref!r} belongs to a technician outside your teams")
+    before = job_values(existing)
+    job = update_job(session, scope, actor, existing, values)
+    return job, "unchanged" if job_values(job) == before else "updated"
+
+
+def delete_job(session: Session, actor: Actor, job: Job) -> None:
+    """Delete a job and its feedback (both audited); 409 naming ``job`` while callbacks refer to it."""
+    callbacks = session.scalar(select(func.count()).where(Job.callback_of_id == job.id))
+    if callbacks:
+        raise Conflict("job", f"{callbacks} jobs are callbacks of this job; change or delete them first")
+    feedback = session.scalar(select(Feedback).where(Feedback.job_id == job.id))
+    if feedback is not None:
+        changes.delete(session, actor, "feedback", feedback)
+    changes.delete(session, actor, "job", job, blocked_by="job")

@@ -1,0 +1,263 @@
+"""/api/v1/evaluations: the form, and managers' evaluations (scoped: technicians see their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from kpi_core.evaluations import service
+from kpi_core.evaluations.form import TEXT_MAX, current_form
+from kpi_core.storage.models import EVALUATION_STATUSES, Evaluation
+from kpi_core.web.access import current_actor, current_principal, current_scope, requires
+from kpi_core.web.db import commit, db_session
+from kpi_core.web.errors import ErrorSchema
+from kpi_core.web.pagination import SQLPage
+from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.sorting import order_by, sort_field
+from kpi_core.web.state import app_state
+
+blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations", description="Managers' evaluations")
+
+NEW_STATUSES = ("draft", "submitted")
+ANSWERS_DOC = "Answers by form field key; null leaves a field unanswered"
+
+
+class FormFieldSchema(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True, metadata={"enum": ["rating", "yes_no", "number", "choice", "text"]})
+    required = fields.Boolean(required=True)
+    weight = fields.Float(required=True, metadata={"description": "Share in the score; 0 is asked, not scored"})
+    help_text = fields.String()
+    choices = fields.List(fields.String(), metadata={"description": "For choice fields, worst to best"})
+    minimum = fields.Float(allow_none=True)
+    maximum = fields.Float(allow_none=True)
+
+
+class DeclaredFieldSchema(FormFieldSchema):
+    plugin = fields.String(required=True, metadata={"description": "The plugin that declared the field"})
+
+
+class FormSchema(Schema):
+    version = fields.String(required=True, metadata={"description": "Changes whenever the fields change"})
+    # Named apart from Schema.fields; answered as "fields".
+    form_fields = fields.List(fields.Nested(DeclaredFieldSchema), required=True, data_key="fields")
+
+
+class EvaluationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    technician_id = fields.Integer(required=True)
+    evaluator_id = fields.Integer(allow_none=True, metadata={"description": "The user who wrote it"})
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    status = fields.String(required=True, metadata={"enum": list(EVALUATION_STATUSES)})
+    answers = fields.Dict(keys=fields.String(), metadata={"description": "Answers by form field key"})
+    score = fields.Float(allow_none=True, metadata={"description": "0-100: weighted mean of normalised answers"})
+    form_version = fields.String(required=True)
+    form_snapshot = fields.List(
+        fields.Nested(FormFieldSchema), metadata={"description": "The form it was made on, to render it with"}
+    )
+    revision = fields.Integer(required=True)
+    supersedes_id = fields.Integer(allow_none=True, metadata={"description": "The revision this one replaces"})
+    technician_comment = fields.String(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class EvaluationSummarySchema(EvaluationSchema):
+    """An evaluation as listed: without the form snapshot."""
+
+    class Meta:
+        exclude = ("form_snapshot",)
+
+
+class EvaluationInSchema(StrictSchema):
+    technician_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True, metadata={"description": "On or after period_start"})
+    answers = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": ANSWERS_DOC})
+    status = fields.String(
+        load_default="draft",
+        validate=validate.OneOf(NEW_STATUSES),
+        metadata={"description": "submitted requires every required field to be answered"},
+    )
+
+
+class EvaluationPatchSchema(StrictSchema):
+    technician_id = fields.Integer(validate=validate.Range(min=1))
+    period_start = fields.Date()
+    period_end = fields.Date()
+    answers = fields.Dict(keys=fields.String(), metadata={"description": f"Replaces all answers. {ANSWERS_DOC}"})
+
+
+class RevisionInSchema(StrictSchema):
+    period_start = fields.Date(metadata={"description": "Defaults to the revised evaluation's"})
+    period_end = fields.Date(metadata={"description": "Defaults to the revised evaluation's"})
+    answers = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": f"Defaults to the revised evaluation's answers. {ANSWERS_DOC}"},
+    )
+    status = fields.String(load_default="draft", validate=validate.OneOf(NEW_STATUSES))
+
+
+class AcknowledgeSchema(StrictSchema):
+    comment = fields.String(allow_none=True, validate=validate.Length(max=TEXT_MAX))
+
+
+class EvaluationQuerySchema(StrictSchema):
+    technician = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Technician id"})
+    team = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Team id"})
+    status = fields.String(validate=validate.OneOf(EVALUATION_STATUSES))
+    period_from = fields.Date(metadata={"description": "Periods ending on or after this date"})
+    period_to = fields.Date(metadata={"description": "Periods starting on or before this date"})
+    latest = fields.Boolean(metadata={"description": "true: only the latest revisions; false: only superseded ones"})
+    sort = sort_field(service.SORTABLE, "-period_end")
+
+
+NOT_FOUND = "No such evaluation (or not yours to see)"
+
+
+@blp.route("/form")
+class EvaluationForm(MethodView):
+    @requires(blp, "evaluations.read")
+    @blp.etag
+    @blp.response(200, FormSchema)
+    @blp.doc(operationId="getEvaluationForm", summary="Read the evaluation form")
+    def get(self) -> Any:
+        """The form new evaluations are made on: every plugin's fields, in plugin order, and its version."""
+        form = current_form(app_state().plugins)
+        declared = [{**item, "plugin": form.plugins[item["key"]]} for item in form.snapshot]
+        return {"version": form.version, "form_fields": declared}
+
+
+@blp.route("")
+class Evaluations(MethodView):
+    @requires(blp, "evaluations.read")
+    @blp.arguments(EvaluationQuerySchema, location="query")
+    @blp.response(200, EvaluationSummarySchema(many=True))
+    @blp.paginate(SQLPage)
+    @blp.doc(operationId="listEvaluations", summary="List evaluations")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Evaluations one may see (technicians: their own, once submitted; managers: their teams'),
+        filtered by technician, team, status, period and revision. Items leave out the form snapshot."""
+        statement = service.evaluation_query(current_scope(), query)
+        return statement.order_by(*order_by(service.SORTABLE, query["sort"], Evaluation.id))
+
+    @requires(blp, "evaluations.write")
+    @blp.etag
+    @blp.arguments(EvaluationInSchema)
+    @blp.response(201, EvaluationSchema)
+    @blp.doc(operationId="createEvaluation", summary="Create an evaluation")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Evaluate a technician (managers: of a team they manage) on the current form, as a draft
+        (may be incomplete) or submitted directly (every required field answered)."""
+        form = current_form(app_state().plugins)
+        evaluation = service.create_evaluation(db_session(), current_scope(), current_actor(), form, body)
+        commit()
+        return evaluation
+
+
+@blp.route("/<int:evaluation_id>")
+class EvaluationItem(MethodView):
+    @requires(blp, "evaluations.read")
+    @blp.etag
+    @blp.response(200, EvaluationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+    @blp.doc(operationId="getEvaluation", summary="Read an evaluation")
+    def get(self, evaluation_id: int) -> Any:
+        """One evaluation with the snapshot of the form it was made on; the ETag header is needed to change it."""
+        return service.get_evaluation(db_session(), current_scope(), evaluation_id)
+
+    @requires(blp, "evaluations.write")
+    @blp.etag
+    @blp.arguments(EvaluationPatchSchema)
+    @blp.response(200, EvaluationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not a draft")
+    @blp.doc(operationId="updateEvaluation", summary="Change a draft evaluation")
+    def patch(self, body: dict[str, Any], evaluation_id: int) -> Any:
+        """Change a draft; ``answers`` replaces all its answers. Send the ETag in If-Match
+        (428 without it, 412 if stale). A submitted evaluation is changed by a revision."""
+        session, scope = db_session(), current_scope()
+        evaluation = service.get_evaluation(session, scope, evaluation_id)
+        blp.check_etag(evaluation, EvaluationSchema)
+        evaluation = service.update_evaluation(session, scope, current_actor(), evaluation, body)
+        commit()
+        return evaluation
+
+    @requires(blp, "evaluations.write")
+    @blp.etag
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not a draft")
+    @blp.doc(operationId="deleteEvaluation", summary="Delete a draft evaluation")
+    def delete(self, evaluation_id: int) -> None:
+        """Delete a draft (If-Match required); submitted evaluations are kept."""
+        session = db_session()
+        evaluation = service.get_evaluation(session, current_scope(), evaluation_id)
+        blp.check_etag(evaluation, EvaluationSchema)
+        service.delete_evaluation(session, current_actor(), evaluation)
+        commit()
+
+
+@blp.route("/<int:evaluation_id>/submit")
+class EvaluationSubmit(MethodView):
+    @requires(blp, "evaluations.write")
+    @blp.etag
+    @blp.response(200, EvaluationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not a draft")
+    @blp.alt_response(422, schema=ErrorSchema, description="A required field is unanswered")
+    @blp.doc(operationId="submitEvaluation", summary="Submit a draft evaluation")
+    def post(self, evaluation_id: int) -> Any:
+        """draft -> submitted: checks that every required field is answered and records the time."""
+        session = db_session()
+        evaluation = service.get_evaluation(session, current_scope(), evaluation_id)
+        evaluation = service.submit_evaluation(session, current_actor(), evaluation)
+        commit()
+        return evaluation
+
+
+@blp.route("/<int:evaluation_id>/acknowledge")
+class EvaluationAcknowledge(MethodView):
+    @requires(blp, "evaluations.acknowledge")
+    @blp.etag
+    @blp.arguments(AcknowledgeSchema, required=False)
+    @blp.response(200, EvaluationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not submitted, or replaced by a revision")
+    @blp.doc(operationId="acknowledgeEvaluation", summary="Acknowledge one's own evaluation")
+    def post(self, body: dict[str, Any], evaluation_id: int) -> Any:
+        """submitted -> acknowledged, by the evaluated technician only, with an optional comment."""
+        session = db_session()
+        evaluation = service.get_evaluation(session, current_scope(), evaluation_id)
+        if evaluation.technician_id != current_principal().technician_id:
+            abort(403, message="only the evaluated technician may acknowledge an evaluation")
+        evaluation = service.acknowledge_evaluation(session, current_actor(), evaluation, body.get("comment"))
+        commit()
+        return evaluation
+
+
+@blp.route("/<int:evaluation_id>/revisions")
+class EvaluationRevisions(MethodView):
+    @requires(blp, "evaluations.write")
+    @blp.etag
+    @blp.arguments(RevisionInSchema, required=False)
+    @blp.response(201, EvaluationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description=NOT_FOUND)
+    @blp.alt_response(409, schema=ErrorSchema, description="A draft, or not the latest revision")
+    @blp.doc(operationId="reviseEvaluation", summary="Revise a submitted evaluation")
+    def post(self, body: dict[str, Any], evaluation_id: int) -> Any:
+        """A new evaluation (revision + 1, on the current form) that supersedes this one, which is kept
+        unchanged. Only the latest revision can be revised; fields not given are copied from it."""
+        session = db_session()
+        evaluation = service.get_evaluation(session, current_scope(), evaluation_id)
+        form = current_form(app_state().plugins)
+        revision = service.revise_evaluation(session, current_actor(), form, evaluation, body)
+        commit()
+        return revision

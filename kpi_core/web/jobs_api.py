@@ -1,0 +1,208 @@
+"""/api/v1/jobs (scoped: technicians see their own jobs, managers their teams')."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from kpi_core.records import jobs
+from kpi_core.storage.models import JOB_STATUSES, Job
+from kpi_core.web.access import current_actor, current_scope, requires
+from kpi_core.web.db import commit, db_session
+from kpi_core.web.errors import ErrorSchema
+from kpi_core.web.pagination import SQLPage
+from kpi_core.web.schemas import CompanyDateTime, StrictSchema
+from kpi_core.web.sorting import order_by, sort_field
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs (work orders)")
+
+ID = validate.Range(min=1)
+ZONE_NOTE = "ISO 8601; without a zone it is read in the company time zone; answered in UTC with its offset."
+REVENUE_DOC = {
+    "type": "string",
+    "pattern": r"^\d{1,10}\.\d{2}$",
+    "description": "Amount in the company's currency, at least 0 with at most 2 decimal places. "
+    'Answered as a decimal string with exactly 2 places ("125.50") so no precision is lost; '
+    "a JSON number is also accepted on input.",
+}
+RULES = {
+    "status": "scheduled, completed or cancelled. A completed job needs completed_at; a scheduled job has "
+    "no completed_at; a cancelled job may keep the times it reached.",
+    "technician_id": "A technician you may see (managers: of your teams), else 422",
+    "customer_id": "An existing customer, or null",
+    "category": "Kind of work, e.g. plumbing; stored lower-case",
+    "scheduled_start": "Start of the scheduled window",
+    "scheduled_end": "End of the scheduled window: not before scheduled_start",
+    "arrived_at": "When the technician arrived on site",
+    "started_at": "When work started: not before arrived_at",
+    "completed_at": "When work was completed: not before started_at; required when status is completed",
+    "estimated_minutes": "Planned duration in minutes, 0 to 100000",
+    "callback_of_id": "The job this one reworks: an existing job you may see, never this job itself",
+}
+
+
+def _stamp(name: str) -> CompanyDateTime:
+    return CompanyDateTime(allow_none=True, metadata={"description": f"{RULES[name]}. {ZONE_NOTE}"})
+
+
+def _revenue_places(value: Any) -> None:
+    if value is not None and value != value.quantize(jobs.CENT):
+        raise ValidationError("Must have at most 2 decimal places.")
+
+
+class JobSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    external_ref = fields.String(required=True, metadata={"description": "Your field-service system's id; unique"})
+    technician_id = fields.Integer(required=True, metadata={"description": RULES["technician_id"]})
+    customer_id = fields.Integer(allow_none=True, metadata={"description": RULES["customer_id"]})
+    category = fields.String(required=True, metadata={"description": RULES["category"]})
+    status = fields.String(required=True, metadata={"enum": list(JOB_STATUSES), "description": RULES["status"]})
+    scheduled_start = _stamp("scheduled_start")
+    scheduled_end = _stamp("scheduled_end")
+    arrived_at = _stamp("arrived_at")
+    started_at = _stamp("started_at")
+    completed_at = _stamp("completed_at")
+    estimated_minutes = fields.Integer(allow_none=True, metadata={"description": RULES["estimated_minutes"]})
+    revenue = fields.Decimal(allow_none=True, as_string=True, places=2, metadata=REVENUE_DOC)
+    callback_of_id = fields.Integer(allow_none=True, metadata={"description": RULES["callback_of_id"]})
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class JobPatchSchema(StrictSchema):
+    external_ref = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Unique"})
+    technician_id = fields.Integer(validate=ID, metadata={"description": RULES["technician_id"]})
+    customer_id = fields.Integer(allow_none=True, validate=ID, metadata={"description": RULES["customer_id"]})
+    category = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": RULES["category"]})
+    status = fields.String(validate=validate.OneOf(JOB_STATUSES), metadata={"description": RULES["status"]})
+    scheduled_start = _stamp("scheduled_start")
+    scheduled_end = _stamp("scheduled_end")
+    arrived_at = _stamp("arrived_at")
+    started_at = _stamp("started_at")
+    completed_at = _stamp("completed_at")
+    estimated_minutes = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=jobs.MAX_MINUTES),
+        metadata={"description": RULES["estimated_minutes"]},
+    )
+    revenue = fields.Decimal(
+        allow_none=True,
+        validate=[validate.Range(min=0, max=jobs.MAX_REVENUE), _revenue_places],
+        metadata={
+            **REVENUE_DOC,
+            "type": ["string", "number"],
+            "pattern": r"^\d{1,10}(\.\d{1,2})?$",
+            "minimum": 0,
+            "maximum": float(jobs.MAX_REVENUE),
+        },
+    )
+    callback_of_id = fields.Integer(allow_none=True, validate=ID, metadata={"description": RULES["callback_of_id"]})
+
+
+class JobInSchema(JobPatchSchema):
+    external_ref = fields.String(
+        required=True, validate=validate.Length(min=1, max=64), metadata={"description": "Unique"}
+    )
+    technician_id = fields.Integer(required=True, validate=ID, metadata={"description": RULES["technician_id"]})
+    category = fields.String(
+        required=True, validate=validate.Length(min=1, max=64), metadata={"description": RULES["category"]}
+    )
+    status = fields.String(
+        load_default="scheduled", validate=validate.OneOf(JOB_STATUSES), metadata={"description": RULES["status"]}
+    )
+
+
+class JobQuerySchema(StrictSchema):
+    team = fields.Integer(validate=ID, metadata={"description": "Team id (of the job's technician)"})
+    technician = fields.Integer(validate=ID, metadata={"description": "Technician id"})
+    customer = fields.Integer(validate=ID, metadata={"description": "Customer id"})
+    status = fields.String(validate=validate.OneOf(JOB_STATUSES))
+    category = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Category (any case)"})
+    date_field = fields.String(
+        load_default="scheduled_start",
+        validate=validate.OneOf(sorted(jobs.DATE_FIELDS)),
+        metadata={"description": "Timestamp that from and to apply to"},
+    )
+    from_ = CompanyDateTime(
+        data_key="from", attribute="from", metadata={"description": f"date_field at or after. {ZONE_NOTE}"}
+    )
+    to = CompanyDateTime(metadata={"description": f"date_field before (exclusive). {ZONE_NOTE}"})
+    sort = sort_field(jobs.SORTABLE, "scheduled_start")
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("from") is not None and data.get("to") is not None and data["to"] <= data["from"]:
+            raise ValidationError("Must be later than from.", "to")
+
+
+@blp.route("")
+class Jobs(MethodView):
+    @requires(blp, "jobs.read")
+    @blp.arguments(JobQuerySchema, location="query")
+    @blp.response(200, JobSchema(many=True))
+    @blp.paginate(SQLPage)
+    @blp.doc(operationId="listJobs", summary="List jobs")
+    def get(self, query: dict[str, Any]) -> Any:
+        """Jobs one may see, filtered by team, technician, customer, status, category and a date range."""
+        statement = jobs.job_query(current_scope(), query)
+        return statement.order_by(*order_by(jobs.SORTABLE, query["sort"], Job.id))
+
+    @requires(blp, "jobs.manage")
+    @blp.arguments(JobInSchema)
+    @blp.response(201, JobSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="external_ref already used")
+    @blp.alt_response(422, schema=ErrorSchema, description="Invalid field, rule or reference (named in errors)")
+    @blp.doc(operationId="createJob", summary="Create a job")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Add a job (managers: for a technician of their teams)."""
+        job = jobs.create_job(db_session(), current_scope(), current_actor(), body)
+        commit()
+        return job
+
+
+@blp.route("/<int:job_id>")
+class JobItem(MethodView):
+    @requires(blp, "jobs.read")
+    @blp.etag
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such job (or not yours to see)")
+    @blp.doc(operationId="getJob", summary="Read a job")
+    def get(self, job_id: int) -> Any:
+        """One job; the ETag header is needed to change it."""
+        return jobs.get_job(db_session(), current_scope(), job_id)
+
+    @requires(blp, "jobs.manage")
+    @blp.etag
+    @blp.arguments(JobPatchSchema)
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such job (or not yours to see)")
+    @blp.alt_response(409, schema=ErrorSchema, description="external_ref already used")
+    @blp.alt_response(422, schema=ErrorSchema, description="Invalid field, rule or reference (named in errors)")
+    @blp.doc(operationId="updateJob", summary="Change a job")
+    def patch(self, body: dict[str, Any], job_id: int) -> Any:
+        """Change the given fields; the job as a whole must still keep every rule.
+        Send the ETag in If-Match (428 without it, 412 if stale)."""
+        session, scope = db_session(), current_scope()
+        job = jobs.get_job(session, scope, job_id, for_update=True)
+        blp.check_etag(job, JobSchema)
+        job = jobs.update_job(session, scope, current_actor(), job, body)
+        commit()
+        return job
+
+    @requires(blp, "jobs.manage")
+    @blp.etag
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such job (or not yours to see)")
+    @blp.alt_response(409, schema=ErrorSchema, description="Other jobs are callbacks of it")
+    @blp.doc(operationId="deleteJob", summary="Delete a job")
+    def delete(self, job_id: int) -> None:
+        """Delete a job and its feedback (If-Match required); refused while callbacks refer to it."""
+        session = db_session()
+        job = jobs.get_job(session, current_scope(), job_id, for_update=True)
+        blp.check_etag(job, JobSchema)
+        jobs.delete_job(session, current_actor(), job)
+        commit()

@@ -1,0 +1,216 @@
+"""/api/v1/kpis: KPI definitions, values and drill-downs (values scoped like every record)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from kpi_core.kpis import drilldown, engine
+from kpi_core.kpis.definitions import kpi_definitions
+from kpi_core.kpis.periods import MAX_PERIODS, PERIODS
+from kpi_core.kpis.query import GROUP_BYS, NO_TEAM, Filters, KpiQuery
+from kpi_core.web.access import current_scope, requires
+from kpi_core.web.db import db_session
+from kpi_core.web.errors import ErrorSchema
+from kpi_core.web.pagination import SQLPage
+from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.state import app_state
+
+blp = Blueprint("kpis", __name__, url_prefix="/api/v1/kpis", description="KPI definitions, values and drill-downs")
+
+ID = validate.Range(min=1)
+DATES = "Local dates in the company time zone (KPI_TIMEZONE)"
+GROUPS = (
+    "technician, team (technicians without a team: group_id 'none'), category (evaluation KPIs have no "
+    "category and give no rows) or company (group_id 'company')"
+)
+
+
+class TargetSchema(Schema):
+    green = fields.Float(required=True)
+    amber = fields.Float(required=True)
+    weight = fields.Float(required=True)
+
+
+class KpiDefinitionSchema(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    description = fields.String(required=True)
+    formula = fields.String(required=True, metadata={"description": "How it is computed, in words"})
+    unit = fields.String(required=True)
+    direction = fields.String(required=True, metadata={"enum": ["higher", "lower"]})
+    kind = fields.String(required=True, metadata={"enum": ["rate", "mean"]})
+    source = fields.String(required=True, metadata={"enum": ["jobs", "evaluations"]})
+    plugin = fields.String(required=True, metadata={"description": "The plugin that declares it"})
+    default_target = fields.Nested(TargetSchema, allow_none=True, required=True)
+
+
+class FilterSchema(StrictSchema):
+    team = fields.List(fields.Integer(validate=ID), metadata={"description": "Team id; repeat for several"})
+    technician = fields.List(fields.Integer(validate=ID), metadata={"description": "Technician id; repeatable"})
+    category = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), metadata={"description": "Job category; repeatable"}
+    )
+
+
+def _group_by() -> fields.String:
+    return fields.String(load_default="company", validate=validate.OneOf(GROUP_BYS), metadata={"description": GROUPS})
+
+
+def _period() -> fields.String:
+    return fields.String(
+        load_default="month",
+        validate=validate.OneOf(PERIODS),
+        metadata={"description": "day, week (ISO, from Monday), month, quarter or year, in the company time zone"},
+    )
+
+
+class ValuesQuerySchema(FilterSchema):
+    kpi = fields.List(fields.String(), metadata={"description": "KPI key; repeatable; all KPIs when absent"})
+    group_by = _group_by()
+    period = _period()
+    start = fields.Date(required=True, metadata={"description": f"First day, inclusive. {DATES}"})
+    end = fields.Date(
+        required=True,
+        metadata={"description": f"Day after the last, exclusive; at most {MAX_PERIODS} periods. {DATES}"},
+    )
+
+
+class KpiValueSchema(Schema):
+    kpi = fields.String(required=True)
+    group_id = fields.String(required=True, metadata={"description": "Technician or team id, category, 'company'"})
+    group_label = fields.String(required=True)
+    period_start = fields.Date(required=True, metadata={"description": "First local day of the period"})
+    value = fields.Float(required=True, allow_none=True, metadata={"description": "null without a sample"})
+    numerator = fields.Float(required=True)
+    denominator = fields.Float(required=True, metadata={"description": "The sample size"})
+    ci_low = fields.Float(required=True, allow_none=True, metadata={"description": "95% Wilson interval (rates)"})
+    ci_high = fields.Float(required=True, allow_none=True)
+    status = fields.String(
+        required=True, allow_none=True, metadata={"enum": ["green", "amber", "red", None], "description": "vs target"}
+    )
+
+
+class DrilldownQuerySchema(FilterSchema):
+    group_by = _group_by()
+    group_id = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": f"The value's group_id (required unless group_by=company; '{NO_TEAM}' for no team)"},
+    )
+    period = _period()
+    period_start = fields.Date(required=True, metadata={"description": "The value's period_start"})
+    start = fields.Date(metadata={"description": "The range start the value was asked with, if inside the period"})
+    end = fields.Date(metadata={"description": "The range end the value was asked with, if inside the period"})
+
+
+class DrilldownRowSchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "Job or evaluation id"})
+    external_ref = fields.String(allow_none=True)
+    technician_id = fields.Integer(required=True)
+    technician = fields.String(required=True)
+    category = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    scheduled_start = fields.DateTime(allow_none=True)
+    scheduled_end = fields.DateTime(allow_none=True)
+    arrived_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    rating = fields.Integer(allow_none=True, metadata={"description": "The customer's rating, if any"})
+    evaluation_period_start = fields.Date(allow_none=True)
+    evaluation_period_end = fields.Date(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    score = fields.Float(allow_none=True)
+    numerator = fields.Float(required=True, metadata={"description": "This fact's share of the numerator"})
+    denominator = fields.Float(required=True, metadata={"description": "This fact's share of the denominator"})
+
+
+class RowPage(SQLPage):
+    """Pages a multi-column select: each item is a row mapping."""
+
+    @property
+    def items(self) -> list[Any]:
+        params = self.page_params
+        statement = self.collection.offset(params.first_item).limit(params.page_size)
+        return list(db_session().execute(statement).mappings())
+
+
+def _filters(args: dict[str, Any]) -> Filters:
+    return Filters(
+        teams=tuple(args.get("team", ())),
+        technicians=tuple(args.get("technician", ())),
+        categories=tuple(category.strip().lower() for category in args.get("category", ())),
+    )
+
+
+@blp.route("")
+class Kpis(MethodView):
+    @requires(blp, "kpis.read")
+    @blp.response(200, KpiDefinitionSchema(many=True))
+    @blp.doc(operationId="listKpis", summary="List KPI definitions")
+    def get(self) -> Any:
+        """Every KPI the installed plugins declare, with its formula and default target."""
+        return kpi_definitions(app_state().plugins)
+
+
+@blp.route("/values")
+class KpiValues(MethodView):
+    @requires(blp, "kpis.read")
+    @blp.arguments(ValuesQuerySchema, location="query")
+    @blp.response(200, KpiValueSchema(many=True))
+    @blp.doc(operationId="getKpiValues", summary="Compute KPI values by group and period")
+    def get(self, args: dict[str, Any]) -> Any:
+        """KPIs x group x period over [start, end), computed from the facts you may see.
+
+        Rates and roll-ups pool numerators and denominators. A group with facts
+        in a period but none in a KPI's sample has value null; a group with no
+        facts in a period has no row. Status compares the value with the team's
+        target (group_by team or technician), else the company's.
+        """
+        state = app_state()
+        query = KpiQuery(
+            start=args["start"],
+            end=args["end"],
+            kpis=tuple(args.get("kpi", ())),
+            group_by=args["group_by"],
+            period=args["period"],
+            filters=_filters(args),
+        )
+        return engine.compute_values(
+            db_session(), state.plugins, query, zone=state.settings.zone, scope=current_scope()
+        )
+
+
+@blp.route("/<string:key>/drilldown")
+class KpiDrilldown(MethodView):
+    @requires(blp, "kpis.read")
+    @blp.arguments(DrilldownQuerySchema, location="query")
+    @blp.response(200, DrilldownRowSchema(many=True))
+    @blp.paginate(RowPage)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such KPI, or a group you may not see")
+    @blp.doc(operationId="getKpiDrilldown", summary="List the facts behind a KPI value")
+    def get(self, args: dict[str, Any], key: str) -> Any:
+        """The jobs (or evaluations) one value counted, with each one's contribution.
+
+        Only facts in the sample (denominator contribution > 0) are listed, so
+        over all pages the contributions add up to the value's numerator and
+        denominator. Ask with the value's group_by, group_id, period and
+        period_start, and the same filters (and start/end if the range cut the
+        period short).
+        """
+        state = app_state()
+        cell = drilldown.DrilldownQuery(
+            kpi=key,
+            period_start=args["period_start"],
+            group_by=args["group_by"],
+            group_id=args.get("group_id"),
+            period=args["period"],
+            start=args.get("start"),
+            end=args.get("end"),
+            filters=_filters(args),
+        )
+        return drilldown.drilldown_statement(
+            db_session(), state.plugins, cell, zone=state.settings.zone, scope=current_scope()
+        )

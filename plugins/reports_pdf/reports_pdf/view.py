@@ -1,0 +1,152 @@
+"""Turns the host's ReportData into what the templates print.
+
+Every number is formatted and every chart drawn here (through
+:mod:`reports_pdf.series`), so the templates only lay things out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from markupsafe import Markup
+
+from reports_pdf import formatting as fmt
+from reports_pdf.charts import axis_strip, embed
+from reports_pdf.series import RECENT_PERIODS, GroupView, KpiLine, MetricView, Series
+
+if TYPE_CHECKING:
+    from kpi_core.reports.data import EvaluationSummary, ReportData, ScorecardRow
+
+PANEL_CHART = {"width": 340, "height": 110, "x_labels": True}
+"""A chart of its own, in the company summary's grid."""
+ROW_CHART = {"width": 260, "height": 74, "x_labels": False}
+"""A chart in a technician's KPI table: the periods are labelled once, under the table."""
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    rank: str
+    label: str
+    team: str
+    score: str
+    sample: str
+    note: str
+
+
+@dataclass(frozen=True)
+class TechnicianView:
+    id: str
+    label: str
+    team: str
+    score: str
+    standing: str
+    ranked: bool
+    sample: str
+    kpis: tuple[KpiLine, ...]
+    evaluation: Mapping[str, str] | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """The whole report as the templates see it."""
+
+    title: str
+    range: str
+    granularity: str
+    timezone: str
+    generated: str
+    filters: list[tuple[str, str]]
+    metrics: tuple[MetricView, ...]
+    period_count: int
+    recent_periods: tuple[str, ...]
+    latest_period: str
+    axis: Markup
+    company: GroupView | None
+    teams: tuple[GroupView, ...]
+    ranking: tuple[RankingRow, ...]
+    technicians: tuple[TechnicianView, ...]
+
+
+def build_view(report: ReportData) -> ReportView:
+    """Everything the templates need from ``report``."""
+    series = Series(report)
+    company = series.groups("company", chart=PANEL_CHART)
+    recent = tuple(fmt.period_label(p, report.period) for p in series.periods[-RECENT_PERIODS:])
+    return ReportView(
+        title=report.title,
+        range=fmt.format_range(report.start, report.end),
+        granularity=fmt.period_granularity(report.period),
+        timezone=report.timezone,
+        generated=fmt.format_generated(report.generated_at, report.timezone),
+        filters=fmt.format_filters(report.filters),
+        metrics=series.metrics,
+        period_count=len(series.periods),
+        recent_periods=recent,
+        latest_period=recent[-1] if recent else "Latest",
+        axis=embed(axis_strip(series.ticks, width=ROW_CHART["width"])),
+        company=company[0] if company else None,
+        teams=tuple(series.groups("team", chart=None)),
+        ranking=_ranking(report.scorecards),
+        technicians=_technicians(report, series),
+    )
+
+
+def _ranking(scorecards: Iterable[ScorecardRow]) -> tuple[RankingRow, ...]:
+    ordered = sorted(scorecards, key=lambda s: (s.rank is None, s.rank or 0, s.technician_label.casefold()))
+    return tuple(
+        RankingRow(
+            rank=str(card.rank) if card.rank is not None else fmt.MISSING,
+            label=card.technician_label,
+            team=card.team_label or fmt.MISSING,
+            score=fmt.format_number(card.score),
+            sample=fmt.format_number(card.sample, 0),
+            note="" if card.rank is not None else (card.unranked_reason or "Unranked"),
+        )
+        for card in ordered
+    )
+
+
+def _technicians(report: ReportData, series: Series) -> tuple[TechnicianView, ...]:
+    cards = {card.technician_id: card for card in report.scorecards}
+    evaluations = {summary.technician_id: summary for summary in report.evaluations}
+    ranked = sum(1 for card in report.scorecards if card.rank is not None)
+    ids = list(dict.fromkeys([*series.group_ids("technician"), *cards]))
+    views = []
+    for tech_id in ids:
+        card = cards.get(tech_id)
+        label = card.technician_label if card else series.label("technician", tech_id) or tech_id
+        contributions = card.contributions if card else None
+        views.append(
+            TechnicianView(
+                id=tech_id,
+                label=label,
+                team=(card.team_label if card else None) or fmt.MISSING,
+                score=fmt.format_number(card.score if card else None),
+                standing=_standing(card, ranked),
+                ranked=bool(card and card.rank is not None),
+                sample=fmt.format_number(card.sample if card else None, 0),
+                kpis=series.kpis("technician", tech_id, chart=ROW_CHART, contributions=contributions),
+                evaluation=_evaluation(evaluations.get(tech_id)),
+            )
+        )
+    return tuple(sorted(views, key=lambda view: view.label.casefold()))
+
+
+def _standing(card: ScorecardRow | None, ranked: int) -> str:
+    if card is None:
+        return "No scorecard in this range"
+    if card.rank is not None:
+        return f"Rank {card.rank} of {ranked}"
+    return f"Unranked: {card.unranked_reason or 'no reason given'}"
+
+
+def _evaluation(summary: EvaluationSummary | None) -> dict[str, str] | None:
+    if summary is None:
+        return None
+    return {
+        "count": str(summary.count),
+        "mean": fmt.format_number(summary.mean_score),
+        "comment": summary.latest_comment or "",
+    }
