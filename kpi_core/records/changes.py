@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -25,18 +26,28 @@ def ensure_unique(session: Session, model: Any, field: str, value: Any, *, exclu
         raise Conflict(field, f"{value!r} is already used by another {model.__tablename__[:-1]}")
 
 
-def flush_or_conflict(session: Session, field: str) -> None:
-    """Flush; a uniqueness race lost to a concurrent writer becomes a 409 naming ``field``."""
+@contextmanager
+def savepoint(field: str, message: str, session: Session) -> Iterator[None]:
+    """Make the changes of the block inside a SAVEPOINT; a constraint they break becomes a 409 naming
+    ``field`` while the request's transaction stays usable.
+
+    The changes must be made *inside* the block: ``begin_nested`` flushes what is already pending
+    before the SAVEPOINT starts, where an IntegrityError would spoil the whole transaction.
+    """
     try:
         with session.begin_nested():
+            yield
             session.flush()
     except IntegrityError:
-        raise Conflict(field, "was just taken by a concurrent change; reload and try again") from None
+        raise Conflict(field, message) from None
+
+
+RACE_LOST = "was just taken by a concurrent change; reload and try again"
 
 
 def create(session: Session, actor: Actor, entity: str, obj: T, unique_field: str = "id") -> T:
-    session.add(obj)
-    flush_or_conflict(session, unique_field)
+    with savepoint(unique_field, RACE_LOST, session):
+        session.add(obj)
     record(session, actor, "create", entity, obj.id, after=snapshot(obj))  # type: ignore[attr-defined]
     return obj
 
@@ -52,11 +63,11 @@ def update(
 ) -> T:
     """Apply ``changes`` (field -> value), run ``check`` on the result, audit the diff."""
     before = snapshot(obj)
-    for name, value in changes.items():
-        setattr(obj, name, value)
-    if check is not None:
-        check(obj)
-    flush_or_conflict(session, unique_field)
+    with savepoint(unique_field, RACE_LOST, session):
+        for name, value in changes.items():
+            setattr(obj, name, value)
+        if check is not None:
+            check(obj)
     after = snapshot(obj)
     if after != before:
         record(session, actor, "update", entity, obj.id, before=before, after=after)  # type: ignore[attr-defined]
@@ -66,10 +77,6 @@ def update(
 def delete(session: Session, actor: Actor, entity: str, obj: Any, blocked_by: str | None = None) -> None:
     """Delete ``obj``; if rows still refer to it, answer 409 naming ``blocked_by``."""
     before = snapshot(obj)
-    session.delete(obj)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(blocked_by or entity, f"this {entity} is still referred to and cannot be deleted") from None
+    with savepoint(blocked_by or entity, f"this {entity} is still referred to and cannot be deleted", session):
+        session.delete(obj)
     record(session, actor, "delete", entity, before.get("id"), before=before)
