@@ -247,7 +247,8 @@ def assert_same(actual: dict, expected: dict) -> None:
         assert actual[key][2] == (None if value is None else pytest.approx(value, rel=1e-9, abs=TOLERANCE)), key
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomize: the same 25 examples every run, so CI is repeatable; widen locally with --hypothesis-seed.
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(job_specs=jobs, evaluation_specs=evaluations)
 def test_engine_equals_the_reference_per_technician_and_month(database, plugins, job_specs, evaluation_specs):
     rows = build_jobs(job_specs)
