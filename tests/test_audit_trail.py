@@ -109,6 +109,9 @@ def call(client, admin_headers):
     """``call(method, path, json=...)`` as the admin, from CLIENT_IP, with a known request id."""
 
     def do(method: str, path: str, headers: dict | None = None, **kwargs):
+        if method == "PATCH":  # updates need the record's current ETag
+            etag = client.get(path, headers=admin_headers).headers.get("ETag", '"none"')
+            headers = {"If-Match": etag, **(headers or {})}
         return client.open(
             path,
             method=method,

@@ -239,7 +239,10 @@ def test_logout_leaves_other_logins_working(client, manager_id, log_in, session_
 @pytest.fixture
 def disable(client, admin_headers):
     def do(user_id: int, disabled: bool = True) -> None:
-        response = client.patch(f"/api/v1/users/{user_id}", json={"disabled": disabled}, headers=admin_headers)
+        etag = client.get(f"/api/v1/users/{user_id}", headers=admin_headers).headers["ETag"]
+        response = client.patch(
+            f"/api/v1/users/{user_id}", json={"disabled": disabled}, headers={**admin_headers, "If-Match": etag}
+        )
         assert response.status_code == 200, response.json
 
     return do

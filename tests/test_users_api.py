@@ -255,7 +255,8 @@ def test_get_answers_one_user_with_teams(client, admin_headers, create, make_tea
     ("method", "suffix"), [("GET", ""), ("PATCH", ""), ("POST", "/reset-password")], ids=["get", "patch", "reset"]
 )
 def test_unknown_user_answers_404_in_the_error_shape(client, admin_headers, method, suffix):
-    response = client.open(f"{USERS}/999999{suffix}", method=method, headers=admin_headers, json={})
+    headers = {**admin_headers, "If-Match": '"any"'} if method == "PATCH" else admin_headers
+    response = client.open(f"{USERS}/999999{suffix}", method=method, headers=headers, json={})
 
     assert_error_shape(response, 404)
 
@@ -271,7 +272,8 @@ def newbie(create) -> dict:
 @pytest.fixture
 def patch(client, admin_headers):
     def do(user_id: int, **fields):
-        return client.patch(f"{USERS}/{user_id}", json=fields, headers=admin_headers)
+        etag = client.get(f"{USERS}/{user_id}", headers=admin_headers).headers.get("ETag", '"none"')
+        return client.patch(f"{USERS}/{user_id}", json=fields, headers={**admin_headers, "If-Match": etag})
 
     return do
 
@@ -340,7 +342,10 @@ def test_malformed_json_answers_400_or_422_naming_the_body(client, admin_headers
 
 
 def test_malformed_json_on_patch_answers_400_or_422(client, admin_headers, admin_id):
-    response = client.patch(f"{USERS}/{admin_id}", data="{bad", content_type="application/json", headers=admin_headers)
+    etag = client.get(f"{USERS}/{admin_id}", headers=admin_headers).headers["ETag"]
+    response = client.patch(
+        f"{USERS}/{admin_id}", data="{bad", content_type="application/json", headers={**admin_headers, "If-Match": etag}
+    )
 
     assert response.status_code in {400, 422}
     assert "json" in response.json["errors"]
@@ -423,3 +428,15 @@ def test_login_with_unknown_fields_answers_422_naming_them(client):
     response = client.post("/api/v1/auth/login", json={"username": "a", "password": TEST_PASSWORD, "otp": "1"})
 
     assert_422_naming(response, "otp")
+
+
+def test_patch_without_if_match_answers_428_and_with_a_stale_etag_412(client, admin_headers, admin_id):
+    path = f"{USERS}/{admin_id}"
+    stale = client.get(path, headers=admin_headers).headers["ETag"]
+    assert client.patch(path, json={"display_name": "A"}, headers=admin_headers).status_code == 428
+    assert (
+        client.patch(path, json={"display_name": "A"}, headers={**admin_headers, "If-Match": stale}).status_code == 200
+    )
+    assert (
+        client.patch(path, json={"display_name": "B"}, headers={**admin_headers, "If-Match": stale}).status_code == 412
+    )

@@ -114,21 +114,24 @@ class Users(MethodView):
 @blp.route("/<int:user_id>")
 class UserItem(MethodView):
     @requires(blp, "users.read")
+    @blp.etag
     @blp.response(200, UserDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such user")
     @blp.doc(operationId="getUser", summary="Read a user")
     def get(self, user_id: int) -> Any:
-        """One account with the teams it manages."""
+        """One account with the teams it manages; the ETag header is needed to change it."""
         return _detail(_get_or_404(user_id))
 
     @requires(blp, "users.manage")
+    @blp.etag
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserDetailSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such user")
     @blp.doc(operationId="updateUser", summary="Change a user (role, teams, disabled, ...)")
     def patch(self, body: dict[str, Any], user_id: int) -> Any:
-        """Change the given fields. Disabling a user stops their tokens at once."""
-        _get_or_404(user_id)
+        """Change the given fields. Send the ETag in If-Match (428 without it, 412 if stale).
+        Disabling a user stops their tokens at once."""
+        blp.check_etag(_detail(_get_or_404(user_id)), UserDetailSchema)
         teams = body.get("teams")
         changes = UserChanges(
             role=body.get("role"),
