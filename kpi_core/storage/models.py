@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -201,6 +202,17 @@ class ReportRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The background job that renders it (status, progress and errors live there).
+    job_run_id: Mapped[int | None] = mapped_column(ForeignKey("job_runs.id", ondelete="SET NULL"), index=True)
+
+
+class ReportFile(Base):
+    """A rendered report's bytes, in the database so any app instance can serve what any worker wrote."""
+
+    __tablename__ = "report_files"
+    report_run_id: Mapped[int] = mapped_column(ForeignKey("report_runs.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
 
 
 class Schedule(Timestamped, Base):
@@ -288,3 +300,39 @@ class JobRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DashboardLayout(Base):
+    """A user's dashboard: the widgets they chose, in order, with their options."""
+
+    __tablename__ = "dashboard_layouts"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    widgets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PluginSetting(Base):
+    """An admin's value for a setting a plugin declares (absent: the declared default applies)."""
+
+    __tablename__ = "plugin_settings"
+    __table_args__ = (UniqueConstraint("plugin", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class KpiDataVersion(Base):
+    """A counter per month of facts, bumped in the transaction that changes facts in that month.
+
+    ``month`` is ``YYYY-MM`` (UTC for timestamps, the local date for DATE columns) or ``*`` for changes
+    that touch every period (a technician moving team, a plugin setting). Cached KPI results are keyed
+    by the counters of the months they cover, so a change makes exactly those results unreachable, in
+    every process at once.
+    """
+
+    __tablename__ = "kpi_data_versions"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
