@@ -22,6 +22,7 @@ MetricKind = Literal["rate", "mean"]
 MetricSource = Literal["jobs", "evaluations"]
 FieldType = Literal["rating", "yes_no", "number", "choice", "text"]
 WidgetType = Literal["kpi_card", "trend", "leaderboard", "heatmap", "table", "custom"]
+SettingType = Literal["integer", "number", "boolean", "text", "choice"]
 
 DIRECTIONS: tuple[str, ...] = ("higher", "lower")
 METRIC_KINDS: tuple[str, ...] = ("rate", "mean")
@@ -29,6 +30,7 @@ METRIC_SOURCES: tuple[str, ...] = ("jobs", "evaluations")
 FIELD_TYPES: tuple[str, ...] = ("rating", "yes_no", "number", "choice", "text")
 WIDGET_TYPES: tuple[str, ...] = ("kpi_card", "trend", "leaderboard", "heatmap", "table", "custom")
 WIDGET_SIZES: tuple[str, ...] = ("small", "medium", "large", "full")
+SETTING_TYPES: tuple[str, ...] = ("integer", "number", "boolean", "text", "choice")
 
 
 class DeclarationError(ValueError):
@@ -279,11 +281,82 @@ class Widget:
             raise DeclarationError(f"widget {self.key!r}: a {self.type} widget needs at least one metric")
 
 
+class SettingValueError(ValueError):
+    """A value does not suit a setting; the message says why, for the person who typed it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting of a plugin that admins may change (through the API and the admin page).
+
+    ``key`` is namespaced like every key (``quality.callback_window_days``);
+    the plugin reads it by the part after the first dot:
+    ``ctx.setting("callback_window_days", 30)`` in a metric builder,
+    ``context.plugin_settings`` in a job. ``type`` is ``integer``,
+    ``number``, ``boolean``, ``text`` or ``choice`` (one of ``choices``);
+    ``minimum``/``maximum`` bound numbers. ``default`` applies until an admin
+    sets a value. Changing a setting used by a metric invalidates cached KPI
+    results.
+    """
+
+    key: str
+    label: str
+    type: SettingType
+    default: Any
+    description: str = ""
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_key("setting", self.key)
+        _require_text("setting", self.key, "label", self.label)
+        _require_choice("setting", self.key, "type", self.type, SETTING_TYPES)
+        if self.type == "choice" and not self.choices:
+            raise DeclarationError(f"setting {self.key!r}: a choice setting needs choices")
+        try:
+            self.parse(self.default)
+        except SettingValueError as exc:
+            raise DeclarationError(f"setting {self.key!r}: default {self.default!r} is invalid: {exc}") from None
+
+    @property
+    def name(self) -> str:
+        """The key without its namespace: what the plugin reads it by."""
+        return self.key.split(".", 1)[1]
+
+    def parse(self, value: Any) -> Any:
+        """``value`` as this setting's type; SettingValueError says what is wrong."""
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise SettingValueError("must be true or false")
+            return value
+        if self.type in ("integer", "number"):
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if not numeric or (self.type == "integer" and isinstance(value, float) and not value.is_integer()):
+                raise SettingValueError(f"must be {'a whole number' if self.type == 'integer' else 'a number'}")
+            if value != value or value in (float("inf"), float("-inf")):
+                raise SettingValueError("must be a finite number")
+            if self.minimum is not None and value < self.minimum:
+                raise SettingValueError(f"must be at least {self.minimum:g}")
+            if self.maximum is not None and value > self.maximum:
+                raise SettingValueError(f"must be at most {self.maximum:g}")
+            return int(value) if self.type == "integer" else float(value)
+        if not isinstance(value, str):
+            raise SettingValueError("must be a string")
+        if self.type == "choice" and value not in self.choices:
+            raise SettingValueError(f"must be one of {', '.join(self.choices)}")
+        if len(value) > 1000:
+            raise SettingValueError("must be at most 1000 characters")
+        return value
+
+
 DECLARATION_TYPES: dict[str, type] = {
     "kpi_metrics": Metric,
     "kpi_form_fields": FormField,
     "kpi_report_formats": ReportFormat,
     "kpi_jobs": JobSpec,
     "kpi_widgets": Widget,
+    "kpi_settings": Setting,
 }
 """Which declaration class each list-returning hook must return."""

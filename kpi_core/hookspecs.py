@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from flask import Flask
 
-    from kpi_core.declarations import FormField, JobSpec, Metric, ReportFormat, Widget
+    from kpi_core.declarations import FormField, JobSpec, Metric, ReportFormat, Setting, Widget
 
 PROJECT_NAME = "kpi_core"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -82,6 +82,21 @@ def kpi_widgets() -> list[Widget]:
     a built-in widget type showing metric keys, or a custom element loaded from
     an ES module URL (serve it from your package's static folder). The host
     offers every widget to users, who choose and arrange them.
+    """
+
+
+@hookspec
+def kpi_settings() -> list[Setting]:
+    """Declare settings that admins may change.
+
+    Called once at start-up. Return a list of :class:`~kpi_core.declarations.Setting`:
+    a namespaced key, label, type (integer, number, boolean, text, choice),
+    default, description, unit and bounds. Admins see and change them through
+    ``/api/v1/plugins/settings``; values are validated against the declaration
+    and audited. The plugin reads its own settings by name without the
+    namespace: ``ctx.setting(name, default)`` in metric builders,
+    ``context.plugin_settings[name]`` in jobs. A change invalidates cached KPI
+    results.
     """
 
 

@@ -95,6 +95,10 @@ class PluginHost:
     def widgets(self) -> dict[str, Any]:
         return self.declarations["kpi_widgets"]
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.declarations["kpi_settings"]
+
     def owner_of(self, hook: str, key: str) -> str:
         """The name of the plugin that declared ``key`` through ``hook``."""
         return self.owners[(hook, key)]

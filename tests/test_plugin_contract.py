@@ -24,18 +24,28 @@ from kpi_core.declarations import (
     JobSpec,
     Metric,
     ReportFormat,
+    Setting,
     Target,
     Widget,
 )
 from kpi_core.plugins import PluginHost, load_plugins
 
-HOOKS = ("kpi_metrics", "kpi_form_fields", "kpi_report_formats", "kpi_jobs", "kpi_widgets", "kpi_startup")
+HOOKS = (
+    "kpi_metrics",
+    "kpi_form_fields",
+    "kpi_report_formats",
+    "kpi_jobs",
+    "kpi_widgets",
+    "kpi_settings",
+    "kpi_startup",
+)
 LIST_HOOKS = {
     "kpi_metrics": Metric,
     "kpi_form_fields": FormField,
     "kpi_report_formats": ReportFormat,
     "kpi_jobs": JobSpec,
     "kpi_widgets": Widget,
+    "kpi_settings": Setting,
 }
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 PERMISSIONS: dict[str, str] = {
     "account.self": "Read one's own account, change one's own password, log out",
-    "plugins.read": "List installed plugins and their load errors",
+    "plugins.read": "List installed plugins and their load errors; read plugin settings",
+    "plugins.configure": "Change and reset plugin settings",
     "users.read": "List and read user accounts",
     "users.manage": "Create, change, disable users and reset their passwords",
     "audit.read": "Read the audit trail",
@@ -31,12 +32,16 @@ PERMISSIONS: dict[str, str] = {
     "job_runs.run": "Run a background job now",
     "schedules.read": "List and read the schedules of background jobs and reports",
     "schedules.manage": "Create, change and delete schedules",
+    "reports.read": "List and read report runs and download their files (others' runs: admins only)",
+    "reports.create": "Request PDF and CSV reports of the KPIs one may see; delete one's own report runs",
+    "job_runs.dashboard": "Open the job queue's RQ dashboard at /admin/rq (when Redis is configured)",
     "evaluations.read": "Read the evaluation form; list and read evaluations (scoped; technicians: submitted ones)",
     "evaluations.write": "Create, change, submit, revise and delete evaluations (managers: their teams' technicians)",
     "evaluations.acknowledge": "Acknowledge one's own submitted evaluation, with an optional comment",
     "targets.read": "List KPI targets and weights",
     "targets.manage": "Set and remove KPI targets and weights, for the company and per team",
     "kpis.read": "List KPI definitions; read KPI values and their drill-downs (scoped)",
+    "dashboard.use": "Read the dashboard's widgets and save one's own layout of them",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -44,15 +49,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "manager": frozenset(
         {"account.self", "plugins.read", "teams.read", "technicians.read", "technicians.manage", "imports.run"}
         | {"customers.read", "customers.manage", "jobs.read", "jobs.manage", "feedback.read", "feedback.manage"}
-        | {"schedules.read"}
+        | {"schedules.read", "reports.read", "reports.create"}
         | {"evaluations.read", "evaluations.write", "targets.read"}
-        | {"kpis.read"}
+        | {"kpis.read", "dashboard.use"}
     ),
     "technician": frozenset(
         {"account.self", "teams.read", "technicians.read"}
         | {"jobs.read", "feedback.read"}
         | {"evaluations.read", "evaluations.acknowledge", "targets.read"}
-        | {"kpis.read"}
+        | {"kpis.read", "dashboard.use"}
     ),
 }
 

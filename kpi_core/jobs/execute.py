@@ -30,6 +30,7 @@ from kpi_core.jobs.runs import (
     start_attempt,
 )
 from kpi_core.plugins import PluginHost
+from kpi_core.records.plugin_settings import values_by_plugin
 from kpi_core.storage.db import Database
 from kpi_core.storage.types import utcnow
 
@@ -130,6 +131,7 @@ def execute(
     context = JobContext(
         engine=env.database.engine,
         settings=env.settings,
+        plugin_settings=_plugin_settings(env, attempt.job_key),
         on_progress=_Progress(env.database, attempt),
         run_id=run_id,
         attempt=attempt.number,
@@ -162,3 +164,10 @@ def _failed(env: JobEnvironment, attempt: Attempt, exc: Exception, trace: str, r
 
 def _then(delay: float | None) -> str:
     return "; no attempts left" if delay is None else f"; retrying in {delay:g} s"
+
+
+def _plugin_settings(env: JobEnvironment, job_key: str) -> dict[str, Any]:
+    """The settings in force of the plugin that declares the job, by name without namespace."""
+    with env.database.session(write=False) as session:
+        by_plugin = values_by_plugin(session, env.plugins)
+    return by_plugin.get(env.plugins.owner_of("kpi_jobs", job_key), {})

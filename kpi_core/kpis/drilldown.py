@@ -17,10 +17,10 @@ from sqlalchemy import Select, false, null, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
-from kpi_core.declarations import Metric
+from kpi_core.declarations import Metric, MetricContext
 from kpi_core.errors import Invalid, NotFound
 from kpi_core.kpis import query as q
-from kpi_core.kpis.context import metric_context
+from kpi_core.kpis.context import stored_contexts
 from kpi_core.kpis.definitions import get_metric
 from kpi_core.kpis.periods import PERIODS, PeriodGrid, single_period
 from kpi_core.plugins import PluginHost
@@ -59,7 +59,7 @@ def drilldown_statement(
     group = _group_value(query)
     _check_visible(session, scope, query.group_by, group)
     source = q.fact_source(metric.source, join_technicians=True)
-    return _facts(metric, source, query, grid, group, scope)
+    return _facts(metric, stored_contexts(session, plugins)(metric), source, query, grid, group, scope)
 
 
 def _grid(query: DrilldownQuery, zone: ZoneInfo) -> PeriodGrid:
@@ -106,9 +106,14 @@ def _check_visible(session: Session, scope: Scope, group_by: str, group: Any) ->
 
 
 def _facts(
-    metric: Metric, source: q.FactSource, query: DrilldownQuery, grid: PeriodGrid, group: Any, scope: Scope
+    metric: Metric,
+    ctx: MetricContext,
+    source: q.FactSource,
+    query: DrilldownQuery,
+    grid: PeriodGrid,
+    group: Any,
+    scope: Scope,
 ) -> Select[Any]:
-    ctx = metric_context()
     t = q.tables()
     period = metric.period_column(ctx)
     bounds = q.boundaries(grid, period)

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
 from kpi_core.kpis import query as q
-from kpi_core.kpis.context import metric_context
+from kpi_core.kpis.context import ContextFor, default_contexts, stored_contexts
 from kpi_core.kpis.definitions import TargetLookup, resolve_metrics
 from kpi_core.kpis.periods import PeriodGrid
 from kpi_core.kpis.stats import status_of, wilson_interval
@@ -80,17 +80,22 @@ def compute_values(
     zone: ZoneInfo,
     scope: Scope = UNSCOPED,
     target_for: TargetLookup | None = None,
+    context_for: ContextFor | None = None,
 ) -> list[q.KpiValue]:
     """The values of ``query`` as ``scope`` may see them, ordered by KPI, group label and period.
 
     ``target_for(metric_key, team_id)`` gives the target a value's status is
     judged against; by default the effective targets in the database (team
-    override, else company, else the plugin's default). Raises Invalid (422)
+    override, else company, else the plugin's default); ``context_for`` the
+    context each metric is built with (by default with the plugin settings in
+    the database). Raises Invalid (422)
     for an unknown KPI, a bad range or more periods than allowed.
     """
     grid = q.validate_grid(query, zone)
     metrics = resolve_metrics(plugins, query.kpis)
-    sums = fetch_sums(session, metrics, query, grid, scope)
+    if context_for is None:
+        context_for = stored_contexts(session, plugins)
+    sums = fetch_sums(session, metrics, query, grid, scope, context_for)
     if target_for is None:
         target_for = stored_targets(session, plugins)
     by_key = {metric.key: metric for metric in metrics}
@@ -122,10 +127,15 @@ def value_of(metric: Metric, sums: GroupSums, target: Any) -> q.KpiValue:
 
 
 def fetch_sums(
-    session: Session, metrics: Sequence[Metric], query: q.KpiQuery, grid: PeriodGrid, scope: Scope = UNSCOPED
+    session: Session,
+    metrics: Sequence[Metric],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    scope: Scope = UNSCOPED,
+    context_for: ContextFor = default_contexts,
 ) -> list[GroupSums]:
     """Run the one statement and return pooled sums per (KPI, group, period), in presentation order."""
-    statement = sums_statement(metrics, query, grid, scope)
+    statement = sums_statement(metrics, query, grid, scope, context_for)
     if statement is None:
         return []
     order = {metric.key: index for index, metric in enumerate(metrics)}
@@ -137,9 +147,14 @@ def fetch_sums(
     return rows
 
 
-def sums_statement(metrics: Sequence[Metric], query: q.KpiQuery, grid: PeriodGrid, scope: Scope) -> Select[Any] | None:
+def sums_statement(
+    metrics: Sequence[Metric],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    scope: Scope,
+    context_for: ContextFor = default_contexts,
+) -> Select[Any] | None:
     """The statement: columns gk, idx, kpi (index into ``metrics``), num, den, label, team (None if no facts apply)."""
-    ctx = metric_context()
     join = q.needs_technicians(query.group_by, query.filters, scope)
     by_source: dict[str, list[int]] = {}
     for index, metric in enumerate(metrics):
@@ -148,7 +163,7 @@ def sums_statement(metrics: Sequence[Metric], query: q.KpiQuery, grid: PeriodGri
     for number, (source_name, members) in enumerate(by_source.items()):
         source = q.fact_source(source_name, join_technicians=join)
         if q.source_applies(source, query.group_by, query.filters):
-            parts += _source_parts(number, source, {i: metrics[i] for i in members}, query, grid, scope, ctx)
+            parts += _source_parts(number, source, {i: metrics[i] for i in members}, query, grid, scope, context_for)
     if not parts:
         return None
     facts = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("kpi_sums")
@@ -162,12 +177,12 @@ def _source_parts(
     query: q.KpiQuery,
     grid: PeriodGrid,
     scope: Scope,
-    ctx: Any,
+    context_for: ContextFor,
 ) -> list[Select[Any]]:
     """One scan of a source: a bucket column per period column, sums per (group, buckets), unpivoted."""
     periods: dict[str, tuple[Any, list[int]]] = {}
     for index, metric in metrics.items():
-        column = metric.period_column(ctx)
+        column = metric.period_column(context_for(metric))
         periods.setdefault(str(column), (column, []))[1].append(index)
     key = q.group_key(source, query.group_by)
     columns, ranges = [(key if key is not None else _int(0)).label("gk")], []
@@ -178,6 +193,7 @@ def _source_parts(
         # With several period columns a row may be in range for one only: NULL bucket for the other.
         columns.append((case((ranges[-1], bucket), else_=null()) if len(periods) > 1 else bucket).label(f"p{slot}"))
     for index, metric in metrics.items():
+        ctx = context_for(metric)
         columns += [metric.numerator(ctx).label(f"n{index}"), metric.denominator(ctx).label(f"d{index}")]
     facts = (
         select(*columns)

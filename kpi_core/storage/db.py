@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kpi_core.errors import ConfigError, DatabaseUnavailable
+from kpi_core.storage import versions
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -83,6 +84,8 @@ class Database:
     """One engine and its session factory, shared by a process."""
 
     def __init__(self, url: str) -> None:
+        # Every writer bumps the data versions that cached KPI results are keyed by.
+        versions.install()
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, not_
 
 from kpi_core import hookimpl
-from kpi_core.declarations import FormField, Metric, MetricContext, Target, Widget
+from kpi_core.declarations import FormField, Metric, MetricContext, Setting, Target, Widget
 
 CALLBACK_WINDOW_DAYS = 30
 """Default of the ``callback_window_days`` setting: a callback within it spoils a first-time fix."""
@@ -193,4 +193,21 @@ def kpi_widgets() -> list[Widget]:
             metrics=("quality.first_time_fix_rate", "quality.avg_customer_rating"),
             size="medium",
         ),
+    ]
+
+
+@hookimpl
+def kpi_settings() -> list[Setting]:
+    return [
+        Setting(
+            key="quality.callback_window_days",
+            label="Callback window",
+            type="integer",
+            default=CALLBACK_WINDOW_DAYS,
+            unit="days",
+            minimum=1,
+            maximum=365,
+            description="A callback scheduled within this many days after a job's completion means the job "
+            "was not fixed the first time.",
+        )
     ]

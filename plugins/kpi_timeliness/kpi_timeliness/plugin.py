@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, case
 
 from kpi_core import hookimpl
-from kpi_core.declarations import FormField, Metric, MetricContext, Target, Widget
+from kpi_core.declarations import FormField, Metric, MetricContext, Setting, Target, Widget
 
 ARRIVAL_GRACE_MINUTES = 15
 """Default of the ``arrival_grace_minutes`` setting: arriving this late still counts as on time."""
@@ -183,5 +183,32 @@ def kpi_widgets() -> list[Widget]:
             "trend",
             metrics=("timeliness.on_budget_rate", "timeliness.within_window_rate"),
             size="large",
+        ),
+    ]
+
+
+@hookimpl
+def kpi_settings() -> list[Setting]:
+    return [
+        Setting(
+            key="timeliness.arrival_grace_minutes",
+            label="Arrival grace",
+            type="integer",
+            default=ARRIVAL_GRACE_MINUTES,
+            unit="minutes",
+            minimum=0,
+            maximum=240,
+            description="Arriving up to this many minutes after the scheduled start still counts as on time.",
+        ),
+        Setting(
+            key="timeliness.budget_tolerance",
+            label="Budget tolerance",
+            type="number",
+            default=BUDGET_TOLERANCE,
+            unit="share of the estimate",
+            minimum=0,
+            maximum=2,
+            description="A job still counts as on budget when it takes at most (1 + this) times its estimated "
+            "minutes; 0.10 allows 10% over.",
         ),
     ]

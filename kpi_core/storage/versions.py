@@ -1,0 +1,140 @@
+"""Data versions: which months of facts changed, so cached KPI results know when they are stale.
+
+Every transaction that changes facts bumps a counter per month it touched
+(table ``kpi_data_versions``), in that same transaction: a result cached
+under the counters of the months it covers can never be served after a
+committed change to those months, in any process, and a rolled-back change
+invalidates nothing. Months are ``YYYY-MM`` of a UTC instant (timestamps) or
+of a local date (DATE columns); :func:`months_between` widens a query's range
+by a day on each side, so both readings of a boundary are covered.
+
+ORM changes are seen by a flush listener (:func:`install`); bulk writes that
+bypass the ORM (the importers) call :func:`bump` themselves. A change that
+can move facts between groups or relabel them (a technician changing team, a
+team renamed, a plugin setting) bumps :data:`EVERYTHING`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kpi_core.storage.models import Evaluation, Feedback, Job, KpiDataVersion, Team, Technician
+
+EVERYTHING = "*"
+"""The month key bumped by changes that touch every period."""
+
+JOB_INSTANTS = ("scheduled_start", "scheduled_end", "arrived_at", "started_at", "completed_at")
+TOUCHED = "kpi_touched_months"
+"""``session.info`` key: months this transaction touched, bumped after the flush that touched them."""
+
+
+def month_of(moment: datetime | date) -> str:
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def months_of(moments: Iterable[datetime | date | None]) -> set[str]:
+    return {month_of(moment) for moment in moments if moment is not None}
+
+
+def months_between(start: date, end: date) -> list[str]:
+    """Every month from the day before ``start`` to the day after ``end`` (a margin for time zones)."""
+    first, last = start - timedelta(days=1), end + timedelta(days=1)
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def bump(session: Session, months: Iterable[str]) -> None:
+    """Bump the counters of ``months`` in the session's transaction (creating them at 1)."""
+    keys = sorted(set(months))
+    if not keys:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(KpiDataVersion).values([{"month": key, "version": 1} for key in keys])
+    statement = statement.on_conflict_do_update(
+        index_elements=[KpiDataVersion.month], set_={"version": KpiDataVersion.version + 1}
+    )
+    session.execute(statement)
+
+
+def current(session: Session, months: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    """The counters of ``months`` and of :data:`EVERYTHING` that exist, in month order: part of a cache key."""
+    wanted = [*months, EVERYTHING]
+    rows = session.execute(
+        select(KpiDataVersion.month, KpiDataVersion.version).where(KpiDataVersion.month.in_(wanted))
+    ).all()
+    return tuple(sorted((month, version) for month, version in rows))
+
+
+def job_months(session: Session, job_ids: Iterable[int]) -> set[str]:
+    """The months of every instant of these jobs and of the originals they are callbacks of."""
+    ids = sorted({job_id for job_id in job_ids if job_id is not None})
+    months: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        columns = [getattr(Job, name) for name in JOB_INSTANTS]
+        for row in session.execute(select(Job.callback_of_id, *columns).where(Job.id.in_(chunk))):
+            months |= months_of(row[1:])
+            if row[0] is not None:
+                months |= job_months(session, [row[0]])
+    return months
+
+
+def install() -> None:
+    """Listen to every ORM flush (once per process)."""
+    if not event.contains(Session, "before_flush", _collect):
+        event.listen(Session, "before_flush", _collect)
+        event.listen(Session, "after_flush", _apply)
+
+
+def _collect(session: Session, _context: Any, _instances: Any) -> None:
+    touched: set[str] = session.info.setdefault(TOUCHED, set())
+    related_jobs: set[int] = set()
+    for obj in [*session.new, *session.dirty, *session.deleted]:
+        if isinstance(obj, Job):
+            touched |= months_of(_values(obj, *JOB_INSTANTS))
+            related_jobs |= {job_id for job_id in _values(obj, "callback_of_id") if job_id is not None}
+        elif isinstance(obj, Feedback):
+            related_jobs |= {job_id for job_id in _values(obj, "job_id") if job_id is not None}
+        elif isinstance(obj, Evaluation):
+            touched |= months_of(_values(obj, "period_start", "period_end"))
+        elif isinstance(obj, Technician | Team) and obj not in session.new:
+            # A new one has no facts yet; a renamed one relabels, a moved or deleted one regroups, every period.
+            if obj in session.deleted or _changed(obj, "team_id" if isinstance(obj, Technician) else "name", "name"):
+                touched.add(EVERYTHING)
+    session.info["kpi_related_jobs"] = related_jobs | session.info.get("kpi_related_jobs", set())
+
+
+def _apply(session: Session, _context: Any) -> None:
+    touched: set[str] = session.info.pop(TOUCHED, set())
+    related = session.info.pop("kpi_related_jobs", set())
+    if related:
+        touched |= job_months(session, related)
+    bump(session, touched)
+
+
+def _values(obj: Any, *names: str) -> list[Any]:
+    """Current and previous values of ``names`` (both matter: a fact may move between months)."""
+    state = inspect(obj)
+    values: list[Any] = []
+    for name in names:
+        history = state.attrs[name].history
+        values += [*history.added, *history.unchanged, *history.deleted]
+        if not (history.added or history.unchanged or history.deleted):
+            values.append(getattr(obj, name, None))
+    return values
+
+
+def _changed(obj: Any, *names: str) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
