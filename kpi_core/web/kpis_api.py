@@ -137,7 +137,7 @@ class RowPage(SQLPage):
         return list(db_session().execute(statement).mappings())
 
 
-def _filters(args: dict[str, Any]) -> Filters:
+def filters_of(args: dict[str, Any]) -> Filters:
     return Filters(
         teams=tuple(args.get("team", ())),
         technicians=tuple(args.get("technician", ())),
@@ -176,7 +176,7 @@ class KpiValues(MethodView):
             kpis=tuple(args.get("kpi", ())),
             group_by=args["group_by"],
             period=args["period"],
-            filters=_filters(args),
+            filters=filters_of(args),
         )
         return engine.compute_values(
             db_session(), state.plugins, query, zone=state.settings.zone, scope=current_scope()
@@ -209,7 +209,7 @@ class KpiDrilldown(MethodView):
             period=args["period"],
             start=args.get("start"),
             end=args.get("end"),
-            filters=_filters(args),
+            filters=filters_of(args),
         )
         return drilldown.drilldown_statement(
             db_session(), state.plugins, cell, zone=state.settings.zone, scope=current_scope()

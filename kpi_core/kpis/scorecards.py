@@ -1,0 +1,305 @@
+"""Scorecards: each technician's composite score (0-100) over a window, with rank and change.
+
+How a score is made, in words (the API and the reports say the same):
+
+1. Every KPI is computed for the technician over the whole window by the KPI
+   engine, pooled (one numerator over one denominator, never a mean of
+   monthly values).
+2. A KPI's *points* (0-100) compare its value with the target that applies
+   to the technician's team: 100 at or beyond green, 50 at amber, linear in
+   between; beyond amber on the wrong side they fall towards 0 in proportion
+   (half of amber gives 25 for a higher-is-better KPI).
+3. The score is the weighted mean of the points of the KPIs that have a
+   value, weighted by the targets' weights (a weight of 0 leaves a KPI out).
+   A KPI's *contribution* is its share of that mean, so the contributions
+   add up to the score.
+4. Technicians with fewer completed jobs in the window than the minimum
+   sample are listed with their score but not ranked, and say why. Ranks are
+   competition ranks: equal scores share a rank, the next rank skips.
+5. The change compares the score with the same technician's score over the
+   window of equal length just before (the previous month for a month).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from kpi_core.accounts.scope import UNSCOPED, Scope
+from kpi_core.declarations import Metric
+from kpi_core.errors import Invalid
+from kpi_core.kpis import engine
+from kpi_core.kpis import query as q
+from kpi_core.kpis.context import stored_contexts
+from kpi_core.kpis.definitions import resolve_metrics
+from kpi_core.kpis.periods import PeriodGrid, count_periods, local_midnight, period_floor
+from kpi_core.kpis.stats import status_of
+from kpi_core.plugins import PluginHost
+from kpi_core.storage.models import Job, Team, Technician
+
+DEFAULT_MIN_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One KPI in a technician's score."""
+
+    kpi: str
+    label: str
+    value: float | None
+    status: str | None
+    weight: float
+    points: float | None
+    contribution: float | None
+    sample: float
+
+
+@dataclass(frozen=True)
+class TechnicianScore:
+    technician_id: int
+    technician: str
+    team_id: int | None
+    team: str | None
+    score: float | None
+    previous_score: float | None
+    change: float | None
+    rank: int | None
+    sample: int
+    unranked_reason: str | None
+    contributions: tuple[Contribution, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScorecardKpi:
+    key: str
+    label: str
+    weight: float
+    direction: str
+
+
+@dataclass(frozen=True)
+class Scorecards:
+    start: date
+    end: date
+    period: str
+    previous_start: date
+    previous_end: date
+    min_sample: int
+    kpis: tuple[ScorecardKpi, ...]
+    technicians: tuple[TechnicianScore, ...] = field(default_factory=tuple)
+
+
+def compute_scorecards(
+    session: Session,
+    plugins: PluginHost,
+    *,
+    start: date,
+    end: date,
+    period: str = "month",
+    zone: ZoneInfo,
+    scope: Scope = UNSCOPED,
+    filters: q.Filters | None = None,
+    kpis: Sequence[str] = (),
+    min_sample: int = DEFAULT_MIN_SAMPLE,
+) -> Scorecards:
+    """The scorecards of every technician ``scope`` may see over local dates [start, end)."""
+    filters = filters or q.Filters()
+    q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
+    if min_sample < 0:
+        raise Invalid("min_sample", "must be 0 or more", location="query")
+    metrics = resolve_metrics(plugins, kpis)
+    previous_start, previous_end = previous_window(start, end, period)
+    in_force = engine.stored_targets(session, plugins)
+    context_for = stored_contexts(session, plugins)
+
+    def values(low: date, high: date) -> dict[tuple[str, str], Any]:
+        window = _one_bucket(low, high, period, zone)
+        query = q.KpiQuery(start=low, end=high, group_by="technician", period=period, filters=filters)
+        sums = engine.fetch_sums(session, metrics, query, window, scope, context_for)
+        by_key = {metric.key: metric for metric in metrics}
+        return {(row.kpi, row.group_id): (row, engine.value_of(by_key[row.kpi], row, None)) for row in sums}
+
+    current, previous = values(start, end), values(previous_start, previous_end)
+    samples = _completed_jobs(session, start, end, zone, scope, filters)
+    rows = []
+    for technician_id, name, team_id, team in _technicians(session, scope, filters, current):
+        contributions = _contributions(metrics, current, str(technician_id), team_id, in_force)
+        score = _score(contributions)
+        before = _score(_contributions(metrics, previous, str(technician_id), team_id, in_force))
+        sample = samples.get(technician_id, 0)
+        reason = None
+        if score is None:
+            reason = "no KPI has a value in the period"
+        elif sample < min_sample:
+            reason = f"only {sample} completed job{'s' if sample != 1 else ''} in the period; {min_sample} needed"
+        rows.append(
+            TechnicianScore(
+                technician_id=technician_id,
+                technician=name,
+                team_id=team_id,
+                team=team,
+                score=score,
+                previous_score=before,
+                change=None if score is None or before is None else round(score - before, 2),
+                rank=None,
+                sample=sample,
+                unranked_reason=reason,
+                contributions=tuple(_with_shares(contributions)),
+            )
+        )
+    return Scorecards(
+        start=start,
+        end=end,
+        period=period,
+        previous_start=previous_start,
+        previous_end=previous_end,
+        min_sample=min_sample,
+        kpis=tuple(_kpis(metrics, in_force)),
+        technicians=tuple(_ranked(rows)),
+    )
+
+
+def points_of(value: float | None, target: Any, direction: str) -> float | None:
+    """0-100 for ``value`` against ``target``: 100 at green or better, 50 at amber, linear between."""
+    if value is None or target is None:
+        return None
+    green, amber = target.green, target.amber
+    if direction == "lower":
+        # Mirror lower-is-better onto higher-is-better: compare how far below each threshold.
+        if value <= green:
+            return 100.0
+        if value <= amber:
+            return 50.0 + 50.0 * (amber - value) / (amber - green)
+        return 50.0 * amber / value if amber > 0 else 0.0
+    if value >= green:
+        return 100.0
+    if value >= amber:
+        return 50.0 + 50.0 * (value - amber) / (green - amber)
+    return max(0.0, 50.0 * value / amber) if amber > 0 else 0.0
+
+
+def previous_window(start: date, end: date, period: str) -> tuple[date, date]:
+    """The window of equal length just before [start, end): whole periods back when the range is
+    made of whole periods (May for June), else the same number of days."""
+    aligned = period_floor(start, period) == start and period_floor(end, period) == end
+    if not aligned:
+        return start - (end - start), start
+    count = count_periods(start, end - timedelta(days=1), period)
+    if period in ("day", "week"):
+        days = count * (7 if period == "week" else 1)
+        return start - timedelta(days=days), start
+    months = count * {"month": 1, "quarter": 3, "year": 12}[period]
+    index = start.year * 12 + start.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1), start
+
+
+def _one_bucket(start: date, end: date, period: str, zone: ZoneInfo) -> PeriodGrid:
+    return PeriodGrid(
+        period=period,
+        labels=(start,),
+        dates=(start, end),
+        instants=(local_midnight(start, zone), local_midnight(end, zone)),
+    )
+
+
+def _contributions(
+    metrics: Sequence[Metric], values: dict[tuple[str, str], Any], group_id: str, team_id: int | None, in_force: Any
+) -> list[Contribution]:
+    items = []
+    for metric in metrics:
+        target = in_force(metric.key, team_id)
+        found = values.get((metric.key, group_id))
+        value = found[1].value if found else None
+        sample = found[0].denominator if found else 0.0
+        status = status_of(value, target, metric.direction)
+        weight = float(target.weight) if target is not None else 0.0
+        points = points_of(value, target, metric.direction)
+        items.append(Contribution(metric.key, metric.label, value, status, weight, points, None, sample))
+    return items
+
+
+def _score(contributions: Sequence[Contribution]) -> float | None:
+    counted = [item for item in contributions if item.points is not None and item.weight > 0]
+    total = sum(item.weight for item in counted)
+    if not counted or total <= 0:
+        return None
+    return round(sum(item.weight * item.points for item in counted) / total, 2)  # type: ignore[operator]
+
+
+def _with_shares(contributions: Sequence[Contribution]) -> list[Contribution]:
+    counted = [item for item in contributions if item.points is not None and item.weight > 0]
+    total = sum(item.weight for item in counted)
+    shared = []
+    for item in contributions:
+        share = None
+        if item in counted and total > 0:
+            share = round(item.weight * item.points / total, 2)  # type: ignore[operator]
+        shared.append(Contribution(**{**item.__dict__, "contribution": share}))
+    return shared
+
+
+def _ranked(rows: list[TechnicianScore]) -> list[TechnicianScore]:
+    """Ranked first (by score, then name), unranked after (by name); equal scores share a rank."""
+    ranked = sorted((row for row in rows if row.unranked_reason is None), key=lambda r: (-r.score, r.technician))  # type: ignore[operator]
+    unranked = sorted((row for row in rows if row.unranked_reason is not None), key=lambda r: r.technician)
+    result, rank, previous = [], 0, None
+    for position, row in enumerate(ranked, start=1):
+        if row.score != previous:
+            rank, previous = position, row.score
+        result.append(TechnicianScore(**{**row.__dict__, "rank": rank}))
+    return result + unranked
+
+
+def _kpis(metrics: Sequence[Metric], in_force: Any) -> list[ScorecardKpi]:
+    kpis = []
+    for metric in metrics:
+        target = in_force(metric.key, None)
+        kpis.append(ScorecardKpi(metric.key, metric.label, float(target.weight) if target else 0.0, metric.direction))
+    return kpis
+
+
+def _technicians(
+    session: Session, scope: Scope, filters: q.Filters, values: dict[tuple[str, str], Any]
+) -> list[tuple[int, str, int | None, str | None]]:
+    """Visible technicians: the active ones, and inactive ones that have values in the window."""
+    with_values = {int(group_id) for _, group_id in values}
+    statement = (
+        select(Technician.id, Technician.name, Technician.team_id, Team.name)
+        .outerjoin(Team, Team.id == Technician.team_id)
+        .where(
+            scope.technicians(Technician.id, Technician.team_id),
+            or_(Technician.active.is_(True), Technician.id.in_(with_values or {0})),
+        )
+    )
+    if filters.technicians:
+        statement = statement.where(Technician.id.in_(filters.technicians))
+    if filters.teams:
+        statement = statement.where(Technician.team_id.in_(filters.teams))
+    return [tuple(row) for row in session.execute(statement.order_by(Technician.name, Technician.id))]  # type: ignore[misc]
+
+
+def _completed_jobs(
+    session: Session, start: date, end: date, zone: ZoneInfo, scope: Scope, filters: q.Filters
+) -> dict[int, int]:
+    """Completed jobs per technician in the window: the sample a rank needs."""
+    low, high = local_midnight(start, zone), local_midnight(end, zone)
+    statement = (
+        select(Job.technician_id, func.count())
+        .join(Technician, Technician.id == Job.technician_id)
+        .where(
+            Job.status == "completed",
+            Job.completed_at >= low,
+            Job.completed_at < high,
+            scope.technicians(Job.technician_id, Technician.team_id),
+        )
+        .group_by(Job.technician_id)
+    )
+    if filters.categories:
+        statement = statement.where(Job.category.in_(filters.categories))
+    return {technician_id: count for technician_id, count in session.execute(statement)}

@@ -1,0 +1,106 @@
+"""/api/v1/scorecards: technicians' composite scores, ranks and changes (scoped like KPI values)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from kpi_core.kpis import scorecards
+from kpi_core.kpis.periods import PERIODS
+from kpi_core.web.access import current_scope, requires
+from kpi_core.web.db import db_session
+from kpi_core.web.kpis_api import FilterSchema, filters_of
+from kpi_core.web.state import app_state
+
+blp = Blueprint(
+    "scorecards", __name__, url_prefix="/api/v1/scorecards", description="Technicians' composite scores and ranks"
+)
+
+HOW = scorecards.__doc__.split("\n\n", 1)[1] if scorecards.__doc__ else ""
+
+
+class ScorecardQuerySchema(FilterSchema):
+    kpi = fields.List(fields.String(), metadata={"description": "KPI key; repeatable; all KPIs when absent"})
+    period = fields.String(
+        load_default="month",
+        validate=validate.OneOf(PERIODS),
+        metadata={"description": "The period the window is made of; the previous window is as many periods back"},
+    )
+    start = fields.Date(required=True, metadata={"description": "First local day of the window, inclusive"})
+    end = fields.Date(required=True, metadata={"description": "Day after the window's last, exclusive"})
+    min_sample = fields.Integer(
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "Completed jobs needed to be ranked (default KPI_MIN_SAMPLE)"},
+    )
+
+
+class ContributionSchema(Schema):
+    kpi = fields.String(required=True)
+    label = fields.String(required=True)
+    value = fields.Float(required=True, allow_none=True, metadata={"description": "Pooled over the window"})
+    status = fields.String(required=True, allow_none=True, metadata={"enum": ["green", "amber", "red", None]})
+    weight = fields.Float(required=True, metadata={"description": "The target's weight (0: not scored)"})
+    points = fields.Float(required=True, allow_none=True, metadata={"description": "0-100 against the target"})
+    contribution = fields.Float(
+        required=True, allow_none=True, metadata={"description": "Points this KPI adds to the score"}
+    )
+    sample = fields.Float(required=True, metadata={"description": "The KPI's denominator over the window"})
+
+
+class TechnicianScoreSchema(Schema):
+    technician_id = fields.Integer(required=True)
+    technician = fields.String(required=True)
+    team_id = fields.Integer(required=True, allow_none=True)
+    team = fields.String(required=True, allow_none=True)
+    score = fields.Float(required=True, allow_none=True, metadata={"description": "0-100; null without values"})
+    previous_score = fields.Float(required=True, allow_none=True)
+    change = fields.Float(required=True, allow_none=True, metadata={"description": "score - previous_score"})
+    rank = fields.Integer(required=True, allow_none=True, metadata={"description": "null when not ranked"})
+    sample = fields.Integer(required=True, metadata={"description": "Completed jobs in the window"})
+    unranked_reason = fields.String(required=True, allow_none=True)
+    contributions = fields.List(fields.Nested(ContributionSchema), required=True)
+
+
+class ScorecardKpiSchema(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    weight = fields.Float(required=True, metadata={"description": "The company target's weight"})
+    direction = fields.String(required=True, metadata={"enum": ["higher", "lower"]})
+
+
+class ScorecardsSchema(Schema):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    period = fields.String(required=True)
+    previous_start = fields.Date(required=True)
+    previous_end = fields.Date(required=True)
+    min_sample = fields.Integer(required=True)
+    kpis = fields.List(fields.Nested(ScorecardKpiSchema), required=True)
+    technicians = fields.List(fields.Nested(TechnicianScoreSchema), required=True)
+
+
+@blp.route("")
+class Scorecards(MethodView):
+    @requires(blp, "kpis.read")
+    @blp.arguments(ScorecardQuerySchema, location="query")
+    @blp.response(200, ScorecardsSchema)
+    @blp.doc(operationId="getScorecards", summary="Score, rank and compare technicians over a window", description=HOW)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Per technician you may see: a composite score 0-100, each KPI's contribution, the rank among
+        technicians with enough completed jobs, and the change against the previous window."""
+        state = app_state()
+        return scorecards.compute_scorecards(
+            db_session(),
+            state.plugins,
+            start=args["start"],
+            end=args["end"],
+            period=args["period"],
+            zone=state.settings.zone,
+            scope=current_scope(),
+            filters=filters_of(args),
+            kpis=tuple(args.get("kpi", ())),
+            min_sample=args.get("min_sample", state.settings.min_sample),
+        )

@@ -1,0 +1,156 @@
+"""Scorecards: composite scores by hand, ranks, the minimum sample, the previous window, scoping."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from kpi_core.kpis.scorecards import points_of, previous_window
+from kpi_core.storage.models import Feedback, Job, Team, Technician
+
+FTF = "quality.first_time_fix_rate"
+RATING = "quality.avg_customer_rating"
+JUNE = {"kpi": [FTF, RATING], "period": "month", "start": "2026-06-01", "end": "2026-07-01", "min_sample": 2}
+
+
+@pytest.fixture
+def crew(database) -> dict[str, int]:
+    """June: Ada 2 jobs fixed first time rated 5 and 4; Bob 2 jobs, one called back, rated 4 and 4;
+    Cy 1 job rated 5. May: Ada 1 job called back, rated 4."""
+    refs = iter(range(1, 1000))
+    with database.session() as session:
+        north = Team(name="North")
+        session.add(north)
+        session.flush()
+        people = {name: Technician(external_ref=name, name=name, team_id=north.id) for name in ("Ada", "Bob", "Cy")}
+        session.add_all(people.values())
+        session.flush()
+
+        def job(who: str, day: date, rating: int, callback: bool = False) -> None:
+            done = datetime(day.year, day.month, day.day, 14, tzinfo=UTC)
+            row = Job(
+                external_ref=f"J{next(refs)}",
+                technician_id=people[who].id,
+                category="plumbing",
+                status="completed",
+                completed_at=done,
+            )
+            session.add(row)
+            session.flush()
+            session.add(Feedback(job_id=row.id, rating=rating, received_at=done))
+            if callback:
+                session.add(
+                    Job(
+                        external_ref=f"J{next(refs)}",
+                        technician_id=people[who].id,
+                        category="plumbing",
+                        status="scheduled",
+                        scheduled_start=done + timedelta(days=3),
+                        callback_of_id=row.id,
+                    )
+                )
+
+        job("Ada", date(2026, 6, 3), 5)
+        job("Ada", date(2026, 6, 10), 4)
+        job("Bob", date(2026, 6, 4), 4, callback=True)
+        job("Bob", date(2026, 6, 11), 4)
+        job("Cy", date(2026, 6, 12), 5)
+        job("Ada", date(2026, 5, 20), 4, callback=True)
+        return {name: person.id for name, person in people.items()}
+
+
+def scorecards(client, headers, **changes):
+    response = client.get("/api/v1/scorecards", query_string={**JUNE, **changes}, headers=headers)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_scores_ranks_and_changes_by_hand(client, admin_headers, crew) -> None:
+    body = scorecards(client, admin_headers)
+    assert (body["previous_start"], body["previous_end"], body["min_sample"]) == ("2026-05-01", "2026-06-01", 2)
+    by_name = {row["technician"]: row for row in body["technicians"]}
+    assert [row["technician"] for row in body["technicians"]] == ["Ada", "Bob", "Cy"]
+
+    ada = by_name["Ada"]
+    # FTF 2/2 = 1.0 >= green 0.9: 100 points; rating 4.5 >= green 4.5: 100 points; equal weights 2 and 2.
+    assert (ada["score"], ada["rank"], ada["sample"], ada["unranked_reason"]) == (100.0, 1, 2, None)
+    # May: FTF 0/1 -> 0 points, rating 4.0 = amber -> 50 points: 25.
+    assert (ada["previous_score"], ada["change"]) == (25.0, 75.0)
+    assert {c["kpi"]: c["contribution"] for c in ada["contributions"]} == {FTF: 50.0, RATING: 50.0}
+
+    bob = by_name["Bob"]
+    # FTF 1/2 = 0.5 below amber 0.8: 50 * 0.5 / 0.8 = 31.25 points; rating 4.0 = amber: 50. Mean: 40.625.
+    assert bob["score"] == pytest.approx(40.625, abs=0.01)
+    assert (bob["rank"], bob["previous_score"], bob["change"]) == (2, None, None)
+    ftf = next(c for c in bob["contributions"] if c["kpi"] == FTF)
+    assert (ftf["value"], ftf["status"], ftf["points"], ftf["sample"]) == (0.5, "red", 31.25, 2.0)
+
+    cy = by_name["Cy"]
+    assert (cy["score"], cy["rank"], cy["sample"]) == (100.0, None, 1)
+    assert cy["unranked_reason"] == "only 1 completed job in the period; 2 needed"
+
+
+def test_the_default_minimum_sample_leaves_everyone_unranked(client, admin_headers, crew) -> None:
+    body = scorecards(client, admin_headers, min_sample=None)
+    assert body["min_sample"] == 10
+    assert all(row["rank"] is None and "10 needed" in row["unranked_reason"] for row in body["technicians"])
+
+
+def test_equal_scores_share_a_rank(client, admin_headers, crew) -> None:
+    body = scorecards(client, admin_headers, min_sample=1)
+    assert [(row["technician"], row["rank"]) for row in body["technicians"]] == [("Ada", 1), ("Cy", 1), ("Bob", 3)]
+
+
+def test_a_technician_sees_only_their_own_scorecard(client, make_user, login, crew) -> None:
+    make_user("technician", username="bob", technician_ref="Bob")
+    body = scorecards(client, login("bob"))
+    assert [row["technician"] for row in body["technicians"]] == ["Bob"]
+
+
+def test_a_manager_sees_their_teams(client, make_user, login, crew) -> None:
+    make_user("manager", username="mia", teams=())
+    assert scorecards(client, login("mia"))["technicians"] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"end": "2026-06-01"}, "end"), ({"min_sample": -1}, "min_sample"), ({"kpi": ["nope.kpi"]}, "kpi")],
+)
+def test_bad_queries_name_the_field(client, admin_headers, changes, field) -> None:
+    response = client.get("/api/v1/scorecards", query_string={**JUNE, **changes}, headers=admin_headers)
+    assert response.status_code == 422
+    assert field in str(response.json["errors"])
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "period", "expected"),
+    [
+        (date(2026, 6, 1), date(2026, 7, 1), "month", (date(2026, 5, 1), date(2026, 6, 1))),
+        (date(2026, 1, 1), date(2026, 7, 1), "month", (date(2025, 7, 1), date(2026, 1, 1))),
+        (date(2026, 4, 1), date(2026, 7, 1), "quarter", (date(2026, 1, 1), date(2026, 4, 1))),
+        (date(2026, 6, 1), date(2026, 6, 15), "week", (date(2026, 5, 18), date(2026, 6, 1))),
+        (date(2026, 6, 10), date(2026, 6, 20), "month", (date(2026, 5, 31), date(2026, 6, 10))),
+    ],
+)
+def test_previous_window(start, end, period, expected) -> None:
+    assert previous_window(start, end, period) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "direction", "expected"),
+    [
+        (0.95, "higher", 100.0),
+        (0.85, "higher", 75.0),
+        (0.4, "higher", 25.0),
+        (5, "lower", 100.0),
+        (15, "lower", 75.0),
+        (40, "lower", 25.0),
+        (None, "higher", None),
+    ],
+)
+def test_points(value, direction, expected) -> None:
+    target = SimpleNamespace(green=0.9, amber=0.8) if direction == "higher" else SimpleNamespace(green=10, amber=20)
+    points = points_of(value, target, direction)
+    assert points == (None if expected is None else pytest.approx(expected))
