@@ -9,6 +9,10 @@ from sqlalchemy import text
 from kpi_core import hookimpl
 from kpi_core.declarations import FormField, JobSpec
 from kpi_core.jobs.context import JobContext
+from kpi_core.jobs.schedules import REPORT_JOB_KEY
+from kpi_core.kpis.refresh import refresh_kpi_cache
+from kpi_core.reports.job import render_report
+from kpi_core.reports.retention import remove_old_reports
 from kpi_core.storage.backup import create_backup
 
 
@@ -49,6 +53,24 @@ def kpi_jobs() -> list[JobSpec]:
             schedule="15 2 * * *",
             timeout=3600,
             retries=2,
+        ),
+        JobSpec(
+            key="core.refresh_kpi_cache",
+            label="Warm the KPI cache for the morning's dashboards",
+            run=refresh_kpi_cache,
+            schedule="0 5 * * *",
+            timeout=1800,
+            retries=1,
+        ),
+        # Reports: requested through /api/v1/reports or a report schedule, never run bare.
+        JobSpec(key=REPORT_JOB_KEY, label="Render a report", run=render_report, timeout=1800, retries=2),
+        JobSpec(
+            key="core.report_retention",
+            label="Delete old reports (KPI_REPORT_RETENTION_DAYS)",
+            run=remove_old_reports,
+            schedule="45 3 * * *",
+            timeout=900,
+            retries=1,
         ),
     ]
 

@@ -6,6 +6,7 @@ Every setting has a type, a default and an environment variable named
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -52,7 +53,13 @@ class Settings:
     port: int = _setting(8000, "Port `kpi serve` and `kpi demo` listen on.", int)
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
     max_content_length: int = _setting(20 * 1024 * 1024, "Largest request body in bytes (413 above it).", int)
-    min_sample: int = _setting(10, "Fewest jobs in a period for a technician to be ranked.", int)
+    min_sample: int = _setting(10, "Fewest completed jobs in a scorecard window for a technician to be ranked.", int)
+    cache_ttl: int = _setting(
+        86400,
+        "Seconds a computed KPI answer is kept (Redis when configured, else memory); changes to the data "
+        "make new entries at once. 0: no cache.",
+        int,
+    )
     previous_secret_keys: tuple[str, ...] = _setting(
         (), "Comma-separated former secret keys: tokens they signed stay valid while keys rotate.", _names
     )
@@ -64,6 +71,25 @@ class Settings:
     login_attempts: int = _setting(5, "Failed logins allowed per username or IP in the throttle window.", int)
     login_window_minutes: int = _setting(15, "Throttle window for failed logins, in minutes.", int)
     backup_keep: int = _setting(14, "Backups kept in the data directory's backups folder; older ones are deleted.", int)
+    report_retention_days: int = _setting(
+        30, "Days finished and failed report runs and their files are kept; the daily retention job deletes older.", int
+    )
+    log_format: str = _setting("text", "Log format: text (one readable line) or json (one JSON object per line).")
+    slow_request_ms: int = _setting(
+        1000, "Requests slower than this many milliseconds are logged as slow (0: never).", int
+    )
+    metrics_allow: tuple[str, ...] = _setting(
+        ("127.0.0.0/8", "::1/128"),
+        "Comma-separated networks (CIDR) whose direct connections may read /metrics.",
+        _names,
+    )
+    metrics_token: str = _setting("", "Bearer token that may read /metrics from any address. Empty: networks only.")
+    proxy_hops: int = _setting(
+        0, "Reverse proxies in front of the app whose X-Forwarded-For and -Proto are trusted (1 behind nginx).", int
+    )
+    web_workers: int = _setting(
+        0, "gunicorn worker processes for `kpi serve`; 0 serves with waitress in one process.", int
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -104,8 +130,24 @@ class Settings:
             )
         if self.backup_keep < 1:
             raise ConfigError(f"KPI_BACKUP_KEEP={self.backup_keep} must be at least 1")
+        if self.report_retention_days < 1:
+            raise ConfigError(f"KPI_REPORT_RETENTION_DAYS={self.report_retention_days} must be at least 1")
+        self._validate_observability()
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError("KPI_SECRET_KEY must be at least 32 characters long")
+
+    def _validate_observability(self) -> None:
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError(f"KPI_LOG_FORMAT={self.log_format!r} must be text or json")
+        if self.slow_request_ms < 0 or self.web_workers < 0 or self.proxy_hops < 0:
+            raise ConfigError("KPI_SLOW_REQUEST_MS, KPI_WEB_WORKERS and KPI_PROXY_HOPS must not be negative")
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(f"KPI_METRICS_ALLOW: {network!r} is not a network such as 10.0.0.0/8") from None
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("KPI_METRICS_TOKEN must be at least 16 characters long")
 
     @property
     def zone(self) -> ZoneInfo:

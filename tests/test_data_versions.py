@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -32,9 +33,15 @@ def add_job(database, technician: int, **fields) -> int:
         return job.id
 
 
-def test_months_between_widens_by_a_day_each_side() -> None:
-    assert versions.months_between(date(2026, 2, 1), date(2026, 3, 1)) == ["2026-01", "2026-02", "2026-03"]
+def test_months_between_dates_and_instants() -> None:
+    assert versions.months_between(date(2026, 2, 1), date(2026, 3, 1)) == ["2026-02"]
     assert versions.months_between(date(2025, 12, 15), date(2026, 1, 10)) == ["2025-12", "2026-01"]
+    # Local midnight of 1 March in Chicago is 06:00 UTC: the UTC span reaches into March.
+    chicago = ZoneInfo("America/Chicago")
+    first = datetime(2026, 2, 1, tzinfo=chicago)
+    end = datetime(2026, 3, 1, tzinfo=chicago)
+    assert versions.months_between(first, end) == ["2026-02", "2026-03"]
+    assert versions.months_between(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)) == ["2026-02"]
 
 
 def test_a_new_job_bumps_the_months_of_its_instants(database, technician) -> None:

@@ -242,7 +242,7 @@ def test_two_scheduler_processes_fire_a_due_occurrence_once(settings, database, 
         jobs = session.scalars(select(Schedule.job_key)).all()
         run = session.scalars(select(JobRun).where(JobRun.schedule_id == schedule_id)).one()
     # Both processes add the default schedules; each is added once (statistics had one already).
-    assert sorted(jobs) == ["core.backup", "core.refresh_statistics"]
+    assert sorted(jobs) == ["core.backup", "core.refresh_kpi_cache", "core.refresh_statistics", "core.report_retention"]
     assert run.status == "finished"
 
 
@@ -309,13 +309,13 @@ def test_a_bad_field_is_422_naming_it(client, admin_headers, field, value):
     assert field in response.json["errors"]["json"]
 
 
-def test_a_report_schedule_is_refused_until_a_plugin_declares_the_report_job(client, admin_headers):
+def test_a_report_schedule_with_an_incomplete_spec_is_refused_naming_the_field(client, admin_headers):
     body = {"name": "Weekly", "kind": "report", "report_spec": {"format": "pdf"}, "cron": "0 6 * * 1"}
 
     response = client.post("/api/v1/schedules", json=body, headers=admin_headers)
 
     assert response.status_code == 422
-    assert "kind" in response.json["errors"]["json"]
+    assert "report_spec.start" in str(response.json["errors"])
 
 
 def test_a_taken_name_is_409(client, admin_headers):

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor, record
 from kpi_core.imports import cells, lookups
+from kpi_core.imports.locking import wait_for_other_imports
 from kpi_core.imports.readers import RawRow
 from kpi_core.imports.report import ImportReport
+from kpi_core.storage import versions
 from kpi_core.storage.models import Feedback, Job, Technician
 from kpi_core.storage.types import utcnow
 
@@ -64,6 +66,7 @@ def import_feedback(
     batch: list[tuple[int, dict[str, Any]]] = []
 
     def flush() -> None:
+        wait_for_other_imports(session)
         jobs.clear()  # looked up per batch: only `seen` grows with the file
         jobs.load(values["job_ref"] for _, values in batch)
         resolved = []
@@ -143,3 +146,5 @@ def _write(
         session.execute(delete(Feedback).where(Feedback.job_id.in_([row["job_id"] for row in replace])))
     if new or replace:
         session.execute(insert(Feedback), [{**row, "created_at": now, "updated_at": now} for row in new + replace])
+        # Feedback counts in its job's months; these Core statements bypass the ORM's flush listener.
+        versions.bump(session, versions.job_months(session, [row["job_id"] for row in new + replace]))

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor, record
 from kpi_core.imports import cells, lookups
+from kpi_core.imports.locking import wait_for_other_imports
 from kpi_core.imports.readers import RawRow
 from kpi_core.imports.report import ImportReport
 from kpi_core.records.job_rules import job_rule_violations
+from kpi_core.storage import versions
 from kpi_core.storage.models import JOB_STATUSES, Customer, Job, Technician
 from kpi_core.storage.types import utcnow
 
@@ -131,6 +133,7 @@ class JobImport:
     def _process(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         # Jobs and customers are looked up again per batch (earlier batches are in the transaction):
         # only rows_of_ref (a reference and a row number per row) grows with the file.
+        wait_for_other_imports(self.session)
         self.jobs.clear()
         self.customers.clear()
         self.technicians.load(values["technician_ref"] for _, values in batch if values["technician_ref"])
@@ -235,9 +238,23 @@ class JobImport:
                     relinked_only += 1
         if links:
             self.session.execute(UPDATE_JOB, links)
+        self._touch(
+            before, same, [row["b_id"] for row in changed + links] + [self.jobs.get(r["external_ref"]).id for r in new]
+        )
         self.report.created += len(new)
         self.report.updated += len(changed) + relinked_only
         self.report.unchanged += len(same)
+
+    def _touch(self, before: dict[str, Any], same: set[str], written: list[int]) -> None:
+        """Bump the data versions of the months the batch changed: old and new instants, and callbacks'
+        originals (the ORM's flush listener does not see these Core statements)."""
+        old_months: set[str] = set()
+        old_originals = []
+        for ref, existing in before.items():
+            if existing is not None and ref not in same:
+                old_months |= versions.months_of(getattr(existing, name, None) for name in versions.JOB_INSTANTS)
+                old_originals.append(getattr(existing, "callback_of_id", None))
+        versions.bump(self.session, old_months | versions.job_months(self.session, [*written, *old_originals]))
 
     def _write_customers(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         """Create unknown customers and rename changed ones, with one statement each per batch."""

@@ -9,13 +9,16 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from kpi_core.config import Settings
+from kpi_core.plugins import PluginHost
 
 
 @dataclass
 class JobContext:
     """Passed as the first argument to every ``JobSpec.run``.
 
-    ``engine`` is the database; ``settings`` the host's settings;
+    ``engine`` is the database; ``settings`` the host's settings; ``plugins``
+    the loaded plugins of the running process (their declarations, for jobs
+    that compute KPIs or render reports);
     ``plugin_settings`` the declaring plugin's own settings;
     ``progress(percent, message)`` records how far the job has got.
     ``run_id`` and ``attempt`` identify the run (``attempt`` counts from 1;
@@ -25,6 +28,7 @@ class JobContext:
     engine: Engine
     settings: Settings
     plugin_settings: dict[str, Any] = field(default_factory=dict)
+    plugins: PluginHost | None = None
     on_progress: Callable[[int, str], None] | None = None
     run_id: int | None = None
     attempt: int = 1

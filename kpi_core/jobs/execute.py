@@ -132,6 +132,7 @@ def execute(
         engine=env.database.engine,
         settings=env.settings,
         plugin_settings=_plugin_settings(env, attempt.job_key),
+        plugins=env.plugins,
         on_progress=_Progress(env.database, attempt),
         run_id=run_id,
         attempt=attempt.number,

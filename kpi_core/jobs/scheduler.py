@@ -30,12 +30,15 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
+from kpi_core.accounts.scope import UNSCOPED
 from kpi_core.audit.trail import Actor
 from kpi_core.errors import Invalid
 from kpi_core.jobs.errors import QueueUnavailable
 from kpi_core.jobs.runner import Runner
-from kpi_core.jobs.schedules import REPORT_JOB_KEY, ensure_default_schedules
+from kpi_core.jobs.schedules import ensure_default_schedules
+from kpi_core.reports.service import SCHEDULE_PREFIX, request_report
 from kpi_core.storage.models import Schedule
 from kpi_core.storage.types import utcnow
 
@@ -136,17 +139,32 @@ class Scheduler:
             if skip:
                 log.info("schedule %r: skipped the missed occurrence %s", schedule.name, pending.occurrence)
                 return Fired(schedule.id, pending.occurrence, None)
-            params = {"spec": schedule.report_spec} if schedule.job_key == REPORT_JOB_KEY else {}
             try:
-                run_id = self.runner.enqueue(
-                    schedule.job_key or "", params, requested_by=SCHEDULER, session=session, schedule_id=schedule.id
-                )
+                run_id = self._enqueue(session, schedule)
             except Invalid as exc:
                 # The job's plugin is gone: keep the claim (no retry every tick) and say why.
                 log.error("schedule %r cannot fire: %s", schedule.name, exc)
                 return Fired(schedule.id, pending.occurrence, None)
         log.info("schedule %r fired for %s: run %s", schedule.name, pending.occurrence, run_id)
         return Fired(schedule.id, pending.occurrence, run_id)
+
+    def _enqueue(self, session: Session, schedule: Schedule) -> int:
+        """Queue the schedule's job; a report schedule requests a report exactly as the API does."""
+        if schedule.kind == "report":
+            report = request_report(
+                session,
+                self.runner,
+                SCHEDULER,
+                schedule.report_spec,
+                scope=UNSCOPED,
+                schedule_id=schedule.id,
+                prefix=SCHEDULE_PREFIX,
+            )
+            assert report.job_run_id is not None
+            return report.job_run_id
+        return self.runner.enqueue(
+            schedule.job_key or "", {}, requested_by=SCHEDULER, session=session, schedule_id=schedule.id
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Tick every ``interval`` seconds until ``stop`` is set; an error is logged, never fatal."""

@@ -10,7 +10,7 @@ occurrence already claimed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,8 +26,10 @@ from kpi_core.records import changes
 from kpi_core.storage.models import Schedule
 from kpi_core.storage.types import utcnow
 
-REPORT_JOB_KEY = "core.generate_report"
-"""The job a report schedule runs, with ``{"spec": report_spec}``; declared by the reports feature."""
+REPORT_JOB_KEY = "core.report"
+"""The job that renders a report run (kpi_core/reports/job.py); a report schedule requests a run of it."""
+ReportCheck = Callable[[Any], None]
+"""Validates a report spec whole, raising Invalid naming ``report_spec.<field>`` (kpi_core.reports.service)."""
 KINDS = ("job", "report")
 MISSED = ("run_once", "skip")
 ENTITY = "schedule"
@@ -59,7 +61,7 @@ def next_fire_at(schedule: Schedule, after: datetime | None = None) -> datetime 
     return croniter(schedule.cron, start).get_next(datetime).astimezone(ZoneInfo("UTC"))
 
 
-def _check(schedule: Schedule, jobs: Mapping[str, JobSpec]) -> None:
+def _check(schedule: Schedule, jobs: Mapping[str, JobSpec], check_report: ReportCheck | None = None) -> None:
     """Validate a schedule as a whole: the fields depend on each other."""
     if schedule.kind not in KINDS:
         raise Invalid("kind", f"must be one of {', '.join(KINDS)}")
@@ -72,6 +74,8 @@ def _check(schedule: Schedule, jobs: Mapping[str, JobSpec]) -> None:
             raise Invalid("report_spec", "a report schedule needs the report to generate")
         if REPORT_JOB_KEY not in jobs:
             raise Invalid("kind", f"reports cannot be scheduled yet: no plugin declares the job {REPORT_JOB_KEY!r}")
+        if check_report is not None:
+            check_report(schedule.report_spec)
         schedule.job_key = REPORT_JOB_KEY
         return
     if schedule.report_spec is not None:
@@ -100,7 +104,13 @@ def get_schedule(session: Session, schedule_id: int) -> Schedule:
 
 
 def create_schedule(
-    session: Session, jobs: Mapping[str, JobSpec], actor: Actor, data: Mapping[str, Any], *, default_zone: str = "UTC"
+    session: Session,
+    jobs: Mapping[str, JobSpec],
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    default_zone: str = "UTC",
+    check_report: ReportCheck | None = None,
 ) -> Schedule:
     """Validate and add a schedule (audited); a taken name is 409 naming ``name``."""
     changes.ensure_unique(session, Schedule, "name", data["name"])
@@ -115,12 +125,18 @@ def create_schedule(
         missed=data.get("missed", "run_once"),
         created_by_id=actor.user_id,
     )
-    _check(schedule, jobs)
+    _check(schedule, jobs, check_report)
     return changes.create(session, actor, ENTITY, schedule, unique_field="name")
 
 
 def update_schedule(
-    session: Session, jobs: Mapping[str, JobSpec], actor: Actor, schedule: Schedule, data: Mapping[str, Any]
+    session: Session,
+    jobs: Mapping[str, JobSpec],
+    actor: Actor,
+    schedule: Schedule,
+    data: Mapping[str, Any],
+    *,
+    check_report: ReportCheck | None = None,
 ) -> Schedule:
     """Apply changed fields, validate the result, audit the difference."""
     if "name" in data:
@@ -129,7 +145,9 @@ def update_schedule(
     if updates.get("enabled") and not schedule.enabled:
         # Re-enabled: start from now, rather than catching up on the time it was off.
         updates["last_fired_at"] = utcnow()
-    return changes.update(session, actor, ENTITY, schedule, updates, "name", check=lambda obj: _check(obj, jobs))
+    return changes.update(
+        session, actor, ENTITY, schedule, updates, "name", check=lambda obj: _check(obj, jobs, check_report)
+    )
 
 
 def delete_schedule(session: Session, actor: Actor, schedule: Schedule) -> None:

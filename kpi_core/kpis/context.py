@@ -31,7 +31,11 @@ def default_contexts(_metric: Metric) -> MetricContext:
 
 def stored_contexts(session: Session, plugins: PluginHost) -> ContextFor:
     """Each metric with the settings in force for the plugin that declares it (one query)."""
-    by_plugin = values_by_plugin(session, plugins)
+    return contexts_for(plugins, values_by_plugin(session, plugins))
+
+
+def contexts_for(plugins: PluginHost, by_plugin: Mapping[str, Mapping[str, Any]]) -> ContextFor:
+    """Each metric with its plugin's settings from ``by_plugin`` ({plugin: {name: value}})."""
     contexts = {name: metric_context(values) for name, values in by_plugin.items()}
     plain = metric_context()
     return lambda metric: contexts.get(plugins.owner_of("kpi_metrics", metric.key), plain)

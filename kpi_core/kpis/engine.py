@@ -104,7 +104,11 @@ def compute_values(
 
 def stored_targets(session: Session, plugins: PluginHost) -> TargetLookup:
     """The effective targets in the database as a ``target_for`` lookup."""
-    in_force = targets.effective_targets(session, plugins)
+    return targets_lookup(targets.effective_targets(session, plugins))
+
+
+def targets_lookup(in_force: targets.TargetMap) -> TargetLookup:
+    """Effective targets (from :func:`kpi_core.records.targets.effective_targets`) as a lookup."""
     return lambda metric_key, team_id: targets.target_for(in_force, metric_key, team_id)
 
 

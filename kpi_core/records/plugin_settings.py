@@ -51,8 +51,13 @@ def setting_values(session: Session, plugins: PluginHost) -> dict[str, SettingVa
 
 def values_by_plugin(session: Session, plugins: PluginHost) -> dict[str, dict[str, Any]]:
     """Each plugin's settings as it reads them: {plugin: {name without namespace: value}}."""
+    return grouped_by_plugin(setting_values(session, plugins))
+
+
+def grouped_by_plugin(values: Mapping[str, SettingValue]) -> dict[str, dict[str, Any]]:
+    """``values`` (from :func:`setting_values`) as {plugin: {name without namespace: value}}."""
     by_plugin: dict[str, dict[str, Any]] = {}
-    for item in setting_values(session, plugins).values():
+    for item in values.values():
         by_plugin.setdefault(item.plugin, {})[item.setting.name] = item.value
     return by_plugin
 

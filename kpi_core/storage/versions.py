@@ -5,8 +5,8 @@ Every transaction that changes facts bumps a counter per month it touched
 under the counters of the months it covers can never be served after a
 committed change to those months, in any process, and a rolled-back change
 invalidates nothing. Months are ``YYYY-MM`` of a UTC instant (timestamps) or
-of a local date (DATE columns); :func:`months_between` widens a query's range
-by a day on each side, so both readings of a boundary are covered.
+of a local date (DATE columns); a query reads the counters of the UTC months
+its instants span and of the months its local dates span.
 
 ORM changes are seen by a flush listener (:func:`install`); bulk writes that
 bypass the ORM (the importers) call :func:`bump` themselves. A change that
@@ -16,7 +16,7 @@ team renamed, a plugin setting) bumps :data:`EVERYTHING`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,11 +44,12 @@ def months_of(moments: Iterable[datetime | date | None]) -> set[str]:
     return {month_of(moment) for moment in moments if moment is not None}
 
 
-def months_between(start: date, end: date) -> list[str]:
-    """Every month from the day before ``start`` to the day after ``end`` (a margin for time zones)."""
-    first, last = start - timedelta(days=1), end + timedelta(days=1)
-    months, year, month = [], first.year, first.month
-    while (year, month) <= (last.year, last.month):
+def months_between(first: datetime | date, end: datetime | date) -> list[str]:
+    """Every month of [first, end): UTC months for instants, calendar months for dates."""
+    last = end - (timedelta(microseconds=1) if isinstance(end, datetime) else timedelta(days=1))
+    low, high = month_of(first), month_of(last)
+    months, year, month = [], int(low[:4]), int(low[5:])
+    while f"{year:04d}-{month:02d}" <= high:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
@@ -78,16 +79,24 @@ def current(session: Session, months: Iterable[str]) -> tuple[tuple[str, int], .
 
 def job_months(session: Session, job_ids: Iterable[int]) -> set[str]:
     """The months of every instant of these jobs and of the originals they are callbacks of."""
-    ids = sorted({job_id for job_id in job_ids if job_id is not None})
-    months: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    months, originals = set(), set()
+    for chunk in _chunks(job_ids):
         columns = [getattr(Job, name) for name in JOB_INSTANTS]
         for row in session.execute(select(Job.callback_of_id, *columns).where(Job.id.in_(chunk))):
             months |= months_of(row[1:])
             if row[0] is not None:
-                months |= job_months(session, [row[0]])
+                originals.add(row[0])
+    # A callback changes its original's first-time fix: the original's months (one level is enough).
+    for chunk in _chunks(originals):
+        for row in session.execute(select(*[getattr(Job, name) for name in JOB_INSTANTS]).where(Job.id.in_(chunk))):
+            months |= months_of(row)
     return months
+
+
+def _chunks(ids: Iterable[int], size: int = 500) -> Iterator[list[int]]:
+    unique = sorted({value for value in ids if value is not None})
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
 
 
 def install() -> None:
@@ -108,10 +117,8 @@ def _collect(session: Session, _context: Any, _instances: Any) -> None:
             related_jobs |= {job_id for job_id in _values(obj, "job_id") if job_id is not None}
         elif isinstance(obj, Evaluation):
             touched |= months_of(_values(obj, "period_start", "period_end"))
-        elif isinstance(obj, Technician | Team) and obj not in session.new:
-            # A new one has no facts yet; a renamed one relabels, a moved or deleted one regroups, every period.
-            if obj in session.deleted or _changed(obj, "team_id" if isinstance(obj, Technician) else "name", "name"):
-                touched.add(EVERYTHING)
+        elif isinstance(obj, Technician | Team) and _regroups(session, obj):
+            touched.add(EVERYTHING)
     session.info["kpi_related_jobs"] = related_jobs | session.info.get("kpi_related_jobs", set())
 
 
@@ -133,6 +140,13 @@ def _values(obj: Any, *names: str) -> list[Any]:
         if not (history.added or history.unchanged or history.deleted):
             values.append(getattr(obj, name, None))
     return values
+
+
+def _regroups(session: Session, obj: Technician | Team) -> bool:
+    """A new one has no facts yet; a renamed one relabels and a moved or deleted one regroups every period."""
+    if obj in session.new:
+        return False
+    return obj in session.deleted or _changed(obj, "team_id" if isinstance(obj, Technician) else "name", "name")
 
 
 def _changed(obj: Any, *names: str) -> bool:

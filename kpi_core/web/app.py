@@ -16,6 +16,7 @@ from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.web import (
     api_docs,
+    admin_rq,
     audit_api,
     auth_api,
     customers_api,
@@ -29,8 +30,10 @@ from kpi_core.web import (
     jobs_runs_api,
     kpis_api,
     plugins_api,
+    reports_api,
     request_id,
     schedules_api,
+    scorecards_api,
     security_headers,
     targets_api,
     teams_api,
@@ -51,12 +54,15 @@ API_BLUEPRINTS = (
     evaluations_api.blp,
     targets_api.blp,
     kpis_api.blp,
+    scorecards_api.blp,
     imports_api.blp,
     audit_api.blp,
     plugins_api.blp,
     jobs_runs_api.blp,
     jobs_runs_api.jobs_blp,
     schedules_api.blp,
+    reports_api.blp,
+    admin_rq.blp,
 )
 
 

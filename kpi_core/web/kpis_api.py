@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from kpi_core.kpis import drilldown, engine
+from kpi_core.kpis import drilldown, service
+from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.definitions import kpi_definitions
 from kpi_core.kpis.periods import MAX_PERIODS, PERIODS
 from kpi_core.kpis.query import GROUP_BYS, NO_TEAM, Filters, KpiQuery
@@ -167,7 +169,9 @@ class KpiValues(MethodView):
         Rates and roll-ups pool numerators and denominators. A group with facts
         in a period but none in a KPI's sample has value null; a group with no
         facts in a period has no row. Status compares the value with the team's
-        target (group_by team or technician), else the company's.
+        target (group_by team or technician), else the company's. Answers are
+        cached until the data of the months they cover changes (header
+        X-KPI-Cache: hit or miss).
         """
         state = app_state()
         query = KpiQuery(
@@ -178,9 +182,19 @@ class KpiValues(MethodView):
             period=args["period"],
             filters=filters_of(args),
         )
-        return engine.compute_values(
-            db_session(), state.plugins, query, zone=state.settings.zone, scope=current_scope()
+        answer = service.kpi_values(
+            db_session(),
+            state.plugins,
+            query,
+            zone=state.settings.zone,
+            scope=current_scope(),
+            cache=shared_cache(state.settings),
+            ttl=state.settings.cache_ttl,
         )
+        # The cached JSON is the response body as is: a warm answer costs no serialisation.
+        response = Response(answer.body, mimetype="application/json")
+        response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
+        return response
 
 
 @blp.route("/<string:key>/drilldown")

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from kpi_core.jobs import schedules
+from kpi_core.reports.service import schedule_spec_check
 from kpi_core.web.access import current_actor, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
@@ -20,7 +21,9 @@ from kpi_core.web.state import app_state
 blp = Blueprint("schedules", __name__, url_prefix="/api/v1/schedules", description="Schedules of background jobs")
 
 DOCS = {
-    "kind": "job (runs job_key) or report (runs the report job with report_spec)",
+    "kind": "job (runs job_key) or report (requests a report from report_spec, as POST /api/v1/reports does)",
+    "report_spec": "For kind report: the body of POST /api/v1/reports; last_periods (e.g. 1 with period month: "
+    "the month just ended) instead of start and end keeps it relative to each firing",
     "cron": "5 fields: minute hour day-of-month month day-of-week, e.g. '30 2 * * *'",
     "timezone": "IANA time zone the cron is read in; default the company's (KPI_TIMEZONE)",
     "missed": "Occurrences missed while no scheduler ran: run_once (one catch-up run) or skip",
@@ -33,7 +36,7 @@ class ScheduleSchema(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(schedules.KINDS), "description": DOCS["kind"]})
     job_key = fields.String(allow_none=True)
-    report_spec = fields.Dict(allow_none=True)
+    report_spec = fields.Dict(allow_none=True, metadata={"description": DOCS["report_spec"]})
     cron = fields.String(required=True, metadata={"description": DOCS["cron"]})
     timezone = fields.String(required=True, metadata={"description": DOCS["timezone"]})
     enabled = fields.Boolean(required=True, metadata={"description": DOCS["enabled"]})
@@ -57,7 +60,7 @@ class ScheduleInSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(load_default="job", validate=validate.OneOf(schedules.KINDS))
     job_key = fields.String(allow_none=True, validate=validate.Length(min=1, max=120))
-    report_spec = fields.Dict(allow_none=True)
+    report_spec = fields.Dict(allow_none=True, metadata={"description": DOCS["report_spec"]})
     cron = fields.String(required=True, validate=validate.Length(max=120), metadata={"description": DOCS["cron"]})
     timezone = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": DOCS["timezone"]})
     enabled = fields.Boolean(load_default=True)
@@ -68,7 +71,7 @@ class SchedulePatchSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     kind = fields.String(validate=validate.OneOf(schedules.KINDS))
     job_key = fields.String(allow_none=True, validate=validate.Length(min=1, max=120))
-    report_spec = fields.Dict(allow_none=True)
+    report_spec = fields.Dict(allow_none=True, metadata={"description": DOCS["report_spec"]})
     cron = fields.String(validate=validate.Length(max=120))
     timezone = fields.String(validate=validate.Length(min=1, max=64))
     enabled = fields.Boolean()
@@ -99,7 +102,10 @@ class Schedules(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Create a schedule; the cron, time zone and job key are checked (422 names the field)."""
         zone = app_state().settings.timezone
-        schedule = schedules.create_schedule(db_session(), runner().jobs, current_actor(), body, default_zone=zone)
+        check = schedule_spec_check(db_session(), runner())
+        schedule = schedules.create_schedule(
+            db_session(), runner().jobs, current_actor(), body, default_zone=zone, check_report=check
+        )
         commit()
         return schedule
 
@@ -126,7 +132,10 @@ class ScheduleItem(MethodView):
         """Change a schedule. Send the ETag from GET in If-Match (428 without it, 412 if stale)."""
         schedule = schedules.get_schedule(db_session(), schedule_id)
         blp.check_etag(schedule, ScheduleSchema)
-        schedule = schedules.update_schedule(db_session(), runner().jobs, current_actor(), schedule, body)
+        check = schedule_spec_check(db_session(), runner())
+        schedule = schedules.update_schedule(
+            db_session(), runner().jobs, current_actor(), schedule, body, check_report=check
+        )
         commit()
         return schedule
 

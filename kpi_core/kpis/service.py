@@ -1,0 +1,139 @@
+"""KPI values as the API serves them: computed by the engine once, then answered from the cache.
+
+The cache key names everything an answer depends on: the database, the query, the
+principal's scope, the loaded plugins, the plugin settings and targets in
+force, the company time zone, and the data versions of the months the range
+covers (:mod:`kpi_core.storage.versions`). An import or an edit in a month
+bumps its version in the same transaction, so the next request after the
+commit misses and recomputes, in every process; answers for months nothing
+touched stay cached. The answer is kept as the JSON the API sends, so a warm
+request costs a few small queries for the key and no serialisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from kpi_core.accounts.scope import UNSCOPED, Scope
+from kpi_core.kpis import engine
+from kpi_core.kpis import query as q
+from kpi_core.kpis.cache import ResultCache, lookup
+from kpi_core.kpis.context import contexts_for
+from kpi_core.kpis.definitions import resolve_metrics
+from kpi_core.kpis.periods import PeriodGrid
+from kpi_core.plugins import PluginHost
+from kpi_core.records import targets
+from kpi_core.records.plugin_settings import grouped_by_plugin, setting_values
+from kpi_core.storage import versions
+
+KEY_VERSION = 1
+"""Bump when the cached JSON's shape changes, so old entries are not read."""
+
+
+@dataclass(frozen=True)
+class ValuesAnswer:
+    """The values of one query as the API's JSON array, and whether the cache had them."""
+
+    body: bytes
+    cached: bool
+
+    def rows(self) -> list[q.KpiValue]:
+        return [
+            q.KpiValue(**{**row, "period_start": date.fromisoformat(row["period_start"])})
+            for row in json.loads(self.body)
+        ]
+
+
+def kpi_values(
+    session: Session,
+    plugins: PluginHost,
+    query: q.KpiQuery,
+    *,
+    zone: ZoneInfo,
+    scope: Scope = UNSCOPED,
+    cache: ResultCache | None = None,
+    ttl: int = 86400,
+) -> ValuesAnswer:
+    """The values of ``query`` as ``scope`` may see them, from the cache when it has them.
+
+    Raises Invalid (422) for an unknown KPI or a bad range, as the engine does.
+    """
+    grid = q.validate_grid(query, zone)
+    metrics = resolve_metrics(plugins, query.kpis)
+    settings = setting_values(session, plugins)
+    in_force = targets.effective_targets(session, plugins)
+    key = _key(session, plugins, query, metrics, zone, scope, settings, in_force, grid)
+    found = lookup(cache, key)
+    if found is not None:
+        return ValuesAnswer(found, cached=True)
+    values = engine.compute_values(
+        session,
+        plugins,
+        query,
+        zone=zone,
+        scope=scope,
+        target_for=engine.targets_lookup(in_force),
+        context_for=contexts_for(plugins, grouped_by_plugin(settings)),
+    )
+    body = json.dumps([_row(value) for value in values], separators=(",", ":")).encode()
+    if cache is not None:
+        cache.set(key, body, ttl)
+    return ValuesAnswer(body, cached=False)
+
+
+def _row(value: q.KpiValue) -> dict[str, Any]:
+    row = asdict(value)
+    row["period_start"] = value.period_start.isoformat()
+    return row
+
+
+def _key(
+    session: Session,
+    plugins: PluginHost,
+    query: q.KpiQuery,
+    metrics: list[Any],
+    zone: ZoneInfo,
+    scope: Scope,
+    settings: dict[str, Any],
+    in_force: targets.TargetMap,
+    grid: PeriodGrid,
+) -> str:
+    # Timestamps are placed by UTC instant, DATE columns by local date: both spans count.
+    instants = versions.months_between(grid.instants[0], grid.instants[-1])
+    months = sorted({*instants, *versions.months_between(grid.dates[0], grid.dates[-1])})
+    parts = {
+        "v": KEY_VERSION,
+        # Two deployments may share one Redis: their answers must never meet.
+        "database": session.get_bind().url.render_as_string(hide_password=True),
+        "kpis": [metric.key for metric in metrics],
+        "group_by": query.group_by,
+        "period": query.period,
+        "range": [query.start.isoformat(), query.end.isoformat()],
+        "filters": [sorted(query.filters.teams), sorted(query.filters.technicians), sorted(query.filters.categories)],
+        "zone": zone.key,
+        "scope": _scope_key(scope),
+        "plugins": sorted(f"{info.name}=={info.version}" for info in plugins.plugins.values()),
+        "settings": {key: item.value for key, item in sorted(settings.items())},
+        "targets": sorted(
+            [metric_key, team_id or 0, target.green, target.amber, target.weight]
+            for (metric_key, team_id), target in in_force.items()
+        ),
+        "data": versions.current(session, months),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _scope_key(scope: Scope) -> list[Any]:
+    principal = scope.principal
+    if scope.sees_all or principal is None:
+        return ["all"]
+    if principal.role == "technician":
+        return ["technician", principal.technician_id]
+    return ["teams", sorted(principal.managed_team_ids)]

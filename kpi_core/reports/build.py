@@ -1,0 +1,185 @@
+"""Builds the one ReportData every format renders, from the KPI engine and the evaluations.
+
+Values come from :func:`kpi_core.kpis.engine.compute_values`, the function
+behind ``GET /api/v1/kpis/values``, so a report shows exactly the numbers
+the API answers for the same query and the same user. Every report carries
+the requested ``group_by`` level and the company, team and technician
+levels (each one SQL statement), so any format can draw summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, func, not_, select
+from sqlalchemy.orm import Session, aliased
+
+from kpi_core.accounts.scope import Scope
+from kpi_core.kpis import engine
+from kpi_core.kpis.definitions import resolve_metrics
+from kpi_core.kpis.query import Filters
+from kpi_core.kpis.scorecards import DEFAULT_MIN_SAMPLE, compute_scorecards
+from kpi_core.plugins import PluginHost
+from kpi_core.reports.data import EvaluationSummary, MetricInfo, ReportData, ScorecardRow, ValueRow
+from kpi_core.reports.spec import ReportSpec
+from kpi_core.storage.models import Evaluation, Team, Technician
+
+SUMMARY_LEVELS = ("company", "team", "technician")
+COMMENT_FIELD = "core.overall_comment"
+"""The evaluation form's free-text question (declared by kpi_core.builtin) quoted as the latest comment."""
+COUNTED = ("submitted", "acknowledged")
+
+Progress = Callable[[int, str], None]
+
+
+def build_report_data(
+    session: Session,
+    plugins: PluginHost,
+    spec: ReportSpec,
+    *,
+    zone: ZoneInfo,
+    scope: Scope,
+    generated_at: datetime,
+    min_sample: int | None = None,
+    progress: Progress | None = None,
+) -> ReportData:
+    """Everything the report shows, as ``scope`` may see it."""
+    target_for = engine.stored_targets(session, plugins)
+    levels = list(dict.fromkeys((spec.group_by, *SUMMARY_LEVELS)))
+    values: dict[str, tuple[ValueRow, ...]] = {}
+    for number, level in enumerate(levels):
+        query = replace(spec.query, group_by=level)
+        rows = engine.compute_values(session, plugins, query, zone=zone, scope=scope, target_for=target_for)
+        values[level] = tuple(ValueRow(**asdict(row)) for row in rows)
+        if progress is not None:
+            progress(1 + 6 * (number + 1) // len(levels), f"computed the {level} values")
+    return ReportData(
+        title=spec.title,
+        generated_at=generated_at,
+        timezone=zone.key,
+        group_by=spec.group_by,
+        period=spec.period,
+        start=spec.start,
+        end=spec.end,
+        metrics=tuple(
+            MetricInfo(metric.key, metric.label, metric.unit, metric.direction, metric.kind, metric.formula)
+            for metric in resolve_metrics(plugins, spec.kpis)
+        ),
+        values=values,
+        filters=describe_filters(session, spec.filters),
+        scorecards=_scorecards(session, plugins, spec, zone=zone, scope=scope, min_sample=min_sample),
+        evaluations=evaluation_summaries(session, spec, scope),
+    )
+
+
+def describe_filters(session: Session, filters: Filters) -> dict[str, list[str]]:
+    """The filters as a reader knows them: team and technician names, not ids (only those set)."""
+    described: dict[str, list[str]] = {}
+    if filters.teams:
+        described["team"] = list(
+            session.scalars(select(Team.name).where(Team.id.in_(filters.teams)).order_by(Team.name))
+        )
+    if filters.technicians:
+        names = select(Technician.name).where(Technician.id.in_(filters.technicians)).order_by(Technician.name)
+        described["technician"] = list(session.scalars(names))
+    if filters.categories:
+        described["category"] = list(filters.categories)
+    return described
+
+
+def evaluation_summaries(session: Session, spec: ReportSpec, scope: Scope) -> tuple[EvaluationSummary, ...]:
+    """Per technician: the evaluations the quality KPI counts, whose period ends in the range.
+
+    The same rule as the evaluation score KPI: submitted or acknowledged, the
+    latest submitted revision only, placed by ``period_end``. Evaluations
+    have no category, so a category filter leaves none (as in the engine).
+    """
+    if spec.filters.categories:
+        return ()
+    newer = aliased(Evaluation)
+    counted = and_(
+        Evaluation.status.in_(COUNTED),
+        Evaluation.period_end >= spec.start,
+        Evaluation.period_end < spec.end,
+        not_(exists().where(newer.supersedes_id == Evaluation.id, newer.status.in_(COUNTED))),
+        scope.technicians(Evaluation.technician_id, Technician.team_id),
+    )
+    if spec.filters.technicians:
+        counted = and_(counted, Evaluation.technician_id.in_(spec.filters.technicians))
+    if spec.filters.teams:
+        counted = and_(counted, Technician.team_id.in_(spec.filters.teams))
+    joined = select(Evaluation.technician_id).join(Technician, Technician.id == Evaluation.technician_id)
+    totals = session.execute(
+        joined.add_columns(func.count(Evaluation.id), func.avg(Evaluation.score))
+        .where(counted)
+        .group_by(Evaluation.technician_id)
+    ).all()
+    comments = _latest_comments(session, joined.add_columns(Evaluation.answers).where(counted))
+    return tuple(
+        EvaluationSummary(
+            technician_id=str(technician_id),
+            count=int(count),
+            mean_score=float(mean) if mean is not None else None,
+            latest_comment=comments.get(technician_id),
+        )
+        for technician_id, count, mean in totals
+    )
+
+
+def _latest_comments(session: Session, statement: Any) -> dict[int, str]:
+    """Each technician's most recent non-empty overall comment (answers are JSON: read in Python)."""
+    latest: dict[int, str] = {}
+    ordered = statement.order_by(
+        Evaluation.technician_id, Evaluation.period_end.desc(), Evaluation.submitted_at.desc(), Evaluation.id.desc()
+    )
+    for technician_id, answers in session.execute(ordered):
+        if technician_id in latest or not isinstance(answers, dict):
+            continue
+        comment = answers.get(COMMENT_FIELD)
+        if isinstance(comment, str) and comment.strip():
+            latest[technician_id] = comment.strip()
+    return latest
+
+
+def _scorecards(
+    session: Session,
+    plugins: PluginHost,
+    spec: ReportSpec,
+    *,
+    zone: ZoneInfo,
+    scope: Scope,
+    min_sample: int | None,
+) -> tuple[ScorecardRow, ...]:
+    """The technicians' scorecards over the whole range, on the report's KPIs (the scorecard API's numbers).
+
+    ``contributions`` are each KPI's share of the score (they add up to it).
+    """
+    cards = compute_scorecards(
+        session,
+        plugins,
+        start=spec.start,
+        end=spec.end,
+        period=spec.period,
+        zone=zone,
+        scope=scope,
+        filters=spec.filters,
+        kpis=spec.kpis,
+        min_sample=DEFAULT_MIN_SAMPLE if min_sample is None else min_sample,
+    )
+    return tuple(
+        ScorecardRow(
+            technician_id=str(row.technician_id),
+            technician_label=row.technician,
+            team_label=row.team,
+            score=row.score,
+            rank=row.rank,
+            sample=int(row.sample),
+            unranked_reason=row.unranked_reason,
+            contributions={item.kpi: item.contribution for item in row.contributions},
+        )
+        for row in cards.technicians
+    )
