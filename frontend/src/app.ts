@@ -1,0 +1,240 @@
+// <kpi-app>: the shell. Navigation by role, the login gate, and the page for the current URL.
+import { LitElement, css, html, type TemplateResult } from "lit";
+import { tokens } from "./api";
+import { catalog } from "./catalog";
+import { current, interceptLinks, navigate, onNavigate, type Location } from "./router";
+import { session } from "./session";
+import { shared } from "./styles";
+import { loading } from "./components/states";
+import type { Me } from "./types";
+
+import "./pages/login-page";
+
+// Pages other than login are loaded on first use, so the first paint needs only the shell.
+const PAGES: Record<string, () => Promise<unknown>> = {
+  dashboard: () => import("./pages/dashboard-page"),
+  technicians: () => import("./pages/technician-page"),
+  evaluations: () => import("./pages/evaluation-page"),
+  jobs: () => import("./pages/jobs-page"),
+  reports: () => import("./pages/reports-page"),
+  admin: () => import("./pages/admin-page"),
+};
+
+export class KpiApp extends LitElement {
+  static styles = [
+    shared,
+    css`
+      :host {
+        min-height: 100vh;
+      }
+      header {
+        background: #1e3a8a;
+        color: #fff;
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.5rem 1rem;
+        padding: 0.5rem 1rem;
+      }
+      .brand {
+        font-weight: 700;
+        color: #fff;
+        text-decoration: none;
+        margin-right: auto;
+      }
+      nav ul {
+        list-style: none;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.25rem;
+        margin: 0;
+        padding: 0;
+      }
+      nav a {
+        color: #e0e7ff;
+        text-decoration: none;
+        padding: 0.4rem 0.6rem;
+        border-radius: 6px;
+        display: inline-block;
+      }
+      nav a[aria-current="page"] {
+        background: #1d4ed8;
+        color: #fff;
+      }
+      nav a:focus-visible,
+      .brand:focus-visible,
+      header button:focus-visible {
+        outline-color: #fbbf24;
+      }
+      .user {
+        display: flex;
+        gap: 0.5rem;
+        align-items: center;
+        font-size: 0.9rem;
+      }
+      header button {
+        background: transparent;
+        border-color: #c7d2fe;
+        min-height: 2rem;
+        padding: 0.2rem 0.6rem;
+      }
+      main {
+        padding: 1rem;
+        max-width: 1400px;
+        margin: 0 auto;
+      }
+      .skip {
+        position: absolute;
+        left: -999px;
+      }
+      .skip:focus {
+        left: 0.5rem;
+        top: 0.5rem;
+        background: #fff;
+        padding: 0.5rem;
+        z-index: 10;
+      }
+    `,
+  ];
+
+  static properties = { location: { state: true }, user: { state: true }, ready: { state: true } };
+  declare location: Location;
+  declare user: Me | null;
+  declare ready: boolean;
+
+  constructor() {
+    super();
+    this.location = current();
+    this.user = null;
+    this.ready = false;
+  }
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    interceptLinks(document);
+    onNavigate((location) => {
+      this.location = location;
+      window.scrollTo(0, 0);
+    });
+    tokens.onCleared(() => {
+      this.user = null;
+      catalog.forget();
+      if (this.location.path !== "/login") this.toLogin();
+    });
+    this.addEventListener("logged-in", () => this.afterLogin());
+    void this.start();
+  }
+
+  private async start(): Promise<void> {
+    this.user = await session.load();
+    this.ready = true;
+    if (!this.user && this.location.path !== "/login") this.toLogin();
+    else if (this.user && (this.location.path === "/" || this.location.path === "/login")) this.home();
+  }
+
+  private toLogin(): void {
+    const next = this.location.path === "/" ? "" : `?next=${encodeURIComponent(this.location.path + window.location.search)}`;
+    navigate(`/login${next}`, { replace: true });
+  }
+
+  private home(): void {
+    navigate(this.homePath(), { replace: true });
+  }
+
+  private homePath(): string {
+    if (this.user?.role === "technician") return `/technicians/${this.user.technician_id}`;
+    return "/dashboard";
+  }
+
+  private afterLogin(): void {
+    this.user = session.user;
+    const next = this.location.params.get("next");
+    navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : this.homePath(), { replace: true });
+  }
+
+  private async logout(): Promise<void> {
+    await session.logout();
+  }
+
+  private links(): [string, string][] {
+    const role = this.user?.role;
+    if (role === "technician") {
+      return [
+        [`/technicians/${this.user?.technician_id}`, "My scorecard"],
+        ["/dashboard", "Dashboard"],
+        ["/jobs", "My jobs"],
+      ];
+    }
+    const links: [string, string][] = [
+      ["/dashboard", "Dashboard"],
+      ["/technicians", "Technicians"],
+      ["/evaluations/new", "Evaluate"],
+      ["/jobs", "Jobs & import"],
+      ["/reports", "Reports"],
+    ];
+    if (role === "admin") links.push(["/admin", "Admin"]);
+    return links;
+  }
+
+  render(): TemplateResult {
+    if (!this.ready) return loading("Starting");
+    const section = this.location.path.split("/")[1] || "";
+    if (!this.user || section === "login") return html`<kpi-login-page></kpi-login-page>`;
+    return html`
+      <a class="skip" href="#main">Skip to content</a>
+      <header>
+        <a class="brand" href=${this.homePath()}>Handyman KPI</a>
+        <nav aria-label="Main">
+          <ul>
+            ${this.links().map(
+              ([href, label]) => html`<li>
+                <a href=${href} aria-current=${this.isCurrent(href) ? "page" : "false"}>${label}</a>
+              </li>`,
+            )}
+          </ul>
+        </nav>
+        <div class="user">
+          <span>${this.user.display_name || this.user.username} (${this.user.role})</span>
+          <button @click=${this.logout}>Log out</button>
+        </div>
+      </header>
+      <main id="main" tabindex="-1">${this.page(section)}</main>
+    `;
+  }
+
+  private isCurrent(href: string): boolean {
+    const path = this.location.path;
+    return path === href || (href !== "/" && path.startsWith(`${href}/`) && href.split("/").length > 2) || (href === "/jobs" && path.startsWith("/jobs"));
+  }
+
+  private page(section: string): TemplateResult {
+    const load = PAGES[section];
+    if (!load) {
+      if (section === "") return loading("Opening");
+      return html`<h1>Not found</h1>
+        <p>There is no page at ${this.location.path}.</p>
+        <a href=${this.homePath()}>Go to your start page</a>`;
+    }
+    // Each page module defines its element when loaded; until then its tag shows the fallback.
+    void load();
+    const parts = this.location.path.split("/").slice(2);
+    const params = this.location.params;
+    switch (section) {
+      case "dashboard":
+        return html`<kpi-dashboard-page .params=${params} .user=${this.user}></kpi-dashboard-page>`;
+      case "technicians":
+        return html`<kpi-technician-page .technicianId=${parts[0] ? Number(parts[0]) : null} .params=${params}
+          .user=${this.user}></kpi-technician-page>`;
+      case "evaluations":
+        return html`<kpi-evaluation-page .params=${params} .user=${this.user}></kpi-evaluation-page>`;
+      case "jobs":
+        return html`<kpi-jobs-page .sub=${parts[0] ?? ""} .params=${params} .user=${this.user}></kpi-jobs-page>`;
+      case "reports":
+        return html`<kpi-reports-page .params=${params} .user=${this.user}></kpi-reports-page>`;
+      default:
+        return html`<kpi-admin-page .tab=${parts[0] ?? "users"} .user=${this.user}></kpi-admin-page>`;
+    }
+  }
+}
+
+customElements.define("kpi-app", KpiApp);

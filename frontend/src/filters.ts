@@ -1,0 +1,120 @@
+// The dashboard's filters, kept in the URL so a view can be shared and reloaded.
+import type { Query } from "./api";
+
+export const PERIODS = ["week", "month", "quarter", "year"] as const;
+export type Period = (typeof PERIODS)[number] | "day";
+
+export interface Filters {
+  period: Period;
+  /** First day, inclusive (YYYY-MM-DD, company time zone). */
+  start: string;
+  /** Day after the last, exclusive (as the API takes it). */
+  end: string;
+  team: number | null;
+  technician: number | null;
+  category: string | null;
+}
+
+export function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+function utc(day: string): Date {
+  return new Date(`${day}T00:00:00Z`);
+}
+
+export function addDays(day: string, days: number): string {
+  const date = utc(day);
+  date.setUTCDate(date.getUTCDate() + days);
+  return isoDay(date);
+}
+
+export function addMonths(day: string, months: number): string {
+  const date = utc(day);
+  date.setUTCMonth(date.getUTCMonth() + months);
+  return isoDay(date);
+}
+
+/** The last six months, this one included. */
+export function defaultFilters(today = new Date()): Filters {
+  const firstOfMonth = isoDay(new Date(Date.UTC(today.getFullYear(), today.getMonth(), 1)));
+  return {
+    period: "month",
+    start: addMonths(firstOfMonth, -5),
+    end: addMonths(firstOfMonth, 1),
+    team: null,
+    technician: null,
+    category: null,
+  };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+function positive(value: string | null): number | null {
+  const number = Number(value);
+  return value && Number.isInteger(number) && number > 0 ? number : null;
+}
+
+export function readFilters(params: URLSearchParams): Filters {
+  const defaults = defaultFilters();
+  const period = params.get("period");
+  const start = params.get("start");
+  const end = params.get("end");
+  return {
+    period: (PERIODS as readonly string[]).includes(period ?? "") ? (period as Period) : defaults.period,
+    start: start && DAY.test(start) ? start : defaults.start,
+    end: end && DAY.test(end) ? end : defaults.end,
+    team: positive(params.get("team")),
+    technician: positive(params.get("technician")),
+    category: params.get("category") || null,
+  };
+}
+
+export function filtersToParams(filters: Filters): URLSearchParams {
+  const params = new URLSearchParams();
+  params.set("period", filters.period);
+  params.set("start", filters.start);
+  params.set("end", filters.end);
+  if (filters.team) params.set("team", String(filters.team));
+  if (filters.technician) params.set("technician", String(filters.technician));
+  if (filters.category) params.set("category", filters.category);
+  return params;
+}
+
+/** The filters as KPI API query parameters (team, technician and category narrow every value). */
+export function filterQuery(filters: Filters): Query {
+  return {
+    period: filters.period,
+    start: filters.start,
+    end: filters.end,
+    team: filters.team ?? undefined,
+    technician: filters.technician ?? undefined,
+    category: filters.category ?? undefined,
+  };
+}
+
+/** The first day of the period before the one that starts on ``day``. */
+export function previousPeriodStart(day: string, period: Period): string {
+  switch (period) {
+    case "day":
+      return addDays(day, -1);
+    case "week":
+      return addDays(day, -7);
+    case "quarter":
+      return addMonths(day, -3);
+    case "year":
+      return addMonths(day, -12);
+    default:
+      return addMonths(day, -1);
+  }
+}
+
+/** Align a day to the start of its period (weeks start on Monday, as the API's ISO weeks do). */
+export function periodStartOf(day: string, period: Period): string {
+  const date = utc(day);
+  if (period === "week") return addDays(day, -((date.getUTCDay() + 6) % 7));
+  if (period === "month") return `${day.slice(0, 7)}-01`;
+  if (period === "quarter") return isoDay(new Date(Date.UTC(date.getUTCFullYear(), Math.floor(date.getUTCMonth() / 3) * 3, 1)));
+  if (period === "year") return `${day.slice(0, 4)}-01-01`;
+  return day;
+}

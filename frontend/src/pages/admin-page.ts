@@ -1,0 +1,449 @@
+// Administration: users, teams, targets and weights, plugins (with their load errors and
+// settings) and background jobs. Each tab is its own URL (/admin/<tab>).
+import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
+import { api, request } from "../api";
+import { catalog } from "../catalog";
+import { formatNumber, formatStamp } from "../format";
+import { shared } from "../styles";
+import { empty, failed, fieldError, loading } from "../components/states";
+import type { Me, Team } from "../types";
+
+const TABS: [string, string][] = [
+  ["users", "Users"],
+  ["teams", "Teams"],
+  ["targets", "Targets"],
+  ["plugins", "Plugins"],
+  ["jobs", "Background jobs"],
+];
+
+interface UserRow {
+  id: number;
+  username: string;
+  role: string;
+  display_name: string | null;
+  disabled: boolean;
+  last_login_at: string | null;
+}
+interface TargetValue {
+  green: number;
+  amber: number;
+  weight: number;
+  source: string;
+  etag: string | null;
+  team_id: number | null;
+}
+interface MetricTargets {
+  metric_key: string;
+  label: string;
+  unit: string;
+  direction: string;
+  plugin: string;
+  company: TargetValue | null;
+  teams: TargetValue[];
+}
+interface PluginList {
+  plugins: { name: string; version: string; module: string; builtin: boolean; contributes: Record<string, string[]> }[];
+  problems: { name: string; stage: string; reason: string }[];
+}
+interface PluginSetting {
+  key: string;
+  plugin: string;
+  label: string;
+  description: string;
+  type: string;
+  unit: string;
+  value: unknown;
+  default: unknown;
+  source: string;
+  choices: string[];
+  problem: string | null;
+}
+interface BackgroundJob {
+  key: string;
+  label: string;
+  plugin: string;
+  schedule: string | null;
+}
+interface JobRun {
+  id: number;
+  job_key: string;
+  status: string;
+  progress: number;
+  message: string | null;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
+  requested_by: string | null;
+}
+
+export class AdminPage extends LitElement {
+  static styles = [
+    shared,
+    css`
+      .tabs {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.25rem;
+        margin-bottom: 1rem;
+        border-bottom: 2px solid #e5e7eb;
+      }
+      .tabs a {
+        padding: 0.5rem 0.8rem;
+        text-decoration: none;
+        border-radius: 6px 6px 0 0;
+      }
+      .tabs a[aria-current="page"] {
+        background: #1d4ed8;
+        color: #fff;
+      }
+      .grid {
+        display: grid;
+        gap: 1rem;
+      }
+      td input {
+        width: 6rem;
+      }
+    `,
+  ];
+
+  static properties = {
+    tab: { attribute: false },
+    user: { attribute: false },
+    data: { state: true },
+    problem: { state: true },
+    error: { state: true },
+    notice: { state: true },
+  };
+  declare tab: string;
+  declare user: Me;
+  declare data: Record<string, unknown> | null;
+  declare problem: unknown;
+  declare error: unknown;
+  declare notice: string;
+
+  constructor() {
+    super();
+    this.tab = "users";
+    this.data = null;
+    this.problem = null;
+    this.error = null;
+    this.notice = "";
+  }
+
+  protected willUpdate(changed: PropertyValues): void {
+    if (changed.has("tab")) {
+      this.error = null;
+      this.notice = "";
+      void this.load();
+    }
+  }
+
+  private async load(): Promise<void> {
+    this.data = null;
+    this.problem = null;
+    try {
+      switch (this.tab) {
+        case "teams":
+          this.data = { teams: await api.all<Team>("/api/v1/teams", { sort: "name" }) };
+          break;
+        case "targets":
+          this.data = { targets: await api.get<MetricTargets[]>("/api/v1/targets") };
+          break;
+        case "plugins": {
+          const [listing, settings] = await Promise.all([
+            api.get<PluginList>("/api/v1/plugins"),
+            api.get<PluginSetting[]>("/api/v1/plugins/settings").catch(() => null),
+          ]);
+          this.data = { listing, settings };
+          break;
+        }
+        case "jobs": {
+          const [jobs, runs] = await Promise.all([
+            api.get<BackgroundJob[]>("/api/v1/background-jobs"),
+            api.page<JobRun>("/api/v1/job-runs", { page_size: 20 }),
+          ]);
+          this.data = { jobs, runs: runs.items };
+          break;
+        }
+        default:
+          this.data = { users: await api.all<UserRow>("/api/v1/users") };
+      }
+    } catch (error) {
+      this.problem = error;
+    }
+  }
+
+  /** Run a change; show the API's error (at the fields) or reload the tab. */
+  private async change(action: () => Promise<unknown>, notice: string, form?: HTMLFormElement): Promise<void> {
+    this.error = null;
+    try {
+      await action();
+      this.notice = notice;
+      form?.reset();
+      catalog.forget();
+      await this.load();
+    } catch (error) {
+      this.error = error;
+    }
+  }
+
+  private err(path: string): TemplateResult | string {
+    const message = fieldError(this.error, path);
+    return message ? html`<p class="field-error">${message}</p>` : "";
+  }
+
+  render(): TemplateResult {
+    if (this.user.role !== "admin") return html`<h1>Administration</h1><p class="state error" role="alert">Admins only.</p>`;
+    return html`<h1>Administration</h1>
+      <nav class="tabs" aria-label="Administration">
+        ${TABS.map(([tab, label]) => html`<a href="/admin/${tab}" aria-current=${tab === this.tab ? "page" : "false"}>${label}</a>`)}
+      </nav>
+      ${this.notice ? html`<p class="state" role="status">${this.notice}</p>` : ""}
+      ${this.error instanceof Error ? html`<div class="state error" role="alert">${this.error.message}</div>` : ""}
+      ${this.problem ? failed(this.problem, () => this.load()) : !this.data ? loading() : this.body()}`;
+  }
+
+  private body(): TemplateResult {
+    switch (this.tab) {
+      case "teams":
+        return this.teams(this.data!.teams as Team[]);
+      case "targets":
+        return this.targets(this.data!.targets as MetricTargets[]);
+      case "plugins":
+        return this.plugins(this.data!.listing as PluginList, this.data!.settings as PluginSetting[] | null);
+      case "jobs":
+        return this.jobs(this.data!.jobs as BackgroundJob[], this.data!.runs as JobRun[]);
+      default:
+        return this.users(this.data!.users as UserRow[]);
+    }
+  }
+
+  private users(users: UserRow[]): TemplateResult {
+    const create = (event: SubmitEvent) => {
+      event.preventDefault();
+      const form = event.target as HTMLFormElement;
+      const data = new FormData(form);
+      const teams = String(data.get("teams") || "").split(",").map((t) => t.trim()).filter(Boolean);
+      const body = {
+        username: data.get("username"),
+        password: data.get("password"),
+        role: data.get("role"),
+        display_name: data.get("display_name") || undefined,
+        technician_ref: data.get("technician_ref") || undefined,
+        teams: teams.length ? teams : undefined,
+        must_change_password: true,
+      };
+      void this.change(() => api.post("/api/v1/users", body), `User ${body.username} created.`, form);
+    };
+    return html`<div class="grid">
+      <section class="card">
+        <h2>Users</h2>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Disabled</th><th scope="col">Last login</th></tr>
+            </thead>
+            <tbody>
+              ${users.map(
+                (u) => html`<tr>
+                  <td>${u.username}</td><td>${u.display_name ?? "–"}</td><td>${u.role}</td><td>${u.disabled ? "yes" : "no"}</td>
+                  <td>${formatStamp(u.last_login_at)}</td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section class="card">
+        <h2>New user</h2>
+        <form class="row" @submit=${create} novalidate>
+          <div class="field"><label for="u-name">Username</label><input id="u-name" name="username" autocomplete="off" />${this.err("username")}</div>
+          <div class="field"><label for="u-display">Name</label><input id="u-display" name="display_name" />${this.err("display_name")}</div>
+          <div class="field"><label for="u-password">Temporary password</label><input id="u-password" name="password" type="password" autocomplete="new-password" />${this.err("password")}</div>
+          <div class="field">
+            <label for="u-role">Role</label>
+            <select id="u-role" name="role"><option>technician</option><option>manager</option><option>admin</option></select>${this.err("role")}
+          </div>
+          <div class="field"><label for="u-tech">Technician reference</label><input id="u-tech" name="technician_ref" />${this.err("technician_ref")}${this.err("technician")}</div>
+          <div class="field"><label for="u-teams">Teams managed (comma-separated)</label><input id="u-teams" name="teams" />${this.err("teams")}</div>
+          <div class="field"><button type="submit">Create user</button></div>
+        </form>
+      </section>
+    </div>`;
+  }
+
+  private teams(teams: Team[]): TemplateResult {
+    const create = (event: SubmitEvent) => {
+      event.preventDefault();
+      const form = event.target as HTMLFormElement;
+      const name = new FormData(form).get("name");
+      void this.change(() => api.post("/api/v1/teams", { name }), `Team ${name} created.`, form);
+    };
+    return html`<section class="card">
+      <h2>Teams</h2>
+      ${teams.length ? html`<ul>${teams.map((team) => html`<li>${team.name}</li>`)}</ul>` : empty("No teams yet.")}
+      <form class="row" @submit=${create} novalidate>
+        <div class="field"><label for="t-name">New team</label><input id="t-name" name="name" />${this.err("name")}</div>
+        <div class="field"><button type="submit">Add team</button></div>
+      </form>
+    </section>`;
+  }
+
+  private targets(targets: MetricTargets[]): TemplateResult {
+    const save = (event: SubmitEvent, metric: MetricTargets) => {
+      event.preventDefault();
+      const data = new FormData(event.target as HTMLFormElement);
+      const body = { green: Number(data.get("green")), amber: Number(data.get("amber")), weight: Number(data.get("weight")) };
+      const etag = metric.company?.source === "stored" ? metric.company.etag : null;
+      void this.change(
+        () => request("PUT", `/api/v1/targets/${encodeURIComponent(metric.metric_key)}`, { json: body, headers: etag ? { "If-Match": etag } : {} }),
+        `Target of ${metric.label} saved.`,
+      );
+    };
+    return html`<section class="card">
+      <h2>Company targets and weights</h2>
+      <p class="hint">Green and amber thresholds per KPI (for lower-is-better KPIs green is the lower one) and the weight in the scorecard.</p>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr><th scope="col">KPI</th><th scope="col">Better</th><th scope="col">Green</th><th scope="col">Amber</th><th scope="col">Weight</th><th scope="col">Source</th><th scope="col"></th></tr>
+          </thead>
+          <tbody>
+            ${targets.map(
+              (metric) => html`<tr>
+                <td>${metric.label} <span class="hint">${metric.plugin}</span></td>
+                <td>${metric.direction}</td>
+                <td colspan="4">
+                  <form id="target-${metric.metric_key}" class="row" @submit=${(e: SubmitEvent) => save(e, metric)} novalidate>
+                    <label class="visually-hidden" for="g-${metric.metric_key}">Green for ${metric.label}</label>
+                    <input id="g-${metric.metric_key}" name="green" type="number" step="any" .value=${String(metric.company?.green ?? "")} />
+                    <label class="visually-hidden" for="a-${metric.metric_key}">Amber for ${metric.label}</label>
+                    <input id="a-${metric.metric_key}" name="amber" type="number" step="any" .value=${String(metric.company?.amber ?? "")} />
+                    <label class="visually-hidden" for="w-${metric.metric_key}">Weight of ${metric.label}</label>
+                    <input id="w-${metric.metric_key}" name="weight" type="number" step="any" min="0" .value=${String(metric.company?.weight ?? "")} />
+                    <span>${metric.company?.source ?? "none"}</span>
+                  </form>
+                </td>
+                <td><button type="submit" form="target-${metric.metric_key}">Save</button></td>
+              </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      ${this.err("green")}${this.err("amber")}${this.err("weight")}
+    </section>`;
+  }
+
+  private plugins(listing: PluginList, settings: PluginSetting[] | null): TemplateResult {
+    const saveSetting = (event: SubmitEvent, setting: PluginSetting) => {
+      event.preventDefault();
+      const raw = String(new FormData(event.target as HTMLFormElement).get("value") ?? "");
+      const value = setting.type === "integer" || setting.type === "number" || setting.type === "float" ? Number(raw) : setting.type === "boolean" ? raw === "true" : raw;
+      void this.change(
+        () => request("PUT", `/api/v1/plugins/settings/${encodeURIComponent(setting.key)}`, { json: { value } }),
+        `${setting.label} saved.`,
+      );
+    };
+    return html`<div class="grid">
+      <section class="card">
+        <h2>Load errors</h2>
+        ${listing.problems.length
+          ? html`<div class="table-wrap"><table class="problems">
+              <thead><tr><th scope="col">Plugin</th><th scope="col">Stage</th><th scope="col">Reason</th></tr></thead>
+              <tbody>${listing.problems.map((p) => html`<tr><td>${p.name}</td><td>${p.stage}</td><td>${p.reason}</td></tr>`)}</tbody>
+            </table></div>`
+          : empty("Every plugin loaded.")}
+      </section>
+      <section class="card">
+        <h2>Installed plugins</h2>
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Plugin</th><th scope="col">Version</th><th scope="col">Contributes</th></tr></thead>
+            <tbody>
+              ${listing.plugins.map(
+                (p) => html`<tr>
+                  <td>${p.name}${p.builtin ? html` <span class="badge">built in</span>` : ""}</td>
+                  <td>${p.version}</td>
+                  <td>${Object.entries(p.contributes).filter(([, keys]) => keys.length).map(([hook, keys]) => html`<div><strong>${hook}</strong>: ${keys.join(", ")}</div>`)}</td>
+                </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      ${settings
+        ? html`<section class="card">
+            <h2>Plugin settings</h2>
+            ${settings.length
+              ? html`<div class="table-wrap"><table>
+                  <thead><tr><th scope="col">Setting</th><th scope="col">Value</th><th scope="col">Default</th></tr></thead>
+                  <tbody>
+                    ${settings.map(
+                      (s) => html`<tr>
+                        <td>${s.label} <span class="hint">${s.key}</span><div class="hint">${s.description}</div>
+                          ${s.problem ? html`<p class="field-error">${s.problem}</p>` : ""}</td>
+                        <td>
+                          <form class="row" @submit=${(e: SubmitEvent) => saveSetting(e, s)} novalidate>
+                            <label class="visually-hidden" for="s-${s.key}">${s.label}</label>
+                            ${s.choices.length
+                              ? html`<select id="s-${s.key}" name="value">${s.choices.map((c) => html`<option ?selected=${c === s.value}>${c}</option>`)}</select>`
+                              : html`<input id="s-${s.key}" name="value" .value=${String(s.value ?? "")} />`}
+                            <span class="hint">${s.unit}</span>
+                            <button type="submit">Save</button>
+                          </form>
+                        </td>
+                        <td>${typeof s.default === "number" ? formatNumber(s.default) : String(s.default)} ${s.unit}</td>
+                      </tr>`,
+                    )}
+                  </tbody>
+                </table></div>
+                ${this.err("value")}`
+              : empty("No plugin declares settings.")}
+          </section>`
+        : ""}
+    </div>`;
+  }
+
+  private jobs(jobs: BackgroundJob[], runs: JobRun[]): TemplateResult {
+    const run = (job: BackgroundJob) =>
+      this.change(() => api.post("/api/v1/job-runs", { job_key: job.key }), `${job.label} queued.`);
+    return html`<div class="grid">
+      <section class="card">
+        <h2>Background jobs</h2>
+        ${jobs.length
+          ? html`<div class="table-wrap"><table>
+              <thead><tr><th scope="col">Job</th><th scope="col">Plugin</th><th scope="col">Default schedule</th><th scope="col"></th></tr></thead>
+              <tbody>
+                ${jobs.map(
+                  (job) => html`<tr>
+                    <td>${job.label} <span class="hint">${job.key}</span></td><td>${job.plugin}</td><td><code>${job.schedule ?? "–"}</code></td>
+                    <td><button class="secondary" @click=${() => run(job)}>Run now</button></td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table></div>`
+          : empty("No background jobs are declared.")}
+      </section>
+      <section class="card">
+        <h2>Recent runs</h2>
+        ${runs.length
+          ? html`<div class="table-wrap"><table>
+              <thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col" class="num">Progress</th><th scope="col">Requested</th><th scope="col">Finished</th><th scope="col">Error</th></tr></thead>
+              <tbody>
+                ${runs.map(
+                  (r) => html`<tr>
+                    <td>${r.job_key}</td><td>${r.status}</td><td class="num">${r.progress} %</td>
+                    <td>${formatStamp(r.created_at)}${r.requested_by ? ` by ${r.requested_by}` : ""}</td>
+                    <td>${formatStamp(r.finished_at)}</td><td>${r.error ?? ""}</td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table></div>`
+          : empty("No runs yet.")}
+        <p><button class="secondary" @click=${() => this.load()}>Refresh</button></p>
+      </section>
+    </div>`;
+  }
+}
+
+customElements.define("kpi-admin-page", AdminPage);

@@ -1,0 +1,404 @@
+// Reports: request one (PDF, CSV, ... from the report-format plugins), follow its progress,
+// download it; the list of earlier reports; and the report schedules.
+import { LitElement, css, html, type TemplateResult } from "lit";
+import { api, download, request } from "../api";
+import { catalog } from "../catalog";
+import { addDays, defaultFilters } from "../filters";
+import { formatCount, formatStamp } from "../format";
+import { shared } from "../styles";
+import { empty, failed, fieldError, loading } from "../components/states";
+import type { KpiDefinition, Me, Team, Technician } from "../types";
+
+interface Report {
+  id: number;
+  title: string;
+  format: string;
+  status: "queued" | "running" | "finished" | "failed";
+  progress: number;
+  eta_seconds: number | null;
+  message: string | null;
+  error: string | null;
+  created_at: string;
+  file_name: string | null;
+  size_bytes: number | null;
+  download_url: string | null;
+}
+
+interface Schedule {
+  id: number;
+  name: string;
+  kind: string;
+  cron: string;
+  timezone: string;
+  enabled: boolean;
+  next_fire_at: string | null;
+  last_fired_at: string | null;
+  report_spec: Record<string, unknown> | null;
+}
+
+const POLL_MS = 1000;
+
+export class ReportsPage extends LitElement {
+  static styles = [
+    shared,
+    css`
+      .sections {
+        display: grid;
+        gap: 1rem;
+      }
+      select[multiple] {
+        min-height: 8rem;
+        min-width: 16rem;
+      }
+    `,
+  ];
+
+  static properties = {
+    params: { attribute: false },
+    user: { attribute: false },
+    kpis: { state: true },
+    teams: { state: true },
+    technicians: { state: true },
+    formats: { state: true },
+    reports: { state: true },
+    schedules: { state: true },
+    current: { state: true },
+    error: { state: true },
+    problem: { state: true },
+    scheduleError: { state: true },
+  };
+  declare params: URLSearchParams;
+  declare user: Me;
+  declare kpis: KpiDefinition[];
+  declare teams: Team[];
+  declare technicians: Technician[];
+  declare formats: string[];
+  declare reports: Report[] | null;
+  declare schedules: Schedule[] | null;
+  declare current: Report | null;
+  declare error: unknown;
+  declare problem: unknown;
+  declare scheduleError: unknown;
+  private timer = 0;
+
+  constructor() {
+    super();
+    this.kpis = [];
+    this.teams = [];
+    this.technicians = [];
+    this.formats = ["pdf", "csv"];
+    this.reports = null;
+    this.schedules = null;
+    this.current = null;
+    this.error = null;
+    this.problem = null;
+    this.scheduleError = null;
+  }
+
+  connectedCallback(): void {
+    super.connectedCallback();
+    void this.load();
+  }
+
+  disconnectedCallback(): void {
+    super.disconnectedCallback();
+    clearTimeout(this.timer);
+  }
+
+  private async load(): Promise<void> {
+    this.problem = null;
+    catalog.kpis().then((kpis) => (this.kpis = kpis), () => {});
+    catalog.teams().then((teams) => (this.teams = teams), () => {});
+    catalog.technicians().then((people) => (this.technicians = people), () => {});
+    api
+      .get<{ plugins: { contributes: Record<string, string[]> }[] }>("/api/v1/plugins")
+      .then((listing) => {
+        const formats = listing.plugins.flatMap((plugin) => plugin.contributes.kpi_report_formats ?? []);
+        if (formats.length) this.formats = formats;
+      })
+      .catch(() => {});
+    try {
+      this.reports = (await api.page<Report>("/api/v1/reports", { page_size: 20 })).items;
+    } catch (error) {
+      this.problem = error;
+    }
+    try {
+      this.schedules = (await api.all<Schedule>("/api/v1/schedules")).filter((s) => s.kind === "report");
+    } catch {
+      this.schedules = [];
+    }
+  }
+
+  private spec(form: HTMLFormElement): Record<string, unknown> {
+    const data = new FormData(form);
+    const ids = (name: string) => data.getAll(name).map(Number).filter(Boolean);
+    const last = String(data.get("last") || "");
+    return {
+      format: data.get("format"),
+      title: data.get("title") || undefined,
+      kpis: data.getAll("kpis").map(String),
+      group_by: data.get("group_by"),
+      period: data.get("period"),
+      start: data.get("start") || undefined,
+      end: last ? addDays(last, 1) : undefined,
+      filters: { team: ids("team"), technician: ids("technician"), category: [] },
+    };
+  }
+
+  private async create(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    this.error = null;
+    try {
+      this.current = await api.post<Report>("/api/v1/reports", this.spec(event.target as HTMLFormElement));
+      this.poll();
+    } catch (error) {
+      this.error = error;
+    }
+  }
+
+  private poll(): void {
+    clearTimeout(this.timer);
+    const report = this.current;
+    if (!report || report.status === "finished" || report.status === "failed") {
+      void this.load();
+      return;
+    }
+    this.timer = window.setTimeout(async () => {
+      try {
+        this.current = await api.get<Report>(`/api/v1/reports/${report.id}`);
+      } catch (error) {
+        this.error = error;
+        return;
+      }
+      this.poll();
+    }, POLL_MS);
+  }
+
+  private async fetchFile(report: Report): Promise<void> {
+    try {
+      await download(report.download_url ?? `/api/v1/reports/${report.id}/download`, report.file_name ?? `report-${report.id}`);
+    } catch (error) {
+      this.error = error;
+    }
+  }
+
+  private async deleteReport(report: Report): Promise<void> {
+    try {
+      await request("DELETE", `/api/v1/reports/${report.id}`);
+      void this.load();
+    } catch (error) {
+      this.error = error;
+    }
+  }
+
+  private async schedule(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    const form = event.target as HTMLFormElement;
+    const data = new FormData(form);
+    const reportForm = this.renderRoot.querySelector<HTMLFormElement>("form.report")!;
+    const { start: _start, end: _end, ...spec } = this.spec(reportForm);
+    this.scheduleError = null;
+    try {
+      await api.post("/api/v1/schedules", {
+        name: data.get("name"),
+        kind: "report",
+        cron: data.get("cron"),
+        report_spec: { ...spec, last_periods: Number(data.get("last_periods")) || 1 },
+      });
+      form.reset();
+      void this.load();
+    } catch (error) {
+      this.scheduleError = error;
+    }
+  }
+
+  private err(path: string): TemplateResult | string {
+    const message = fieldError(this.error, path);
+    return message ? html`<p class="field-error">${message}</p>` : "";
+  }
+
+  private progress(): TemplateResult | string {
+    const report = this.current;
+    if (!report) return "";
+    const eta = report.eta_seconds !== null && report.eta_seconds !== undefined ? ` · about ${formatCount(report.eta_seconds)} s left` : "";
+    return html`<div class="card report-progress" aria-live="polite">
+      <p id="report-status">
+        <strong>${report.title}</strong> (${report.format}): ${report.status}${report.status === "running" ? `${eta}` : ""}
+        ${report.message ? html` — ${report.message}` : ""}
+      </p>
+      <progress aria-labelledby="report-status" max="100" .value=${report.progress}></progress>
+      ${report.status === "finished"
+        ? html`<p><button @click=${() => this.fetchFile(report)}>Download ${report.file_name ?? ""}</button></p>`
+        : ""}
+      ${report.status === "failed" ? html`<p class="state error" role="alert">${report.error}</p>` : ""}
+    </div>`;
+  }
+
+  render(): TemplateResult {
+    const defaults = defaultFilters();
+    return html`<h1>Reports</h1>
+      <div class="sections">
+        <section class="card" aria-labelledby="new-title">
+          <h2 id="new-title">New report</h2>
+          ${this.error instanceof Error ? html`<div class="state error" role="alert">${this.error.message}</div>` : ""}
+          <form class="report" @submit=${this.create} novalidate>
+            <div class="row">
+              <div class="field">
+                <label for="title">Title</label>
+                <input id="title" name="title" value="KPI report" maxlength="120" />${this.err("title")}
+              </div>
+              <div class="field">
+                <label for="format">Format</label>
+                <select id="format" name="format">
+                  ${this.formats.map((format) => html`<option value=${format}>${format}</option>`)}
+                </select>
+                ${this.err("format")}
+              </div>
+              <div class="field">
+                <label for="group_by">Rows by</label>
+                <select id="group_by" name="group_by">
+                  ${["technician", "team", "category", "company"].map((g) => html`<option value=${g}>${g}</option>`)}
+                </select>
+              </div>
+              <div class="field">
+                <label for="r-period">Period</label>
+                <select id="r-period" name="period">
+                  ${["week", "month", "quarter", "year"].map((p) => html`<option value=${p} ?selected=${p === "month"}>${p}</option>`)}
+                </select>
+              </div>
+              <div class="field">
+                <label for="r-start">From</label>
+                <input id="r-start" name="start" type="date" value=${defaults.start} />${this.err("start")}
+              </div>
+              <div class="field">
+                <label for="r-last">To</label>
+                <input id="r-last" name="last" type="date" value=${addDays(defaults.end, -1)} />${this.err("end")}
+              </div>
+            </div>
+            <div class="row">
+              <div class="field">
+                <label for="kpis">KPIs (none chosen: all)</label>
+                <select id="kpis" name="kpis" multiple>
+                  ${this.kpis.map((kpi) => html`<option value=${kpi.key}>${kpi.label}</option>`)}
+                </select>
+                ${this.err("kpis")}
+              </div>
+              ${this.user.role === "technician"
+                ? ""
+                : html`<div class="field">
+                      <label for="r-team">Teams (none: all)</label>
+                      <select id="r-team" name="team" multiple>
+                        ${this.teams.map((team) => html`<option value=${team.id}>${team.name}</option>`)}
+                      </select>
+                    </div>
+                    <div class="field">
+                      <label for="r-technician">Technicians (none: all)</label>
+                      <select id="r-technician" name="technician" multiple>
+                        ${this.technicians.map((person) => html`<option value=${person.id}>${person.name}</option>`)}
+                      </select>
+                    </div>`}
+            </div>
+            <button type="submit">Generate report</button>
+          </form>
+        </section>
+        ${this.progress()}
+        <section class="card" aria-labelledby="list-title">
+          <h2 id="list-title">Earlier reports</h2>
+          ${this.problem
+            ? failed(this.problem, () => this.load())
+            : !this.reports
+              ? loading("Loading reports")
+              : !this.reports.length
+                ? empty("No reports yet.")
+                : html`<div class="table-wrap">
+                    <table>
+                      <thead>
+                        <tr>
+                          <th scope="col">Title</th>
+                          <th scope="col">Format</th>
+                          <th scope="col">Requested</th>
+                          <th scope="col">Status</th>
+                          <th scope="col" class="num">Size (KB)</th>
+                          <th scope="col">Actions</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        ${this.reports.map(
+                          (report) => html`<tr>
+                            <td>${report.title}</td>
+                            <td>${report.format}</td>
+                            <td>${formatStamp(report.created_at)}</td>
+                            <td>${report.status}${report.status === "running" ? ` (${report.progress} %)` : ""}</td>
+                            <td class="num">${report.size_bytes ? formatCount(report.size_bytes / 1024) : "–"}</td>
+                            <td>
+                              ${report.status === "finished"
+                                ? html`<button class="secondary" @click=${() => this.fetchFile(report)}>Download</button>`
+                                : ""}
+                              <button class="danger" @click=${() => this.deleteReport(report)} aria-label="Delete ${report.title}">Delete</button>
+                            </td>
+                          </tr>`,
+                        )}
+                      </tbody>
+                    </table>
+                  </div>`}
+        </section>
+        ${this.scheduleSection()}
+      </div>`;
+  }
+
+  private scheduleSection(): TemplateResult {
+    const schedules = this.schedules;
+    return html`<section class="card" aria-labelledby="schedules-title">
+      <h2 id="schedules-title">Scheduled reports</h2>
+      ${!schedules
+        ? loading("Loading schedules")
+        : !schedules.length
+          ? empty("No report schedules.")
+          : html`<div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">When (cron)</th>
+                    <th scope="col">Time zone</th>
+                    <th scope="col">Next</th>
+                    <th scope="col">Enabled</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${schedules.map(
+                    (s) => html`<tr>
+                      <td>${s.name}</td>
+                      <td><code>${s.cron}</code></td>
+                      <td>${s.timezone}</td>
+                      <td>${formatStamp(s.next_fire_at)}</td>
+                      <td>${s.enabled ? "yes" : "no"}</td>
+                    </tr>`,
+                  )}
+                </tbody>
+              </table>
+            </div>`}
+      ${this.user.role === "admin"
+        ? html`<h3>Schedule the report above</h3>
+            ${this.scheduleError instanceof Error ? html`<div class="state error" role="alert">${this.scheduleError.message}</div>` : ""}
+            <form class="row" @submit=${this.schedule} novalidate>
+              <div class="field">
+                <label for="s-name">Name</label>
+                <input id="s-name" name="name" required />
+              </div>
+              <div class="field">
+                <label for="s-cron">Cron (min hour day month weekday)</label>
+                <input id="s-cron" name="cron" value="0 7 1 * *" />
+              </div>
+              <div class="field">
+                <label for="s-last">Last complete periods</label>
+                <input id="s-last" name="last_periods" type="number" min="1" value="1" />
+              </div>
+              <div class="field"><button type="submit">Add schedule</button></div>
+            </form>`
+        : ""}
+    </section>`;
+  }
+}
+
+customElements.define("kpi-reports-page", ReportsPage);

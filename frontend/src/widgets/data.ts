@@ -1,0 +1,120 @@
+// What the dashboard fetches once per filter change and hands to every widget.
+import { api, type Query } from "../api";
+import { catalog, type CompanyTarget } from "../catalog";
+import { addDays, filterQuery, periodStartOf, previousPeriodStart, type Filters } from "../filters";
+import type { KpiDefinition, KpiValue, Scorecards, WidgetSpec } from "../types";
+
+/** A result or the error that stopped it: one widget's failure never blanks the others. */
+export type Loaded<T> = { ok: true; value: T } | { ok: false; error: unknown } | null;
+
+export interface DashboardData {
+  filters: Filters;
+  kpis: Map<string, KpiDefinition>;
+  targets: Map<string, CompanyTarget["company"]>;
+  /** Company-wide values per period, from the period before the range (for the change) to its end. */
+  company: Loaded<KpiValue[]>;
+  /** Values per technician and period over the range (heatmaps, tables). */
+  technicians: Loaded<KpiValue[]>;
+  /** The scorecard of the range (leaderboards). */
+  scorecards: Loaded<Scorecards>;
+  /** First day of the last period in the range, and of the one before it. */
+  latest: string;
+  previous: string;
+}
+
+async function settle<T>(promise: Promise<T> | null): Promise<Loaded<T>> {
+  if (!promise) return null;
+  try {
+    return { ok: true, value: await promise };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+export type Part = "company" | "technicians" | "scorecards";
+
+/**
+ * Start every request the widgets need. The reference data (KPI definitions, targets) comes first,
+ * then ``arrived`` gets the data again each time a part settles, so the KPI cards do not wait
+ * for the slowest request (the scorecards).
+ */
+export async function loadDashboardData(
+  filters: Filters,
+  widgets: WidgetSpec[],
+  arrived: (data: DashboardData) => void,
+): Promise<void> {
+  const metrics = [...new Set(widgets.flatMap((widget) => widget.metrics))];
+  const perTechnician = [
+    ...new Set(
+      widgets.filter((widget) => widget.type === "heatmap" || widget.type === "table").flatMap((w) => w.metrics),
+    ),
+  ];
+  const latest = periodStartOf(addDays(filters.end, -1), filters.period);
+  const previous = previousPeriodStart(latest, filters.period);
+  const query: Query = filterQuery(filters);
+  const requests: [Part, Promise<unknown> | null][] = [
+    [
+      "company",
+      metrics.length
+        ? api.get<KpiValue[]>("/api/v1/kpis/values", {
+            ...query,
+            kpi: metrics,
+            group_by: "company",
+            start: previous < filters.start ? previous : filters.start,
+          })
+        : null,
+    ],
+    [
+      "technicians",
+      perTechnician.length
+        ? api.get<KpiValue[]>("/api/v1/kpis/values", { ...query, kpi: perTechnician, group_by: "technician" })
+        : null,
+    ],
+    [
+      "scorecards",
+      widgets.some((widget) => widget.type === "leaderboard") ? api.get<Scorecards>("/api/v1/scorecards", query) : null,
+    ],
+  ];
+  const [kpis, targets] = await Promise.all([
+    catalog.kpiMap(),
+    catalog.targets().catch(() => [] as CompanyTarget[]),
+  ]);
+  let data: DashboardData = {
+    filters,
+    kpis,
+    targets: new Map(targets.map((target) => [target.metric_key, target.company])),
+    company: null,
+    technicians: null,
+    scorecards: null,
+    latest,
+    previous,
+  };
+  arrived(data); // the widgets show their loading states until their part arrives
+  await Promise.all(
+    requests
+      .filter(([, request]) => request !== null)
+      .map(([part, request]) =>
+        settle(request).then((loaded) => {
+          data = { ...data, [part]: loaded };
+          arrived(data);
+        }),
+      ),
+  );
+}
+
+/** A link to the jobs (or evaluations) behind one value. */
+export function drilldownHref(
+  kpi: string,
+  filters: Filters,
+  periodStart: string,
+  group: { by: "company" | "technician" | "team" | "category"; id?: string },
+): string {
+  const params = new URLSearchParams({ kpi, group_by: group.by, period: filters.period, period_start: periodStart });
+  if (group.id) params.set("group_id", group.id);
+  params.set("start", filters.start);
+  params.set("end", filters.end);
+  if (filters.team) params.set("team", String(filters.team));
+  if (filters.technician) params.set("technician", String(filters.technician));
+  if (filters.category) params.set("category", filters.category);
+  return `/jobs/behind?${params}`;
+}

@@ -1,0 +1,79 @@
+// KPI card: the latest period's value, coloured by its target, the change against the
+// period before, and the sample size; the value links to the jobs behind it.
+import { css, html, type TemplateResult } from "lit";
+import { formatChange, formatCount, formatKpi, formatPeriod } from "../format";
+import type { KpiValue } from "../types";
+import { WidgetBase } from "./base";
+import { drilldownHref, type DashboardData } from "./data";
+import { empty } from "../components/states";
+
+export class KpiCard extends WidgetBase {
+  static styles = [
+    ...WidgetBase.styles,
+    css`
+      .metric + .metric {
+        margin-top: 0.75rem;
+        border-top: 1px solid #f3f4f6;
+        padding-top: 0.75rem;
+      }
+      .value {
+        font-size: 2rem;
+        font-weight: 700;
+        text-decoration: none;
+        font-variant-numeric: tabular-nums;
+        display: inline-block;
+      }
+      .value.green {
+        color: #166534;
+      }
+      .value.amber {
+        color: #92400e;
+      }
+      .value.red {
+        color: #b91c1c;
+      }
+      .meta {
+        font-size: 0.85rem;
+        color: #4b5563;
+        margin: 0.15rem 0 0;
+      }
+    `,
+  ];
+
+  body(data: DashboardData): TemplateResult {
+    return this.settled(data.company, (rows) => html`${this.spec.metrics.map((key) => this.metric(data, rows, key))}`);
+  }
+
+  private metric(data: DashboardData, rows: KpiValue[], key: string): TemplateResult {
+    const kpi = data.kpis.get(key);
+    const now = rows.find((row) => row.kpi === key && row.period_start === data.latest);
+    const before = rows.find((row) => row.kpi === key && row.period_start === data.previous);
+    const period = formatPeriod(data.latest, data.filters.period);
+    if (!now || now.value === null) {
+      return html`<div class="metric" data-kpi=${key}>
+        <div class="hint">${kpi?.label ?? key} · ${period}</div>
+        ${empty("No data for this period.")}
+      </div>`;
+    }
+    const change = before?.value !== null && before?.value !== undefined ? now.value - before.value : null;
+    const status = now.status ?? "none";
+    return html`<div class="metric" data-kpi=${key}>
+      <div class="hint">${kpi?.label ?? key} · ${period}</div>
+      <a
+        class="value ${status}"
+        data-value=${String(now.value)}
+        href=${drilldownHref(key, data.filters, now.period_start, { by: "company" })}
+        title="Show the jobs behind this value"
+        aria-label="${kpi?.label ?? key}: ${formatKpi(now.value, kpi)}, ${status === "none" ? "no target" : `${status} against target`}. Show the jobs behind it."
+        >${formatKpi(now.value, kpi)}</a
+      >
+      <p class="meta">
+        <span class="badge ${status}">${status === "none" ? "no target" : status}</span>
+        <span data-change=${change === null ? "" : String(change)}>${formatChange(change, kpi)} vs previous</span>
+        · n = <span data-sample>${formatCount(now.denominator)}</span>
+      </p>
+    </div>`;
+  }
+}
+
+customElements.define("kpi-card-widget", KpiCard);
