@@ -18,7 +18,7 @@ from kpi_core.errors import ConfigError, KpiError, SchemaOutOfDate
 from kpi_core.logs import configure as configure_logging
 from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
-from kpi_core.storage.migrate import schema_state, upgrade
+from kpi_core.storage.migrate import downgrade, schema_state, upgrade
 
 
 class KpiGroup(click.Group):
@@ -49,22 +49,34 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", help="Address to listen on (KPI_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (KPI_PORT, default 8000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Serve the web app and API."""
-    settings = _settings(host=host, port=port)
-    configure_logging(settings.log_level)
+@click.option("--workers", type=click.IntRange(min=0), help="gunicorn worker processes (KPI_WEB_WORKERS; 0: waitress).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web app and API (waitress, or gunicorn with --workers N)."""
+    settings = _settings(host=host, port=port, web_workers=workers)
+    configure_logging(settings.log_level, settings.log_format)
     _serve(settings)
 
 
 def _serve(settings: Settings, banner: Callable[[], None] | None = None) -> None:
+    from kpi_core.server import prepare_metrics_dir, serve_gunicorn
     from kpi_core.server import serve as run_server
-    from kpi_core.web.app import create_app
 
+    # First: prometheus-client chooses multi-process mode at import, and loading the plugins imports it.
+    metrics = prepare_metrics_dir() if settings.web_workers else None
     database = Database(settings.effective_database_url)
-    state = schema_state(database.engine)
+    plugins = _plugins(settings)
+    # The plugins' own tables count: a plugin whose migrations are not applied would fail at its first query.
+    state = schema_state(database.engine, plugins.migration_locations)
     if not state.is_current:
         raise SchemaOutOfDate(state.describe())
-    app = create_app(settings, database=database)
+    if metrics is not None:
+        database.dispose()  # each gunicorn worker opens its own connections after the fork
+        click.echo(f"Serving on http://{settings.host}:{settings.port}/ with {settings.web_workers} gunicorn workers")
+        serve_gunicorn(settings, settings.web_workers, metrics)
+        return
+    from kpi_core.web.app import create_app
+
+    app = create_app(settings, database=database, plugins=plugins)
     if banner:
         banner()
     click.echo(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)")
@@ -86,8 +98,8 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     configure_logging("WARNING")
     database = Database(settings.effective_database_url)
     click.echo(f"Data directory: {settings.data_dir.resolve()}")
-    upgrade(database.engine)
     plugins = _plugins(settings)
+    upgrade(database.engine, locations=plugins.migration_locations)
     with click.progressbar(length=100, label="Seeding demo data", show_percent=True) as bar:
         done = 0
 
@@ -121,27 +133,42 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply all migrations (safe to run again)."""
+    """Apply all migrations, kpi-core's and the installed plugins' (safe to run again)."""
     settings = _settings()
     database = Database(settings.effective_database_url)
-    upgrade(database.engine)
-    click.echo(schema_state(database.engine).describe())
+    locations = _plugins(settings).migration_locations
+    upgrade(database.engine, locations=locations)
+    click.echo(schema_state(database.engine, locations).describe())
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and whether it is current."""
     settings = _settings()
-    state = schema_state(Database(settings.effective_database_url).engine)
+    state = schema_state(Database(settings.effective_database_url).engine, _plugins(settings).migration_locations)
     click.echo(state.describe())
     if not state.is_current:
         sys.exit(1)
 
 
-@cli.command("plugins")
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations to REVISION, e.g. `kpi_productivity@base` to drop a plugin's tables before uninstalling it."""
+    settings = _settings()
+    database = Database(settings.effective_database_url)
+    locations = _plugins(settings).migration_locations
+    downgrade(database.engine, revision, locations=locations)
+    click.echo(schema_state(database.engine, locations).describe())
+
+
+@cli.group("plugins", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins_command(as_json: bool) -> None:
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """List plugins, what they contribute, and any that failed to load."""
+    if ctx.invoked_subcommand is not None:
+        return
     host = _plugins(_settings())
     if as_json:
         payload = {
@@ -161,6 +188,34 @@ def plugins_command(as_json: bool) -> None:
         click.secho(f"NOT LOADED {problem.name} [{problem.stage}]: {problem.reason}", fg="red", err=True)
     if host.problems:
         sys.exit(1)
+
+
+@plugins_command.command("new")
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice(["kpi", "report", "job", "widget"]),
+    default="kpi",
+    show_default=True,
+    help="The starting point: a KPI, a report format, a background job or a dashboard widget.",
+)
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    help="Where to create the NAME folder (default: here).",
+)
+def plugins_new(name: str, kind: str, directory: Path) -> None:
+    """Write a ready plugin package NAME: pyproject with the entry point, module, tests, README."""
+    from kpi_core.scaffold import ScaffoldError, create_plugin
+
+    try:
+        target = create_plugin(name, kind, directory)
+    except ScaffoldError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"Created {target}")
+    click.echo(f"  cd {target} && pip install -e '.[test]' && pytest   # install it, run its tests")
+    click.echo("  kpi plugins                                          # see it loaded")
 
 
 @cli.group()
@@ -378,7 +433,7 @@ def worker(burst: bool, name: str | None, maintenance_interval: int) -> None:
     from kpi_core.jobs.worker import run_worker
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if not settings.redis_url:
         raise click.ClickException(
             "KPI_REDIS_URL is not set, so there is no queue to work: without Redis, "
@@ -408,7 +463,7 @@ def scheduler(interval: float, once: bool) -> None:
     from kpi_core.jobs.scheduler import Scheduler
 
     settings = _settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     env = JobEnvironment(settings, _current_database(settings), _plugins(settings))
     runner = make_runner(env)
     loop = Scheduler(runner, interval=interval)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from os import PathLike
+
     from flask import Flask
 
     from kpi_core.declarations import FormField, JobSpec, Metric, ReportFormat, Setting, Widget
@@ -97,6 +99,22 @@ def kpi_settings() -> list[Setting]:
     namespace: ``ctx.setting(name, default)`` in metric builders,
     ``context.plugin_settings[name]`` in jobs. A change invalidates cached KPI
     results.
+    """
+
+
+@hookspec
+def kpi_migrations() -> str | PathLike[str] | None:
+    """Point the host at the Alembic migrations of a plugin's own tables.
+
+    Called once at start-up. Return the directory that holds the plugin's
+    Alembic revision scripts, or None. They form a branch of the host's
+    revision graph: the first revision has ``down_revision = None``,
+    ``branch_labels = ("<plugin name>",)`` and ``depends_on`` the kpi-core
+    revision whose tables it needs; later ones revise the branch. ``kpi db
+    upgrade`` applies them with the core's, and ``kpi serve`` refuses to start
+    until they are applied. A branch that breaks these rules is the plugin's
+    load error. Uninstalling the plugin leaves its tables and its recorded
+    revision in place; the host ignores both.
     """
 
 

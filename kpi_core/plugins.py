@@ -1,21 +1,28 @@
 """Discovers, validates and registers plugins: built-ins and entry points alike.
 
-A plugin is loaded whole or not at all: if it fails to import, returns a
-malformed declaration, raises in a hook, or declares a key another plugin
-already has, it is unregistered and reported by name and reason, and the rest
-start. ``KPI_STRICT_PLUGINS`` turns any such problem into a start-up failure.
+A plugin is loaded whole or not at all: if its distribution requires a
+kpi-core version other than this one, fails to import, returns a malformed
+declaration or migration branch, raises in a hook, or declares a key another
+plugin already has, it is unregistered and reported by name and reason, and
+the rest start. ``KPI_STRICT_PLUGINS`` turns any such problem into a start-up failure.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 import kpi_core
 from kpi_core import hookspecs
@@ -24,7 +31,7 @@ from kpi_core.declarations import DECLARATION_TYPES
 from kpi_core.errors import PluginLoadError
 
 ENTRY_POINT_GROUP = "kpi_core.plugins"
-BUNDLED = frozenset({"kpi_quality", "kpi_timeliness", "reports_pdf", "reports_csv"})
+BUNDLED = frozenset({"kpi_quality", "kpi_timeliness", "kpi_productivity", "reports_pdf", "reports_csv"})
 """Plugins shipped in this repository's workspace: loaded before any third-party plugin."""
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("core", "kpi_core.builtin"),)
 """(name, module) of the host's own features, registered through the same hooks."""
@@ -41,6 +48,8 @@ class PluginInfo:
     module: str
     builtin: bool
     contributes: dict[str, list[str]] = field(default_factory=dict)
+    requires: str = ""
+    """The kpi-core versions the plugin's distribution supports (``Requires-Dist``), "" where it names none."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ class PluginProblem:
     """Why a plugin (or a plugin setting) was not loaded."""
 
     name: str
-    stage: str  # config | import | register | declaration | duplicate | startup
+    stage: str  # config | compatibility | import | register | declaration | migrations | duplicate | startup
     reason: str
 
     def __str__(self) -> str:
@@ -62,6 +71,7 @@ class Candidate:
     load: Any  # callable returning the plugin object
     builtin: bool = False
     conflict: str | None = None  # found at discovery: why this candidate must not load
+    requirements: tuple[str, ...] = ()  # its distribution's Requires-Dist lines
 
 
 class PluginHost:
@@ -74,6 +84,7 @@ class PluginHost:
         self.problems: list[PluginProblem] = []
         self.declarations: dict[str, dict[str, Any]] = {hook: {} for hook in DECLARATION_TYPES}
         self.owners: dict[tuple[str, str], str] = {}
+        self.migrations: dict[str, Path] = {}
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -99,6 +110,11 @@ class PluginHost:
     def settings(self) -> dict[str, Any]:
         return self.declarations["kpi_settings"]
 
+    @property
+    def migration_locations(self) -> list[Path]:
+        """The directories of the loaded plugins' Alembic branches (see ``kpi_migrations``)."""
+        return list(self.migrations.values())
+
     def owner_of(self, hook: str, key: str) -> str:
         """The name of the plugin that declared ``key`` through ``hook``."""
         return self.owners[(hook, key)]
@@ -111,6 +127,11 @@ class PluginHost:
         """Import, register and validate one plugin; on any problem leave no trace of it."""
         if candidate.conflict:
             self.report(PluginProblem(candidate.name, "duplicate", candidate.conflict))
+            return
+        # Checked before importing: an incompatible plugin may not even import against this kpi-core.
+        requires, incompatible = kpi_core_requirement(candidate.requirements)
+        if incompatible:
+            self.report(PluginProblem(candidate.name, "compatibility", incompatible))
             return
         try:
             plugin = candidate.load()
@@ -128,6 +149,7 @@ class PluginHost:
             return
         try:
             declared = self._collect(candidate.name)
+            migrations = self._migrations(candidate.name)
         except _Rejected as rejected:
             self.pm.unregister(name=candidate.name)
             self.report(rejected.problem)
@@ -137,6 +159,7 @@ class PluginHost:
             version=candidate.version,
             module=getattr(plugin, "__name__", type(plugin).__name__),
             builtin=candidate.builtin,
+            requires=requires,
         )
         for hook, items in declared.items():
             for key, item in items.items():
@@ -144,7 +167,40 @@ class PluginHost:
                 self.owners[(hook, key)] = candidate.name
             if items:
                 info.contributes[hook] = list(items)
+        if migrations is not None:
+            self.migrations[candidate.name] = migrations[0]
+            info.contributes["kpi_migrations"] = migrations[1]
         self.plugins[candidate.name] = info
+
+    def _migrations(self, name: str) -> tuple[Path, list[str]] | None:
+        """The plugin's migration directory and its revisions, if it declares a valid branch."""
+        for impl in self.pm.hook.kpi_migrations.get_hookimpls():
+            if impl.plugin_name != name:
+                continue
+            try:
+                found = impl.function()
+            except Exception as exc:
+                raise _Rejected(PluginProblem(name, "migrations", f"kpi_migrations() raised {_describe(exc)}")) from exc
+            if found is None:
+                return None
+            if not isinstance(found, str | Path):
+                kind = type(found).__name__
+                raise _Rejected(PluginProblem(name, "migrations", f"kpi_migrations() must return a path, got {kind}"))
+            # Alembic is imported only where a plugin has migrations (jobs need not load it).
+            from kpi_core.storage.migrate import BranchError, plugin_branch
+
+            location = Path(found).resolve()
+            try:
+                revisions = plugin_branch(name, location)
+            except BranchError as exc:
+                raise _Rejected(PluginProblem(name, "migrations", str(exc))) from None
+            for other, info in self.plugins.items():
+                taken = set(revisions) & set(info.contributes.get("kpi_migrations", ()))
+                if taken:
+                    reason = f"revision {', '.join(sorted(taken))} is already a migration of plugin {other!r}"
+                    raise _Rejected(PluginProblem(name, "duplicate", reason))
+            return location, revisions
+        return None
 
     def _collect(self, name: str) -> dict[str, dict[str, Any]]:
         declared: dict[str, dict[str, Any]] = {}
@@ -202,6 +258,7 @@ class PluginHost:
         """Take back everything a loaded plugin declared, so a failed plugin is not half there."""
         self.pm.unregister(name=name)
         self.plugins.pop(name, None)
+        self.migrations.pop(name, None)
         for (hook, key), owner in list(self.owners.items()):
             if owner == name:
                 del self.owners[(hook, key)]
@@ -223,6 +280,35 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def kpi_core_requirement(requirements: Iterable[str]) -> tuple[str, str | None]:
+    """(the kpi-core specifier the requirements name, why this kpi-core does not satisfy it or None).
+
+    ``requirements`` are a distribution's ``Requires-Dist`` lines; only those
+    naming kpi-core (and whose environment marker holds) count. Without one,
+    the plugin is taken to support any version.
+    """
+    specifiers = []
+    for line in requirements:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue  # the installer accepted it; not ours to judge
+        if canonicalize_name(requirement.name) != "kpi-core":
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        specifiers.append(str(requirement.specifier))
+    shown = ",".join(filter(None, specifiers))
+    wanted = SpecifierSet(shown)
+    try:
+        running = Version(kpi_core.__version__)
+    except InvalidVersion:
+        return shown, None
+    if wanted.contains(running, prereleases=True):
+        return shown, None
+    return shown, f"requires kpi-core{shown} but this is kpi-core {kpi_core.__version__}"
+
+
 def _entry_point_candidates() -> list[Candidate]:
     found: dict[str, Candidate] = {}
     found_in: dict[str, str] = {}
@@ -231,6 +317,7 @@ def _entry_point_candidates() -> list[Candidate]:
     ordered = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name not in BUNDLED, ep.name))
     for entry_point in ordered:
         version = entry_point.dist.version if entry_point.dist is not None else "unknown"
+        requirements = tuple(entry_point.dist.requires or ()) if entry_point.dist is not None else ()
         # Two distributions may register one name; the first wins and the other is reported.
         if entry_point.name in found:
             conflicts.append(
@@ -243,7 +330,7 @@ def _entry_point_candidates() -> list[Candidate]:
                 )
             )
             continue
-        found[entry_point.name] = Candidate(entry_point.name, version, entry_point.load)
+        found[entry_point.name] = Candidate(entry_point.name, version, entry_point.load, requirements=requirements)
         found_in[entry_point.name] = _distribution(entry_point)
     return list(found.values()) + conflicts
 
@@ -284,6 +371,20 @@ def load_plugins(settings: Settings, extra: Sequence[tuple[str, Any]] = ()) -> P
         host.add(candidate)
     host.raise_if_strict(settings)
     return host
+
+
+@functools.cache
+def installed_migration_locations() -> list[Path]:
+    """The migration directories of every installed plugin that declares a valid branch (cached per process).
+
+    What ``upgrade(engine)`` and ``schema_state(engine)`` use when no plugin
+    host hands them its own; problems are reported when plugins are loaded.
+    """
+    host = PluginHost()
+    host.report = lambda problem: None  # type: ignore[method-assign]  # load_plugins reports them
+    for candidate in _builtin_candidates() + _entry_point_candidates():
+        host.add(candidate)
+    return host.migration_locations
 
 
 def _enabled(candidates: Iterable[Candidate], disabled: Sequence[str]) -> list[Candidate]:

@@ -136,6 +136,7 @@ def test_plugins_json_is_the_same_listing_for_machines(env: dict[str, str]):
         "module": "kpi_timeliness",
         "builtin": False,
         "contributes": plugins["kpi_timeliness"]["contributes"],
+        "requires": "<0.2,>=0.1",
     }
     assert "timeliness.on_time_arrival_rate" in plugins["kpi_timeliness"]["contributes"]["kpi_metrics"]
 

@@ -37,6 +37,7 @@ HOOKS = (
     "kpi_jobs",
     "kpi_widgets",
     "kpi_settings",
+    "kpi_migrations",
     "kpi_startup",
 )
 LIST_HOOKS = {

@@ -24,6 +24,9 @@ class PluginSchema(Schema):
     name = fields.String(required=True)
     version = fields.String(required=True)
     module = fields.String(required=True)
+    requires = fields.String(
+        allow_none=True, metadata={"description": "The kpi-core versions the plugin supports (its Requires-Dist)"}
+    )
     builtin = fields.Boolean(required=True)
     contributes = fields.Dict(
         keys=fields.String(),
@@ -37,7 +40,9 @@ class PluginProblemSchema(Schema):
     name = fields.String(required=True)
     stage = fields.String(
         required=True,
-        metadata={"description": "config, import, register, declaration, duplicate or startup"},
+        metadata={
+            "description": "config, compatibility, import, register, declaration, duplicate, migrations or startup"
+        },
     )
     reason = fields.String(required=True)
 

@@ -2,12 +2,16 @@
 
 from alembic import context
 
+from kpi_core.storage.migrate import known_revisions, restore_orphans, set_aside_orphans
 from kpi_core.storage.models import Base
 
 config = context.config
 engine = config.attributes["engine"]
 
 with engine.begin() as connection:
+    # A revision recorded by a plugin that is no longer installed would stop Alembic
+    # ("Can't locate revision"): set it aside for the run and put it back, in one transaction.
+    orphans = set_aside_orphans(connection, known_revisions(context.script))
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -16,3 +20,4 @@ with engine.begin() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+    restore_orphans(connection, orphans)
