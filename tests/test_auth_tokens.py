@@ -231,8 +231,9 @@ def test_token_of_a_key_no_longer_listed_is_refused():
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'kpi.sqlite3'}"
+def database_url(module_database_url: str) -> str:
+    """One database for the module, once on SQLite and once on PostgreSQL (KPI_TEST_DATABASES)."""
+    return module_database_url
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,9 @@ PASSWORD = "plumbing-under-pressure-9"
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'kpi.sqlite3'}"
+def database_url(module_database_url: str) -> str:
+    """One database for the module, once on SQLite and once on PostgreSQL (KPI_TEST_DATABASES)."""
+    return module_database_url
 
 
 @pytest.fixture(scope="module")

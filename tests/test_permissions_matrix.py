@@ -143,8 +143,9 @@ def test_operation_documents_its_security(method, path, operation):
 
 
 @pytest.fixture(scope="module")
-def database_url(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'kpi.sqlite3'}"
+def database_url(module_database_url: str) -> str:
+    """One database for the module, once on SQLite and once on PostgreSQL (KPI_TEST_DATABASES)."""
+    return module_database_url
 
 
 @pytest.fixture(scope="module")

@@ -160,3 +160,12 @@ def test_a_plugin_that_failed_to_load_is_listed_but_leaves_the_instance_ready(sq
     plugins = response.json["checks"]["plugins"]
     assert "1 not loaded" in plugins["detail"]
     assert any(problem.startswith("broken:") and "metrics table missing" in problem for problem in plugins["problems"])
+
+
+def test_readyz_is_ready_with_a_reachable_redis(sqlite_settings, sqlite_database, redis_url):
+    app = build_app(replace(sqlite_settings, redis_url=redis_url), sqlite_database)
+
+    response = readyz(app)
+
+    assert response.status_code == 200, response.json
+    assert response.json["checks"]["redis"] == {"ok": True, "detail": "reachable"}

@@ -27,6 +27,7 @@ from kpi_core.declarations import JobSpec
 from kpi_core.jobs.execute import JobEnvironment, execute
 from kpi_core.jobs.runner import Runner, backoff
 from kpi_core.jobs.runs import ACTIVE, Attempt, record_failure
+from kpi_core.logs import bind, current_origin
 from kpi_core.storage.models import JobRun
 from kpi_core.storage.types import utcnow
 
@@ -96,21 +97,23 @@ class InProcessRunner(Runner):
 
     def submit(self, run_id: int, dispatch_id: str) -> None:
         """Run the next attempt of a committed run on the pool."""
+        origin = current_origin()  # the enqueuing request's id and user, for the attempt's log records
         with self._lock:
             if self._closed:
                 return  # stays queued in the database; recover() of the next process picks it up
-            self._pool.submit(self._attempt, run_id, dispatch_id)
+            self._pool.submit(self._attempt, run_id, dispatch_id, origin)
 
-    def _attempt(self, run_id: int, dispatch_id: str) -> None:
+    def _attempt(self, run_id: int, dispatch_id: str, origin: dict[str, str | None] | None = None) -> None:
         try:
-            outcome = execute(
-                self.env,
-                run_id,
-                dispatch_id,
-                worker=self.name,
-                retry_policy=self._retry_in,
-                watch=lambda attempt, spec: self._watch(attempt, spec, dispatch_id),
-            )
+            with bind(**(origin or {})):
+                outcome = execute(
+                    self.env,
+                    run_id,
+                    dispatch_id,
+                    worker=self.name,
+                    retry_policy=self._retry_in,
+                    watch=lambda attempt, spec: self._watch(attempt, spec, dispatch_id),
+                )
         except Exception:
             log.exception("run %s: its outcome could not be recorded", run_id)
             return

@@ -28,6 +28,7 @@ from kpi_core.jobs.errors import QueueUnavailable
 from kpi_core.jobs.execute import JobEnvironment
 from kpi_core.jobs.runner import Runner
 from kpi_core.jobs.runs import ACTIVE, record_failure, redispatch
+from kpi_core.logs import current_origin
 from kpi_core.storage.models import JobRun
 from kpi_core.storage.types import utcnow
 
@@ -82,6 +83,8 @@ class RQRunner(Runner):
                 failure_ttl=FAILURE_TTL,
                 on_failure=Callback(ON_FAILURE),
                 description=f"{spec.key} (run {run_id})",
+                # The enqueuing request's id and user, so the worker's log records of this run carry them.
+                meta=current_origin(),
             )
         except RedisError as exc:
             raise QueueUnavailable(

@@ -21,6 +21,7 @@ from kpi_core.config import Settings
 from kpi_core.jobs.execute import JobEnvironment, describe, execute
 from kpi_core.jobs.inprocess import worker_name
 from kpi_core.jobs.runs import Attempt, record_failure
+from kpi_core.logs import bind
 from kpi_core.plugins import load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.storage.types import utcnow
@@ -62,9 +63,14 @@ def perform_run(run_id: int, dispatch_id: str) -> int:
     def retry_in(_attempt: Attempt) -> float | None:
         return float(job.get_retry_interval()) if job is not None and job.retries_left else None
 
-    outcome = execute(
-        environment(), run_id, dispatch_id, worker=worker_name("rq"), retry_policy=retry_in, allow_running=True
-    )
+    origin = job.meta if job is not None else {}
+    # The records of this attempt carry the id of the request that enqueued it (see kpi_core.logs).
+    with bind(request_id=origin.get("request_id"), user=origin.get("user")):
+        log.info("run %s: attempt starting", run_id, extra={"run_id": run_id})
+        outcome = execute(
+            environment(), run_id, dispatch_id, worker=worker_name("rq"), retry_policy=retry_in, allow_running=True
+        )
+        log.info("run %s: attempt %s", run_id, outcome.status, extra={"run_id": run_id})
     if outcome.exception is not None:
         raise outcome.exception
     return run_id

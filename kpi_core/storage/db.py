@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from kpi_core.errors import ConfigError, DatabaseUnavailable
 from kpi_core.storage import versions
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+# SQLite's busy handler is not a queue: under many writers an unlucky one can wait far longer
+# than the average. 20 clients on 4 gunicorn workers saw waits past 15 s on a loaded 2-core
+# machine (tests/reliability/test_concurrent_writers.py); 45 s stays below the worker timeout
+# (60 s), so a writer that still cannot get the lock is answered 503, not killed.
+SQLITE_BUSY_TIMEOUT_MS = 45_000
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+POOL_TIMEOUT_SECONDS = 10
+"""How long a request waits for a free pooled connection before it is answered 503."""
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 WRITE_OPTION = "kpi_write"
@@ -60,7 +69,17 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # pre_ping: a connection the server dropped (restart, failover) is replaced before use, so the
+        # app recovers from an outage by itself. connect_timeout: an unreachable server fails a request
+        # within seconds (503, see kpi_core/web/outages.py) instead of hanging it until the proxy gives up.
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        )
     except Exception as exc:  # an unknown driver name is a configuration error
         raise ConfigError(f"KPI_DATABASE_URL {url!r} cannot be used: {exc}") from None
 

@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -59,11 +60,44 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'kpi.sqlite3'}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+ENGINES_VARIABLE = "KPI_TEST_DATABASES"
+"""Which databases the parametrised fixtures run on: "sqlite,postgresql" (the default, and CI's)."""
+
+
+def database_engines() -> list[Any]:
+    """The ``params`` of every database fixture: each test that uses one runs once per engine.
+
+    ``KPI_TEST_DATABASES=sqlite`` (or ``postgresql``) narrows a local run to one engine;
+    CI runs both, so the whole suite that touches a database runs on PostgreSQL too.
+    """
+    wanted = [name.strip() for name in os.environ.get(ENGINES_VARIABLE, "sqlite,postgresql").split(",") if name.strip()]
+    unknown = set(wanted) - {"sqlite", "postgresql"}
+    if unknown or not wanted:
+        raise pytest.UsageError(f"{ENGINES_VARIABLE} must list sqlite and/or postgresql, not {sorted(unknown)}")
+    return [name if name == "sqlite" else pytest.param(name, marks=pytest.mark.postgres) for name in wanted]
+
+
+@pytest.fixture(params=database_engines())
 def database_url(request: pytest.FixtureRequest) -> str:
     """An empty database URL, once on SQLite and once on a real PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="module", params=database_engines())
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database shared by one test module, once on SQLite and once on PostgreSQL.
+
+    For modules that build one app per module (a module-scoped ``database_url``
+    override): ``def database_url(module_database_url): return module_database_url``.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'kpi.sqlite3'}"
+        return
+    databases: Databases = request.getfixturevalue("postgres_databases")
+    url = databases.create()
+    yield url
+    databases.drop(url)
 
 
 @pytest.fixture

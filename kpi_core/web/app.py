@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
-from flask.typing import ResponseReturnValue
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import kpi_core
 from kpi_core.accounts.auth import Authenticator
 from kpi_core.accounts.throttle import LoginThrottle
 from kpi_core.accounts.tokens import TokenSigner
 from kpi_core.config import Settings
+from kpi_core.observability import endpoint as metrics_endpoint
+from kpi_core.observability import http as request_metrics
 from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.web import (
-    api_docs,
     admin_rq,
+    api_docs,
     audit_api,
     auth_api,
     customers_api,
+    dashboard_api,
     db,
     errors,
     evaluations_api,
@@ -29,12 +32,14 @@ from kpi_core.web import (
     jobs_api,
     jobs_runs_api,
     kpis_api,
+    outages,
     plugins_api,
     reports_api,
     request_id,
     schedules_api,
     scorecards_api,
     security_headers,
+    spa,
     targets_api,
     teams_api,
     technicians_api,
@@ -63,6 +68,7 @@ API_BLUEPRINTS = (
     schedules_api.blp,
     reports_api.blp,
     admin_rq.blp,
+    dashboard_api.blp,
 )
 
 
@@ -98,6 +104,7 @@ def create_app(
         app, AppState(settings=settings, database=database, plugins=plugins, authenticator=_authenticator(settings))
     )
     request_id.install(app)
+    request_metrics.install(app, settings)
     db.install(app)
     security_headers.install(app, settings)
 
@@ -106,12 +113,19 @@ def create_app(
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(metrics_endpoint.blueprint)
     app.register_blueprint(api_docs.blueprint)
-    app.add_url_rule("/", "home", home)
+    spa.install(app)
     for exception, handler in errors.DOMAIN_ERROR_HANDLERS.items():
         app.register_error_handler(exception, handler)
+    outages.install(app)
     app.register_error_handler(Exception, errors.handle_unexpected)
 
+    if settings.proxy_hops:
+        # Behind nginx the TCP peer is the proxy: the client's address (login throttling, audit,
+        # /metrics access) and scheme come from the headers the trusted proxies set.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     plugins.start(app)
     plugins.raise_if_strict(settings)
     logging.getLogger(__name__).info("app ready: %d plugins, %d problems", len(plugins.plugins), len(plugins.problems))
@@ -123,7 +137,3 @@ def _authenticator(settings: Settings) -> Authenticator:
     storage = settings.redis_url or "memory://"
     throttle = LoginThrottle(storage, settings.login_attempts, settings.login_window_minutes)
     return Authenticator(TokenSigner(settings), throttle)
-
-
-def home() -> ResponseReturnValue:
-    return render_template("home.html", version=kpi_core.__version__)

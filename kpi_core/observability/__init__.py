@@ -1,0 +1,1 @@
+"""Observability: Prometheus metrics, the /metrics endpoint, and per-request logging and timing."""
