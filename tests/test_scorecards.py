@@ -154,3 +154,19 @@ def test_points(value, direction, expected) -> None:
     target = SimpleNamespace(green=0.9, amber=0.8) if direction == "higher" else SimpleNamespace(green=10, amber=20)
     points = points_of(value, target, direction)
     assert points == (None if expected is None else pytest.approx(expected))
+
+
+def test_scorecards_are_cached_until_the_data_or_the_roster_changes(client, admin_headers, database, crew) -> None:
+    def ask() -> tuple[str, list[str]]:
+        response = client.get("/api/v1/scorecards", query_string=JUNE, headers=admin_headers)
+        assert response.status_code == 200
+        return response.headers["X-KPI-Cache"], [row["technician"] for row in response.json["technicians"]]
+
+    assert ask() == ("miss", ["Ada", "Bob", "Cy"])
+    assert ask() == ("hit", ["Ada", "Bob", "Cy"])
+    with database.session() as session:
+        session.add(Technician(external_ref="Dee", name="Dee"))
+    assert ask() == ("miss", ["Ada", "Bob", "Cy", "Dee"])
+    with database.session() as session:  # a May job changes the previous window, so Ada's change
+        session.get(Job, 1).completed_at = datetime(2026, 5, 2, 14, tzinfo=UTC)
+    assert ask()[0] == "miss"

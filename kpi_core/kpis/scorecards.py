@@ -119,7 +119,7 @@ def compute_scorecards(
     context_for = stored_contexts(session, plugins)
 
     def values(low: date, high: date) -> dict[tuple[str, str], Any]:
-        window = _one_bucket(low, high, period, zone)
+        window = one_bucket(low, high, period, zone)
         query = q.KpiQuery(start=low, end=high, group_by="technician", period=period, filters=filters)
         sums = engine.fetch_sums(session, metrics, query, window, scope, context_for)
         by_key = {metric.key: metric for metric in metrics}
@@ -199,7 +199,7 @@ def previous_window(start: date, end: date, period: str) -> tuple[date, date]:
     return date(index // 12, index % 12 + 1, 1), start
 
 
-def _one_bucket(start: date, end: date, period: str, zone: ZoneInfo) -> PeriodGrid:
+def one_bucket(start: date, end: date, period: str, zone: ZoneInfo) -> PeriodGrid:
     return PeriodGrid(
         period=period,
         labels=(start,),

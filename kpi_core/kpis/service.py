@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
-from kpi_core.kpis import engine
+from kpi_core.kpis import engine, scorecards
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import ResultCache, lookup
 from kpi_core.kpis.context import contexts_for
@@ -32,17 +34,22 @@ from kpi_core.plugins import PluginHost
 from kpi_core.records import targets
 from kpi_core.records.plugin_settings import grouped_by_plugin, setting_values
 from kpi_core.storage import versions
+from kpi_core.storage.models import Technician
 
 KEY_VERSION = 1
 """Bump when the cached JSON's shape changes, so old entries are not read."""
 
 
 @dataclass(frozen=True)
-class ValuesAnswer:
-    """The values of one query as the API's JSON array, and whether the cache had them."""
+class Answer:
+    """An answer as the API's JSON, and whether the cache had it."""
 
     body: bytes
     cached: bool
+
+
+class ValuesAnswer(Answer):
+    """The values of one query as the API's JSON array."""
 
     def rows(self) -> list[q.KpiValue]:
         return [
@@ -105,6 +112,28 @@ def _key(
     in_force: targets.TargetMap,
     grid: PeriodGrid,
 ) -> str:
+    question = {
+        "kind": "values",
+        "kpis": [metric.key for metric in metrics],
+        "group_by": query.group_by,
+        "period": query.period,
+        "range": [query.start.isoformat(), query.end.isoformat()],
+        "filters": _filters_key(query.filters),
+    }
+    return answer_key(session, plugins, question, zone, scope, settings, in_force, grid)
+
+
+def answer_key(
+    session: Session,
+    plugins: PluginHost,
+    question: dict[str, Any],
+    zone: ZoneInfo,
+    scope: Scope,
+    settings: dict[str, Any],
+    in_force: targets.TargetMap,
+    grid: PeriodGrid,
+) -> str:
+    """The cache key of an answer to ``question`` over ``grid``: the question and all it depends on."""
     # Timestamps are placed by UTC instant, DATE columns by local date: both spans count.
     instants = versions.months_between(grid.instants[0], grid.instants[-1])
     months = sorted({*instants, *versions.months_between(grid.dates[0], grid.dates[-1])})
@@ -112,11 +141,7 @@ def _key(
         "v": KEY_VERSION,
         # Two deployments may share one Redis: their answers must never meet.
         "database": session.get_bind().url.render_as_string(hide_password=True),
-        "kpis": [metric.key for metric in metrics],
-        "group_by": query.group_by,
-        "period": query.period,
-        "range": [query.start.isoformat(), query.end.isoformat()],
-        "filters": [sorted(query.filters.teams), sorted(query.filters.technicians), sorted(query.filters.categories)],
+        "question": question,
         "zone": zone.key,
         "scope": _scope_key(scope),
         "plugins": sorted(f"{info.name}=={info.version}" for info in plugins.plugins.values()),
@@ -130,6 +155,10 @@ def _key(
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _filters_key(filters: q.Filters) -> list[list[Any]]:
+    return [sorted(filters.teams), sorted(filters.technicians), sorted(filters.categories)]
+
+
 def _scope_key(scope: Scope) -> list[Any]:
     principal = scope.principal
     if scope.sees_all or principal is None:
@@ -137,3 +166,60 @@ def _scope_key(scope: Scope) -> list[Any]:
     if principal.role == "technician":
         return ["technician", principal.technician_id]
     return ["teams", sorted(principal.managed_team_ids)]
+
+
+def scorecards_answer(
+    session: Session,
+    plugins: PluginHost,
+    *,
+    start: date,
+    end: date,
+    period: str,
+    zone: ZoneInfo,
+    scope: Scope = UNSCOPED,
+    filters: q.Filters | None = None,
+    kpis: Sequence[str] = (),
+    min_sample: int = scorecards.DEFAULT_MIN_SAMPLE,
+    cache: ResultCache | None = None,
+    ttl: int = 86400,
+) -> Answer:
+    """The scorecards (:func:`kpi_core.kpis.scorecards.compute_scorecards`) as JSON, from the cache when
+    it has them. They cover the previous window too, and list technicians: a technician added, renamed,
+    moved or (de)activated changes the key."""
+    filters = filters or q.Filters()
+    q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
+    metrics = resolve_metrics(plugins, kpis)
+    previous_start, _ = scorecards.previous_window(start, end, period)
+    settings = setting_values(session, plugins)
+    in_force = targets.effective_targets(session, plugins)
+    roster = session.execute(select(func.count(Technician.id), func.max(Technician.updated_at))).one()
+    question = {
+        "kind": "scorecards",
+        "kpis": [metric.key for metric in metrics],
+        "period": period,
+        "range": [start.isoformat(), end.isoformat()],
+        "filters": _filters_key(filters),
+        "min_sample": min_sample,
+        "technicians": [roster[0], str(roster[1])],
+    }
+    window = scorecards.one_bucket(previous_start, end, period, zone)
+    key = answer_key(session, plugins, question, zone, scope, settings, in_force, window)
+    found = lookup(cache, key)
+    if found is not None:
+        return Answer(found, cached=True)
+    result = scorecards.compute_scorecards(
+        session,
+        plugins,
+        start=start,
+        end=end,
+        period=period,
+        zone=zone,
+        scope=scope,
+        filters=filters,
+        kpis=kpis,
+        min_sample=min_sample,
+    )
+    body = json.dumps(asdict(result), default=str, separators=(",", ":")).encode()
+    if cache is not None:
+        cache.set(key, body, ttl)
+    return Answer(body, cached=False)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from kpi_core.kpis import scorecards
+from kpi_core.kpis import scorecards, service
+from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.periods import PERIODS
 from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
@@ -90,9 +92,10 @@ class Scorecards(MethodView):
     @blp.doc(operationId="getScorecards", summary="Score, rank and compare technicians over a window", description=HOW)
     def get(self, args: dict[str, Any]) -> Any:
         """Per technician you may see: a composite score 0-100, each KPI's contribution, the rank among
-        technicians with enough completed jobs, and the change against the previous window."""
+        technicians with enough completed jobs, and the change against the previous window. Cached like
+        KPI values (header X-KPI-Cache)."""
         state = app_state()
-        return scorecards.compute_scorecards(
+        answer = service.scorecards_answer(
             db_session(),
             state.plugins,
             start=args["start"],
@@ -103,4 +106,9 @@ class Scorecards(MethodView):
             filters=filters_of(args),
             kpis=tuple(args.get("kpi", ())),
             min_sample=args.get("min_sample", state.settings.min_sample),
+            cache=shared_cache(state.settings),
+            ttl=state.settings.cache_ttl,
         )
+        response = Response(answer.body, mimetype="application/json")
+        response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
+        return response
