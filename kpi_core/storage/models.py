@@ -163,7 +163,7 @@ class Evaluation(Timestamped, Base):
     score: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
     technician_comment: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,66 @@
+"""bench/kpi_bench.py keeps working: its quick mode builds data, times every engine and cross-checks their numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from types import ModuleType
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "kpi_bench.py"
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kpi_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_mode_times_sqlite_duckdb_and_the_orm_loop_and_they_agree(tmp_path: Path, redis_url: str) -> None:
+    command = [sys.executable, str(BENCH), "--quick", "--db", str(tmp_path / "bench.sqlite3"), "--redis", redis_url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    for line in (
+        "SQLite cold, fresh process:",
+        "SQLite cold, fresh connection:",
+        "SQLite warm, in-memory cache:",
+        "SQLite warm, Redis cache:",
+        "DuckDB (",
+        "naive ORM loop:",
+        "ratios: cold/DuckDB",
+    ):
+        assert line in output, output
+    agreed = re.search(r"agree: engine, DuckDB and the naive loop give the same ([\d,]+) ", output)
+    assert agreed, output
+    # 40 technicians x 12 months x 8 KPIs, less the few cells without a sample.
+    assert int(agreed.group(1).replace(",", "")) > 0.9 * 40 * 12 * 8
+
+
+def test_any_differing_numerator_denominator_or_missing_cell_is_a_mismatch() -> None:
+    bench = load_bench()
+    january, february = date(2025, 1, 1), date(2025, 2, 1)
+    reference = {
+        ("quality.complaint_rate", 1, january): (2.0, 10.0),
+        ("timeliness.avg_arrival_delay_min", 1, january): (123.45, 7.0),
+        ("quality.evaluation_score", 2, february): (81.5, 1.0),
+    }
+    assert bench.mismatches("engine", dict(reference), "DuckDB", reference) == []
+    # Float sums may differ in their last bits only.
+    close = {**reference, ("timeliness.avg_arrival_delay_min", 1, january): (123.45 + 1e-12, 7.0)}
+    assert bench.mismatches("engine", close, "DuckDB", reference) == []
+
+    changed = {
+        ("quality.complaint_rate", 1, january): (3.0, 10.0),
+        ("timeliness.avg_arrival_delay_min", 1, january): (123.45, 8.0),
+    }
+    found = bench.mismatches("engine", changed, "DuckDB", reference)
+    assert len(found) == 3
+    assert any("quality.complaint_rate technician 1 2025-01" in line for line in found)
+    assert any("timeliness.avg_arrival_delay_min" in line for line in found)
+    assert any("quality.evaluation_score technician 2 2025-02: engine None" in line for line in found)
