@@ -7,17 +7,30 @@ Shape: ``{"code": 404, "status": "Not Found", "message": "...", "errors": {...},
 
 from __future__ import annotations
 
+import json
 import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
 from flask import Response, g, jsonify
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    ServiceUnavailable,
+    UnprocessableEntity,
+)
 from werkzeug.exceptions import Conflict as HTTPConflict
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable, UnprocessableEntity
+from werkzeug.routing import IntegerConverter
 
 from kpi_core.errors import Conflict, Invalid, Unavailable
 from kpi_core.errors import NotFound as RecordNotFound
+from kpi_core.web.schemas import MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +43,37 @@ class ErrorSchema(Schema):
     request_id = fields.String(metadata={"description": "Quote this when reporting a problem"})
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:...>`` in our routes: an id past MAX_ID cannot exist, so its URL is a 404 (and the
+    OpenAPI document says ``maximum``) instead of a database driver's overflow error."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 class KpiApi(Api):
     """flask-smorest's Api with our error shape; unlike the stock handler it keeps
     the exception's own headers (``Allow`` on 405, ``WWW-Authenticate`` on 401)."""
 
     ERROR_SCHEMA = ErrorSchema
 
+    def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        # Before any blueprint is registered, so every route's int converter is the bounded one.
+        app.url_map.converters["int"] = RecordIdConverter
+        super().init_app(app, spec_kwargs=spec_kwargs)
+
     def handle_http_exception(self, error: HTTPException) -> Response:
         return error_response(error)
+
+    def _register_pagination_header(self) -> None:
+        # X-Pagination holds JSON text. flask-smorest documents it as an object in the "simple"
+        # header style (``total,2,page,1``), which is not what is sent: document JSON content.
+        header = {
+            "description": "Pagination metadata, as JSON",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }
+        self.spec.components.header("PAGINATION", header, lazy=True)
 
 
 def error_response(error: HTTPException) -> Response:
@@ -95,10 +131,27 @@ def handle_unavailable(error: Unavailable) -> Response:
     return error_response(unavailable)
 
 
+_JSON_PACKAGE = Path(json.__file__).parent
+
+
+def handle_deep_json(error: RecursionError) -> Response:
+    """A JSON body nested thousands of levels deep exhausts Python's recursion limit in the
+    decoder (webargs answers 400 only for malformed JSON): it is bad input, answered like
+    malformed JSON. A RecursionError raised anywhere else is still a bug (500)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames or Path(frames[-1].filename).parent != _JSON_PACKAGE:
+        return handle_unexpected(error)
+    return error_response(
+        _with_data(BadRequest(), "the JSON body is nested too deeply", {"json": ["Invalid JSON body."]})
+    )
+
+
 DOMAIN_ERROR_HANDLERS = {
     RecordNotFound: handle_not_found,
     Conflict: handle_conflict,
     Invalid: handle_invalid,
     Unavailable: handle_unavailable,
+    # Not a domain error, but registered beside them: see handle_deep_json.
+    RecursionError: handle_deep_json,
 }
 """Domain exceptions raised by the services, and the answer each gets."""

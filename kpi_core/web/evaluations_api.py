@@ -15,7 +15,7 @@ from kpi_core.web.access import current_actor, current_principal, current_scope,
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.schemas import RECORD_ID, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
 from kpi_core.web.state import app_state
 
@@ -77,7 +77,7 @@ class EvaluationSummarySchema(EvaluationSchema):
 
 
 class EvaluationInSchema(StrictSchema):
-    technician_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    technician_id = fields.Integer(required=True, validate=RECORD_ID)
     period_start = fields.Date(required=True)
     period_end = fields.Date(required=True, metadata={"description": "On or after period_start"})
     answers = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": ANSWERS_DOC})
@@ -89,7 +89,7 @@ class EvaluationInSchema(StrictSchema):
 
 
 class EvaluationPatchSchema(StrictSchema):
-    technician_id = fields.Integer(validate=validate.Range(min=1))
+    technician_id = fields.Integer(validate=RECORD_ID)
     period_start = fields.Date()
     period_end = fields.Date()
     answers = fields.Dict(keys=fields.String(), metadata={"description": f"Replaces all answers. {ANSWERS_DOC}"})
@@ -110,8 +110,8 @@ class AcknowledgeSchema(StrictSchema):
 
 
 class EvaluationQuerySchema(StrictSchema):
-    technician = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Technician id"})
-    team = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Team id"})
+    technician = fields.Integer(validate=RECORD_ID, metadata={"description": "Technician id"})
+    team = fields.Integer(validate=RECORD_ID, metadata={"description": "Team id"})
     status = fields.String(validate=validate.OneOf(EVALUATION_STATUSES))
     period_from = fields.Date(metadata={"description": "Periods ending on or after this date"})
     period_to = fields.Date(metadata={"description": "Periods starting on or before this date"})

@@ -14,12 +14,12 @@ from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import CompanyDateTime, StrictSchema
+from kpi_core.web.schemas import RECORD_ID, CompanyDateTime, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs (work orders)")
 
-ID = validate.Range(min=1)
+ID = RECORD_ID
 ZONE_NOTE = "ISO 8601; without a zone it is read in the company time zone; answered in UTC with its offset."
 REVENUE_DOC = {
     "type": "string",

@@ -18,12 +18,12 @@ from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.schemas import RECORD_ID, StrictSchema
 from kpi_core.web.state import app_state
 
 blp = Blueprint("kpis", __name__, url_prefix="/api/v1/kpis", description="KPI definitions, values and drill-downs")
 
-ID = validate.Range(min=1)
+ID = RECORD_ID
 DATES = "Local dates in the company time zone (KPI_TIMEZONE)"
 GROUPS = (
     "technician, team (technicians without a team: group_id 'none'), category (evaluation KPIs have no "
@@ -134,9 +134,7 @@ class RowPage(SQLPage):
 
     @property
     def items(self) -> list[Any]:
-        params = self.page_params
-        statement = self.collection.offset(params.first_item).limit(params.page_size)
-        return list(db_session().execute(statement).mappings())
+        return list(db_session().execute(self.window(self.collection)).mappings())
 
 
 def filters_of(args: dict[str, Any]) -> Filters:

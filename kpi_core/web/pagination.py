@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Page
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from kpi_core.web.db import db_session
+from kpi_core.web.schemas import MAX_ID
 
 
 class SQLPage(Page):
@@ -20,5 +21,10 @@ class SQLPage(Page):
 
     @property
     def items(self) -> list[Any]:
+        return list(db_session().scalars(self.window(self.collection)))
+
+    def window(self, statement: Select) -> Select:
+        """``statement`` limited to this page. A page past any possible row is empty: its OFFSET
+        stops at the largest 64-bit integer instead of overflowing the database driver."""
         params = self.page_params
-        return list(db_session().scalars(self.collection.offset(params.first_item).limit(params.page_size)))
+        return statement.offset(min(params.first_item, MAX_ID)).limit(params.page_size)

@@ -106,8 +106,7 @@ class ReportPage(SQLPage):
 
     @property
     def items(self) -> list[Any]:
-        params = self.page_params
-        rows = db_session().execute(self.collection.offset(params.first_item).limit(params.page_size))
+        rows = db_session().execute(self.window(self.collection))
         return [service.state_of(run, job) for run, job in rows]
 
 

@@ -26,7 +26,7 @@ from kpi_core.storage.models import KpiTarget
 from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
-from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.schemas import RECORD_ID, StrictSchema
 from kpi_core.web.state import app_state
 
 blp = Blueprint("targets", __name__, url_prefix="/api/v1/targets", description="KPI targets and weights")
@@ -71,7 +71,7 @@ class TargetInSchema(StrictSchema):
 
 class TargetQuerySchema(StrictSchema):
     metric = fields.String(validate=validate.Length(max=120), metadata={"description": "Only this metric key"})
-    team = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Only this team's overrides"})
+    team = fields.Integer(validate=RECORD_ID, metadata={"description": "Only this team's overrides"})
 
 
 def target_etag(target: KpiTarget | EffectiveTarget) -> str:

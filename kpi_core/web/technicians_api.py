@@ -14,7 +14,7 @@ from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.schemas import RECORD_ID, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
 
 blp = Blueprint("technicians", __name__, url_prefix="/api/v1/technicians", description="Technicians")
@@ -38,7 +38,7 @@ class TechnicianInSchema(StrictSchema):
     external_ref = fields.String(required=True, validate=REF)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    team_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    team_id = fields.Integer(allow_none=True, validate=RECORD_ID)
     active = fields.Boolean(load_default=True)
     hired_on = fields.Date(allow_none=True)
 
@@ -47,13 +47,13 @@ class TechnicianPatchSchema(StrictSchema):
     external_ref = fields.String(validate=REF)
     name = fields.String(validate=validate.Length(min=1, max=200))
     email = fields.Email(allow_none=True, validate=validate.Length(max=254))
-    team_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    team_id = fields.Integer(allow_none=True, validate=RECORD_ID)
     active = fields.Boolean()
     hired_on = fields.Date(allow_none=True)
 
 
 class TechnicianQuerySchema(StrictSchema):
-    team = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Team id"})
+    team = fields.Integer(validate=RECORD_ID, metadata={"description": "Team id"})
     active = fields.Boolean()
     q = fields.String(validate=validate.Length(max=200), metadata={"description": "Name contains"})
     sort = sort_field(technicians.SORTABLE, "name")

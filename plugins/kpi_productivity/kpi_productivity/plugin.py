@@ -88,7 +88,7 @@ def kpi_form_fields() -> list[FormField]:
             "productivity.time_management",
             "Time management",
             "rating",
-            required=True,
+            required=False,
             weight=2,
             help_text="Plans the day's route and parts so that little time is lost between jobs.",
         ),
