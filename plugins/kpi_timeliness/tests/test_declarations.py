@@ -108,4 +108,5 @@ def test_the_plugin_is_found_through_its_entry_point(tmp_path: Path):
         "kpi_metrics": list(KPIS),
         "kpi_form_fields": list(QUESTIONS),
         "kpi_widgets": [widget.key for widget in kpi_widgets()],
+        "kpi_settings": ["timeliness.arrival_grace_minutes", "timeliness.budget_tolerance"],
     }
