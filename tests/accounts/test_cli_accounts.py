@@ -3,23 +3,13 @@ disable and reset-password; errors are one line and a non-zero exit, never a tra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from click.testing import CliRunner
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from kpi_core.cli import cli
-from kpi_core.config import Settings
-from kpi_core.plugins import load_plugins
-from kpi_core.storage.db import Database
-from kpi_core.storage.migrate import upgrade
-from kpi_core.storage.models import Base, Team, Technician, User
+from kpi_core.storage.models import Team, Technician, User
 from kpi_core.testing.fixtures import TEST_PASSWORD, TEST_SECRET
-from kpi_core.web.app import create_app
-from kpi_core.web.state import EXTENSION_KEY
 
 PASSWORD = "plumbing-under-pressure-9"
 
@@ -27,46 +17,6 @@ PASSWORD = "plumbing-under-pressure-9"
 # --- one app for the module ------------------------------------------------------
 # Building the app (its OpenAPI document) costs more than most tests here, so the module shares
 # one and every test starts from empty tables instead (`fresh_state`).
-# The commands are thin over the services that the API tests run on both engines: SQLite only.
-
-
-@pytest.fixture(scope="module")
-def database_url(module_database_url: str) -> str:
-    """One database for the module, once on SQLite and once on PostgreSQL (KPI_TEST_DATABASES)."""
-    return module_database_url
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    data_dir = tmp_path_factory.mktemp("data")
-    return Settings.from_env({}, data_dir=data_dir, database_url=database_url, secret_key=TEST_SECRET)
-
-
-@pytest.fixture(scope="module")
-def database(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.effective_database_url)
-    upgrade(database.engine)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings, database: Database) -> Flask:
-    return create_app(settings, database=database, plugins=load_plugins(settings))
-
-
-@pytest.fixture(scope="module")
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(app: Flask, database: Database) -> None:
-    """Every test starts from empty tables and no failed-login counts."""
-    with database.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    app.extensions[EXTENSION_KEY].authenticator.throttle.limiter.storage.reset()
 
 
 @pytest.fixture

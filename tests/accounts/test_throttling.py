@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import limits.storage.memory
 import limits.strategies
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
 import kpi_core.accounts.auth as auth_module
 import kpi_core.accounts.throttle as throttle_module
 from kpi_core.accounts.passwords import hash_password
 from kpi_core.config import Settings
-from kpi_core.plugins import load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.storage.migrate import upgrade
-from kpi_core.storage.models import Base
-from kpi_core.testing.fixtures import TEST_PASSWORD, TEST_SECRET
+from kpi_core.testing.fixtures import TEST_PASSWORD
 from kpi_core.web.app import create_app
-from kpi_core.web.state import EXTENSION_KEY
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "not-the-password-at-all"
@@ -74,46 +68,6 @@ def clock(monkeypatch) -> ShiftedClock:
 # --- one app for the module ------------------------------------------------------
 # Building the app (its OpenAPI document) costs more than most tests here, so the module shares
 # one and every test starts from empty tables instead (`fresh_state`).
-# The throttle keeps its counts outside the database, so these run on SQLite only.
-
-
-@pytest.fixture(scope="module")
-def database_url(module_database_url: str) -> str:
-    """One database for the module, once on SQLite and once on PostgreSQL (KPI_TEST_DATABASES)."""
-    return module_database_url
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    data_dir = tmp_path_factory.mktemp("data")
-    return Settings.from_env({}, data_dir=data_dir, database_url=database_url, secret_key=TEST_SECRET)
-
-
-@pytest.fixture(scope="module")
-def database(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.effective_database_url)
-    upgrade(database.engine)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings, database: Database) -> Flask:
-    return create_app(settings, database=database, plugins=load_plugins(settings))
-
-
-@pytest.fixture(scope="module")
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(app: Flask, database: Database) -> None:
-    """Every test starts from empty tables and no failed-login counts."""
-    with database.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    app.extensions[EXTENSION_KEY].authenticator.throttle.limiter.storage.reset()
 
 
 @pytest.fixture
@@ -322,10 +276,6 @@ def test_the_password_hash_is_checked_for_a_wrong_password(attempt, mandy, passw
 
 
 def test_login_answers_503_not_500_when_the_throttle_store_is_unreachable(tmp_path):
-    from kpi_core.config import Settings
-    from kpi_core.storage.db import Database
-    from kpi_core.storage.migrate import upgrade
-    from kpi_core.web.app import create_app
 
     settings = Settings.from_env({}, data_dir=tmp_path, secret_key="r" * 40, redis_url="redis://127.0.0.1:1/0")
     database = Database(settings.effective_database_url)

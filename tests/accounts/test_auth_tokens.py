@@ -6,13 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
@@ -21,12 +19,8 @@ from kpi_core.accounts.auth import AuthFailed
 from kpi_core.accounts.tokens import ALGORITHM, TokenInvalid, TokenSigner, key_id
 from kpi_core.config import Settings
 from kpi_core.errors import ConfigError
-from kpi_core.plugins import load_plugins
-from kpi_core.storage.db import Database
-from kpi_core.storage.migrate import upgrade
-from kpi_core.storage.models import Base, User
+from kpi_core.storage.models import User
 from kpi_core.testing.fixtures import TEST_PASSWORD, TEST_SECRET
-from kpi_core.web.app import create_app
 from kpi_core.web.state import EXTENSION_KEY
 
 FORMER_SECRET = "the-key-we-signed-with-until-last-month-0123456789"
@@ -231,44 +225,8 @@ def test_token_of_a_key_no_longer_listed_is_refused():
 
 
 @pytest.fixture(scope="module")
-def database_url(module_database_url: str) -> str:
-    """One database for the module, once on SQLite and once on PostgreSQL (KPI_TEST_DATABASES)."""
-    return module_database_url
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    data_dir = tmp_path_factory.mktemp("data")
-    return Settings.from_env(
-        {}, data_dir=data_dir, database_url=database_url, secret_key=TEST_SECRET, previous_secret_keys=(FORMER_SECRET,)
-    )
-
-
-@pytest.fixture(scope="module")
-def database(settings: Settings) -> Iterator[Database]:
-    database = Database(settings.effective_database_url)
-    upgrade(database.engine)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings, database: Database) -> Flask:
-    return create_app(settings, database=database, plugins=load_plugins(settings))
-
-
-@pytest.fixture(scope="module")
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture(autouse=True)
-def fresh_state(app: Flask, database: Database) -> None:
-    """Every test starts from empty tables and no failed-login counts."""
-    with database.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    app.extensions[EXTENSION_KEY].authenticator.throttle.limiter.storage.reset()
+def settings_overrides() -> dict:
+    return {"previous_secret_keys": (FORMER_SECRET,)}
 
 
 @pytest.fixture
