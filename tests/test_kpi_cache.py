@@ -256,3 +256,63 @@ def test_the_refresh_job_warms_the_dashboard_queries(settings, database, plugins
     assert run.status == "finished", run.error
     assert (run.result["warmed"], run.progress) == (3, 100)  # technician, team, company for the whole company
     assert ask(client, admin_headers, dashboard)[0] == "hit"
+
+
+SPRING = {"kpi": "quality.avg_customer_rating", "group_by": "technician", "start": "2026-03-01", "end": "2026-05-01"}
+
+
+def ask_months(client, headers, query) -> tuple[str, str, list[dict]]:
+    response = client.get(VALUES, query_string=query, headers=headers)
+    assert response.status_code == 200, response.json
+    return response.headers["X-KPI-Cache"], response.headers["X-KPI-Months-Computed"], response.json
+
+
+def test_a_change_to_one_month_recomputes_that_month_only(client, admin_headers, seeded) -> None:
+    assert ask_months(client, admin_headers, SPRING)[:2] == ("miss", "2/2")
+    assert ask_months(client, admin_headers, SPRING)[:2] == ("hit", "0/2")
+    client.post(
+        "/api/v1/imports/feedback",
+        data=feedback_rows(("J1", 1)),
+        headers={**admin_headers, "Content-Type": "text/csv"},
+    )
+    state, months, rows = ask_months(client, admin_headers, SPRING)
+    assert (state, months) == ("miss", "1/2")  # April's sums came from the cache
+    assert [(row["period_start"], row["value"]) for row in rows] == [("2026-03-01", 1.0), ("2026-04-01", 2.0)]
+
+
+def test_a_target_change_reuses_every_month_of_sums(client, admin_headers, seeded) -> None:
+    assert ask_months(client, admin_headers, SPRING)[2][0]["status"] == "amber"
+    response = client.put(
+        "/api/v1/targets/quality.avg_customer_rating",
+        json={"green": 3.5, "amber": 3.0, "weight": 2},
+        headers=admin_headers,
+    )
+    assert response.status_code in (200, 201), response.json
+    state, months, rows = ask_months(client, admin_headers, SPRING)
+    assert (state, months, [row["status"] for row in rows]) == ("miss", "0/2", ["green", "red"])
+
+
+def test_weeks_across_a_month_boundary_pool_both_pieces(client, admin_headers) -> None:
+    # 2026-03-30 (Monday) to 2026-04-05: one week, two months. A job on each side, rated 4 and 2.
+    client.post(
+        "/api/v1/imports/jobs?create_technicians=true",
+        data=job_rows(("W1", "T1", "2026-03-31"), ("W2", "T1", "2026-04-02")),
+        headers={**admin_headers, "Content-Type": "text/csv"},
+    )
+    client.post(
+        "/api/v1/imports/feedback",
+        data=feedback_rows(("W1", 4), ("W2", 2)),
+        headers={**admin_headers, "Content-Type": "text/csv"},
+    )
+    weekly = {**SPRING, "period": "week", "start": "2026-03-30", "end": "2026-04-06"}
+    state, months, rows = ask_months(client, admin_headers, weekly)
+    assert (state, months) == ("miss", "2/2")
+    assert [(row["period_start"], row["value"], row["denominator"]) for row in rows] == [("2026-03-30", 3.0, 2.0)]
+    client.post(
+        "/api/v1/imports/feedback",
+        data=feedback_rows(("W1", 5)),
+        headers={**admin_headers, "Content-Type": "text/csv"},
+    )
+    state, months, rows = ask_months(client, admin_headers, weekly)
+    assert (state, months) == ("miss", "1/2")  # March's half of the week again, April's from the cache
+    assert [(row["period_start"], row["value"], row["denominator"]) for row in rows] == [("2026-03-30", 3.5, 2.0)]

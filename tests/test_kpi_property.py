@@ -17,10 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
+from kpi_core.kpis import service
+from kpi_core.kpis.cache import MemoryCache
 from kpi_core.kpis.engine import compute_values
+from kpi_core.kpis.periods import PERIODS
 from kpi_core.kpis.query import KpiQuery
+from kpi_core.kpis.service import ValuesAnswer
 from kpi_core.storage.models import EVALUATION_STATUSES, JOB_STATUSES, Evaluation, Feedback, Job, Technician
 
 ZONE = ZoneInfo("America/New_York")
@@ -274,3 +278,51 @@ def test_engine_equals_the_reference_per_technician_and_month(database, plugins,
 
     assert_same(engine_cells(database, plugins, "technician"), expected_cells(sums, lambda index: str(ids[index])))
     assert_same(engine_cells(database, plugins, "company"), expected_cells(sums, lambda index: "company"))
+
+
+def cached_values(database, plugins, query: KpiQuery, cache: MemoryCache) -> ValuesAnswer:
+    with database.session(write=False) as session:
+        return service.kpi_values(session, plugins, query, zone=ZONE, cache=cache)
+
+
+def one_scan(database, plugins, query: KpiQuery) -> list:
+    with database.session(write=False) as session:
+        return compute_values(session, plugins, query, zone=ZONE)
+
+
+def assert_same_values(actual: list, expected: list) -> None:
+    assert [(row.kpi, row.group_id, row.period_start, row.denominator, row.status) for row in actual] == [
+        (row.kpi, row.group_id, row.period_start, row.denominator, row.status) for row in expected
+    ]
+    for ours, theirs in zip(actual, expected, strict=True):
+        # Pieces are summed apart, then added: float sums may differ in their last bits only.
+        assert ours.numerator == pytest.approx(theirs.numerator, rel=1e-12, abs=1e-9)
+        assert ours.value == (None if theirs.value is None else pytest.approx(theirs.value, rel=1e-12, abs=1e-9))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    job_specs=jobs,
+    period=st.sampled_from(PERIODS),
+    clipped=st.booleans(),
+    changed=st.integers(0, 39),
+)
+def test_values_pooled_from_cached_months_equal_one_scan(database, plugins, job_specs, period, clipped, changed):
+    rows = build_jobs(job_specs)
+    store(database, rows, [])
+    # Clipped: the range starts and ends mid-month (and mid-week, mid-quarter).
+    start, end = (date(2026, 1, 14), date(2026, 4, 20)) if clipped else (START, END)
+    query = KpiQuery(start=start, end=end, group_by="technician", period=period)
+    cache = MemoryCache()
+    first = cached_values(database, plugins, query, cache)
+    assert (first.months_computed, first.months_total) == (4, 4)
+    assert_same_values(first.rows(), one_scan(database, plugins, query))
+    if not rows:
+        return
+    with database.session() as session:  # one job changes: only its months are computed again
+        job = session.scalars(select(Job).order_by(Job.id).offset(changed % len(rows)).limit(1)).one()
+        job.status = "cancelled" if job.status != "cancelled" else "completed"
+    again = cached_values(database, plugins, query, cache)
+    # A hit when the job lies outside the range; else only the months it touches are computed.
+    assert again.cached or 1 <= again.months_computed <= 4
+    assert_same_values(again.rows(), one_scan(database, plugins, query))

@@ -98,6 +98,11 @@ def compute_values(
     sums = fetch_sums(session, metrics, query, grid, scope, context_for)
     if target_for is None:
         target_for = stored_targets(session, plugins)
+    return values_of(metrics, sums, target_for)
+
+
+def values_of(metrics: Sequence[Metric], sums: Sequence[GroupSums], target_for: TargetLookup) -> list[q.KpiValue]:
+    """Values with intervals and statuses from pooled sums of ``metrics``, in the order of ``sums``."""
     by_key = {metric.key: metric for metric in metrics}
     return [value_of(by_key[row.kpi], row, target_for(row.kpi, row.team_id)) for row in sums]
 
@@ -139,12 +144,28 @@ def fetch_sums(
     context_for: ContextFor = default_contexts,
 ) -> list[GroupSums]:
     """Run the one statement and return pooled sums per (KPI, group, period), in presentation order."""
+    return presentation_order(unordered_sums(session, metrics, query, grid, scope, context_for), metrics)
+
+
+def unordered_sums(
+    session: Session,
+    metrics: Sequence[Metric],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    scope: Scope = UNSCOPED,
+    context_for: ContextFor = default_contexts,
+) -> list[GroupSums]:
+    """:func:`fetch_sums` in the database's order (for callers that pool the rows further)."""
     statement = sums_statement(metrics, query, grid, scope, context_for)
     if statement is None:
         return []
+    return [_sums_row(row, metrics, query.group_by, grid) for row in session.execute(statement)]
+
+
+def presentation_order(rows: list[GroupSums], metrics: Sequence[Metric]) -> list[GroupSums]:
+    """``rows`` sorted as the API lists them: by KPI in ``metrics`` order, then within a KPI by group
+    label (technicians without a team last), each group's periods in order."""
     order = {metric.key: index for index, metric in enumerate(metrics)}
-    rows = [_sums_row(row, metrics, query.group_by, grid) for row in session.execute(statement)]
-    # Within a KPI: groups by label (technicians without a team last), each group's periods in order.
     rows.sort(
         key=lambda row: (order[row.kpi], row.group_id == q.NO_TEAM, row.group_label, row.group_id, row.period_start)
     )

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
-from kpi_core.kpis import engine, scorecards
+from kpi_core.kpis import engine, scorecards, segments
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import ResultCache, lookup
 from kpi_core.kpis.context import contexts_for
@@ -48,8 +48,17 @@ class Answer:
     cached: bool
 
 
+@dataclass(frozen=True)
 class ValuesAnswer(Answer):
-    """The values of one query as the API's JSON array."""
+    """The values of one query as the API's JSON array.
+
+    On a miss, ``months_computed`` of the ``months_total`` months the range
+    covers were computed from the facts; the others' sums came from the cache
+    (:mod:`kpi_core.kpis.segments`).
+    """
+
+    months_computed: int = 0
+    months_total: int = 0
 
     def rows(self) -> list[q.KpiValue]:
         return [
@@ -77,22 +86,61 @@ def kpi_values(
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
     key = _key(session, plugins, query, metrics, zone, scope, settings, in_force, grid)
+    months = len(segments.local_months(query.start, query.end))
     found = lookup(cache, key)
     if found is not None:
-        return ValuesAnswer(found, cached=True)
-    values = engine.compute_values(
-        session,
-        plugins,
-        query,
-        zone=zone,
-        scope=scope,
-        target_for=engine.targets_lookup(in_force),
-        context_for=contexts_for(plugins, grouped_by_plugin(settings)),
-    )
+        return ValuesAnswer(found, cached=True, months_computed=0, months_total=months)
+    context_for = contexts_for(plugins, grouped_by_plugin(settings))
+    if cache is None:
+        sums = engine.fetch_sums(session, metrics, query, grid, scope, context_for)
+        computed = total = months
+    else:
+        pooled = segments.pooled_sums(
+            session,
+            metrics,
+            query,
+            grid,
+            zone=zone,
+            cache=cache,
+            key_of=_slice_keys(session, plugins, query, metrics, zone, scope, settings, grid),
+            ttl=ttl,
+            scope=scope,
+            context_for=context_for,
+        )
+        sums, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
+    values = engine.values_of(metrics, sums, engine.targets_lookup(in_force))
     body = json.dumps([_row(value) for value in values], separators=(",", ":")).encode()
     if cache is not None:
         cache.set(key, body, ttl)
-    return ValuesAnswer(body, cached=False)
+    return ValuesAnswer(body, cached=False, months_computed=computed, months_total=total)
+
+
+def _slice_keys(
+    session: Session,
+    plugins: PluginHost,
+    query: q.KpiQuery,
+    metrics: list[Any],
+    zone: ZoneInfo,
+    scope: Scope,
+    settings: dict[str, Any],
+    grid: PeriodGrid,
+) -> segments.SliceKey:
+    """Keys of one month's pooled sums: as an answer's, but of that month's range and data only, and
+    without targets (sums do not depend on them)."""
+    known = dict(versions.current(session, versions_key_months(grid)))
+
+    def key_of(month_grid: PeriodGrid) -> str:
+        question = {
+            "kind": "month sums",
+            "kpis": [metric.key for metric in metrics],
+            "group_by": query.group_by,
+            "period": query.period,
+            "range": [month_grid.dates[0].isoformat(), month_grid.dates[-1].isoformat()],
+            "filters": _filters_key(query.filters),
+        }
+        return answer_key(session, plugins, question, zone, scope, settings, {}, month_grid, known=known)
+
+    return key_of
 
 
 def _row(value: q.KpiValue) -> dict[str, Any]:
@@ -132,11 +180,20 @@ def answer_key(
     settings: dict[str, Any],
     in_force: targets.TargetMap,
     grid: PeriodGrid,
+    *,
+    known: dict[str, int] | None = None,
 ) -> str:
-    """The cache key of an answer to ``question`` over ``grid``: the question and all it depends on."""
-    # Timestamps are placed by UTC instant, DATE columns by local date: both spans count.
-    instants = versions.months_between(grid.instants[0], grid.instants[-1])
-    months = sorted({*instants, *versions.months_between(grid.dates[0], grid.dates[-1])})
+    """The cache key of an answer to ``question`` over ``grid``: the question and all it depends on.
+
+    ``known``: the data versions of (at least) the grid's months, read once by a caller that makes
+    many keys; by default they are read now.
+    """
+    months = versions_key_months(grid)
+    if known is None:
+        data = versions.current(session, months)
+    else:
+        wanted = {*months, versions.EVERYTHING}
+        data = tuple(sorted((month, version) for month, version in known.items() if month in wanted))
     parts = {
         "v": KEY_VERSION,
         # Two deployments may share one Redis: their answers must never meet.
@@ -150,9 +207,16 @@ def answer_key(
             [metric_key, team_id or 0, target.green, target.amber, target.weight]
             for (metric_key, team_id), target in in_force.items()
         ),
-        "data": versions.current(session, months),
+        "data": data,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def versions_key_months(grid: PeriodGrid) -> list[str]:
+    """The months whose data versions an answer over ``grid`` depends on."""
+    # Timestamps are placed by UTC instant, DATE columns by local date: both spans count.
+    instants = versions.months_between(grid.instants[0], grid.instants[-1])
+    return sorted({*instants, *versions.months_between(grid.dates[0], grid.dates[-1])})
 
 
 def _filters_key(filters: q.Filters) -> list[list[Any]]:

@@ -169,7 +169,9 @@ class KpiValues(MethodView):
         facts in a period has no row. Status compares the value with the team's
         target (group_by team or technician), else the company's. Answers are
         cached until the data of the months they cover changes (header
-        X-KPI-Cache: hit or miss).
+        X-KPI-Cache: hit or miss). The sums of each month are cached on their
+        own: after a change to one month, only that month is computed again
+        (header X-KPI-Months-Computed: computed/total months of the range).
         """
         state = app_state()
         query = KpiQuery(
@@ -192,6 +194,8 @@ class KpiValues(MethodView):
         # The cached JSON is the response body as is: a warm answer costs no serialisation.
         response = Response(answer.body, mimetype="application/json")
         response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
+        # On a miss, how many of the range's months were computed; the others' sums were cached.
+        response.headers["X-KPI-Months-Computed"] = f"{answer.months_computed}/{answer.months_total}"
         return response
 
 

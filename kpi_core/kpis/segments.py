@@ -1,0 +1,192 @@
+"""Pooled KPI sums kept per calendar month, so a change to one month recomputes that month only.
+
+A values query's buckets are cut at the company's local month boundaries
+into *pieces* (a week that straddles two months is two pieces, a quarter is
+three). The pooled sums of the pieces of one month are one cache entry, under
+a key the caller makes from that month's range (the service keys it like an
+answer: the question, scope, plugins, settings and the data versions of that
+month only). So after an import in the open month, a year's dashboard query
+recomputes one month and reads the eleven closed ones, instead of scanning
+the whole year again.
+
+Missing months are computed in one statement per run of consecutive missing
+months (the engine's statement over a grid of pieces), and the buckets are
+pooled again from their pieces: numerators and denominators add, and values,
+intervals and statuses are derived from the pooled sums afterwards, exactly
+as from one scan. A bucket has a row when any of its pieces has one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from kpi_core.accounts.scope import UNSCOPED, Scope
+from kpi_core.declarations import Metric
+from kpi_core.kpis import engine
+from kpi_core.kpis import query as q
+from kpi_core.kpis.cache import ResultCache, lookup
+from kpi_core.kpis.context import ContextFor, default_contexts
+from kpi_core.kpis.periods import PeriodGrid, next_period_start, period_floor, period_grid
+
+SliceKey = Callable[[PeriodGrid], str]
+"""``key_of(month_grid)``: the cache key of one month's sums, from that month's clipped grid."""
+
+
+@dataclass(frozen=True)
+class MonthSlice:
+    """The query's buckets clipped to one local calendar month (labels: the buckets' period starts)."""
+
+    month: date
+    grid: PeriodGrid
+
+
+@dataclass(frozen=True)
+class PooledSums:
+    """Sums per (KPI, group, bucket) in presentation order, and how many months had to be computed."""
+
+    sums: list[engine.GroupSums]
+    months_computed: int
+    months_total: int
+
+
+def month_slices(query: q.KpiQuery, grid: PeriodGrid, zone: ZoneInfo) -> list[MonthSlice]:
+    """One slice per local month that [start, end) touches, each a grid of the query's period."""
+    slices = []
+    for month in local_months(query.start, query.end):
+        low, high = max(query.start, month), min(query.end, next_period_start(month, "month"))
+        slices.append(MonthSlice(month, period_grid(low, high, grid.period, zone, limit=len(grid) + 1)))
+    return slices
+
+
+def local_months(start: date, end: date) -> list[date]:
+    """The first days of the calendar months that local dates [start, end) touch."""
+    months, month = [], period_floor(start, "month")
+    while month < end:
+        months.append(month)
+        month = next_period_start(month, "month")
+    return months
+
+
+def pieces_grid(slices: Sequence[MonthSlice]) -> PeriodGrid:
+    """The consecutive slices as one grid whose buckets are the pieces, labelled by their first day.
+
+    A piece lies within one month, so its first day names both its month and
+    (through the query's grid) the bucket it belongs to.
+    """
+    dates = (slices[0].grid.dates[0], *(day for piece in slices for day in piece.grid.dates[1:]))
+    instants = (slices[0].grid.instants[0], *(moment for piece in slices for moment in piece.grid.instants[1:]))
+    return PeriodGrid(period=slices[0].grid.period, labels=dates[:-1], dates=dates, instants=instants)
+
+
+def pooled_sums(
+    session: Session,
+    metrics: Sequence[Metric],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    *,
+    zone: ZoneInfo,
+    cache: ResultCache,
+    key_of: SliceKey,
+    ttl: int,
+    scope: Scope = UNSCOPED,
+    context_for: ContextFor = default_contexts,
+) -> PooledSums:
+    """The sums of ``query`` over ``grid``, each month's read from ``cache`` or computed and kept there."""
+    slices = month_slices(query, grid, zone)
+    keys = [key_of(piece.grid) for piece in slices]
+    found: list[list[engine.GroupSums] | None] = []
+    for key in keys:
+        body = lookup(cache, key)
+        found.append(_decode(body) if body is not None else None)
+    computed = 0
+    for run in _missing_runs(found):
+        for index, rows in _computed(session, metrics, query, [slices[i] for i in run], scope, context_for).items():
+            found[run[index]] = rows
+            cache.set(keys[run[index]], _encode(rows), ttl)
+        computed += len(run)
+    # Rows of months already carry their bucket's label: pool by it.
+    pooled = _pooled([row for rows in found for row in rows or ()], lambda label: label)
+    return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices))
+
+
+def _missing_runs(found: Sequence[object | None]) -> list[list[int]]:
+    """Indexes of missing months, in runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for index, rows in enumerate(found):
+        if rows is not None:
+            continue
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _computed(
+    session: Session,
+    metrics: Sequence[Metric],
+    query: q.KpiQuery,
+    slices: Sequence[MonthSlice],
+    scope: Scope,
+    context_for: ContextFor,
+) -> dict[int, list[engine.GroupSums]]:
+    """One statement over the pieces of consecutive months; rows per slice (position in ``slices``), pooled
+    into the slice's own buckets."""
+    pieces = pieces_grid(slices)
+    span = q.KpiQuery(
+        start=pieces.dates[0], end=pieces.dates[-1], kpis=query.kpis, group_by=query.group_by, period=query.period,
+        filters=query.filters,
+    )  # fmt: skip
+    rows = engine.unordered_sums(session, metrics, span, pieces, scope, context_for)
+    months = [piece.month for piece in slices]
+    by_slice: dict[int, list[engine.GroupSums]] = {index: [] for index in range(len(slices))}
+    for row in rows:
+        by_slice[months.index(period_floor(row.period_start, "month"))].append(row)
+    return {index: _pooled(found, _bucket_label(slices[index].grid)) for index, found in by_slice.items()}
+
+
+def _bucket_label(grid: PeriodGrid) -> Callable[[date], date]:
+    """The label of the bucket of ``grid`` that a piece starting on a day of the grid belongs to."""
+    return lambda day: grid.labels[bisect.bisect_right(grid.dates, day) - 1]
+
+
+def _pooled(rows: Sequence[engine.GroupSums], label_of: Callable[[date], date]) -> list[engine.GroupSums]:
+    """Rows summed per (KPI, group, ``label_of(row.period_start)``)."""
+    pooled: dict[tuple[str, str, date], engine.GroupSums] = {}
+    for row in rows:
+        label = label_of(row.period_start)
+        key = (row.kpi, row.group_id, label)
+        before = pooled.get(key)
+        if before is None:
+            pooled[key] = engine.GroupSums(
+                row.kpi, row.group_id, row.group_label, row.team_id, label, row.numerator, row.denominator
+            )
+        else:
+            pooled[key] = engine.GroupSums(
+                row.kpi, row.group_id, row.group_label, row.team_id, label,
+                before.numerator + row.numerator, before.denominator + row.denominator,
+            )  # fmt: skip
+    return list(pooled.values())
+
+
+def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
+    items = [
+        [row.kpi, row.group_id, row.group_label, row.team_id, row.period_start.isoformat(), row.numerator,
+         row.denominator]
+        for row in rows
+    ]  # fmt: skip
+    return json.dumps(items, separators=(",", ":")).encode()
+
+
+def _decode(body: bytes) -> list[engine.GroupSums]:
+    return [
+        engine.GroupSums(kpi, group_id, label, team_id, date.fromisoformat(start), numerator, denominator)
+        for kpi, group_id, label, team_id, start, numerator, denominator in json.loads(body)
+    ]
