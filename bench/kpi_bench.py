@@ -491,6 +491,41 @@ def time_warm(path: Path, plugins: PluginHost, query: KpiQuery, zone: ZoneInfo, 
     return lines
 
 
+def time_after_change(
+    path: Path, plugins: PluginHost, query: KpiQuery, zone: ZoneInfo, repeat: int
+) -> tuple[float, list[str]]:
+    """The cached entry point after a change to the last month of the range: what a dashboard costs after
+    each import into the open month. The change is made and undone (two commits), so the facts stay the
+    same and so must the answer; the data versions of that month move on, so its sums are computed again
+    while the other months' come from the cache."""
+    database = Database(f"sqlite:///{path}")
+    cache = MemoryCache()
+    with database.session(write=False) as session:
+        before = kpi_values(session, plugins, query, zone=zone, cache=cache)
+    late_in_range = Job.completed_at >= local_midnight(query.end - timedelta(days=15), zone)
+    times, computed = [], set()
+    for _ in range(repeat):
+        for delta in (1, -1):
+            with database.session() as session:
+                job = session.scalars(
+                    select(Job).where(late_in_range, Job.estimated_minutes > 0).order_by(Job.id).limit(1)
+                ).one()
+                job.estimated_minutes += delta
+        began = time.perf_counter()
+        with database.session(write=False) as session:
+            answer = kpi_values(session, plugins, query, zone=zone, cache=cache)
+        times.append(time.perf_counter() - began)
+        computed.add(f"{answer.months_computed} of {answer.months_total}")
+        if answer.cached or engine_cells(answer.rows()) != engine_cells(before.rows()):
+            sys.exit("after a change undone, the answer must be computed again and equal the first one")
+    database.dispose()
+    median = statistics.median(times)
+    return median, [
+        f"SQLite after a change to one month: median {median:.3f} s (min {min(times):.3f}, max {max(times):.3f}) "
+        f"over {repeat}; months computed again: {', '.join(sorted(computed))} (the others' sums were cached)"
+    ]
+
+
 # ---------------------------------------------------------------- the toy: the ORM and a Python loop
 
 
@@ -639,6 +674,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"SQLite cold, fresh connection: first {connections[0]:.3f} s, median {statistics.median(connections):.3f} s")
 
     warm_lines = time_warm(path, plugins, query, zone, max(args.repeat, 5), args.redis)
+    changed, changed_lines = time_after_change(path, plugins, query, zone, args.repeat)
 
     duck = duckdb.connect(str(copy), read_only=True)
     duck.execute(f"SET TimeZone = 'UTC'; SET threads = {os.cpu_count() or 1}")
@@ -661,12 +697,13 @@ def run(args: argparse.Namespace) -> int:
 
     engine = engine_cells(values)
     problems = mismatches("engine", engine, "DuckDB", duck_result) + mismatches("naive", naive, "DuckDB", duck_result)
-    for line in warm_lines:
+    for line in warm_lines + changed_lines:
         print(line)
     ratio = cold / reference
     print(
         f"ratios: cold/DuckDB {ratio:.1f}x (1 thread: {cold / single:.1f}x), goal <= 3x "
-        f"{'met' if ratio <= 3 else 'NOT met'}; naive/cold {naive_seconds / cold:.1f}x"
+        f"{'met' if ratio <= 3 else 'NOT met'}; after a one-month change/DuckDB {changed / reference:.1f}x; "
+        f"naive/cold {naive_seconds / cold:.1f}x"
     )
     print(f"load average at the end: {load()}")
     if problems:

@@ -31,6 +31,7 @@ def test_quick_mode_times_sqlite_duckdb_and_the_orm_loop_and_they_agree(tmp_path
         "SQLite cold, fresh connection:",
         "SQLite warm, in-memory cache:",
         "SQLite warm, Redis cache:",
+        "SQLite after a change to one month:",
         "DuckDB (",
         "naive ORM loop:",
         "ratios: cold/DuckDB",

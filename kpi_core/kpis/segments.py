@@ -164,7 +164,9 @@ def _pooled(rows: Sequence[engine.GroupSums], label_of: Callable[[date], date]) 
         label = label_of(row.period_start)
         key = (row.kpi, row.group_id, label)
         before = pooled.get(key)
-        if before is None:
+        if before is None and label == row.period_start:
+            pooled[key] = row  # most buckets have one piece: nothing to add up
+        elif before is None:
             pooled[key] = engine.GroupSums(
                 row.kpi, row.group_id, row.group_label, row.team_id, label, row.numerator, row.denominator
             )

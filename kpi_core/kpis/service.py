@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,8 +143,12 @@ def _slice_keys(
     return key_of
 
 
+VALUE_FIELDS = tuple(field.name for field in fields(q.KpiValue))
+
+
 def _row(value: q.KpiValue) -> dict[str, Any]:
-    row = asdict(value)
+    # Not dataclasses.asdict: its deep copy of every field was most of the time of a 48,000-value answer.
+    row = {name: getattr(value, name) for name in VALUE_FIELDS}
     row["period_start"] = value.period_start.isoformat()
     return row
 
