@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
-from kpi_core.kpis.scorecards import points_of, previous_window
+from kpi_core.kpis.scorecards import compute_scorecards, points_of, previous_window
 from kpi_core.storage.models import Feedback, Job, Team, Technician
 
 FTF = "quality.first_time_fix_rate"
@@ -170,3 +173,28 @@ def test_scorecards_are_cached_until_the_data_or_the_roster_changes(client, admi
     with database.session() as session:  # a May job changes the previous window, so Ada's change
         session.get(Job, 1).completed_at = datetime(2026, 5, 2, 14, tzinfo=UTC)
     assert ask()[0] == "miss"
+
+
+def test_a_change_to_one_month_computes_that_month_again_only(
+    client, admin_headers, database, plugins, settings, crew
+) -> None:
+    window = {**JUNE, "start": "2026-05-01", "end": "2026-07-01"}  # and March-April before it
+
+    def ask() -> tuple[str, str, dict]:
+        response = client.get("/api/v1/scorecards", query_string=window, headers=admin_headers)
+        assert response.status_code == 200, response.json
+        return response.headers["X-KPI-Cache"], response.headers["X-KPI-Months-Computed"], response.json
+
+    assert ask()[:2] == ("miss", "4/4")
+    assert ask()[:2] == ("hit", "0/4")
+    with database.session() as session:  # Cy's June job is rated 1 instead of 5
+        job = session.scalars(select(Job).where(Job.technician_id == crew["Cy"])).one()
+        session.scalars(select(Feedback).where(Feedback.job_id == job.id)).one().rating = 1
+    state, months, body = ask()
+    assert (state, months) == ("miss", "1/4")  # June; May, April and March came from the cache
+    with database.session(write=False) as session:
+        expected = compute_scorecards(
+            session, plugins, start=date(2026, 5, 1), end=date(2026, 7, 1), period="month", zone=settings.zone,
+            kpis=JUNE["kpi"], min_sample=2,
+        )  # fmt: skip
+    assert body == json.loads(json.dumps(asdict(expected), default=str))

@@ -22,7 +22,7 @@ How a score is made, in words (the API and the reports say the same):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from kpi_core.declarations import Metric
 from kpi_core.errors import Invalid
 from kpi_core.kpis import engine
 from kpi_core.kpis import query as q
-from kpi_core.kpis.context import stored_contexts
+from kpi_core.kpis.context import ContextFor, stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
 from kpi_core.kpis.periods import PeriodGrid, count_periods, local_midnight, period_floor
 from kpi_core.kpis.stats import status_of
@@ -44,6 +44,9 @@ from kpi_core.plugins import PluginHost
 from kpi_core.storage.models import Job, Team, Technician
 
 DEFAULT_MIN_SAMPLE = 10
+
+SumsOf = Callable[[q.KpiQuery, PeriodGrid, ContextFor], list[engine.GroupSums]]
+"""``sums_of(query, window, context_for)``: pooled sums of ``query`` over a one-bucket ``window``."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,14 @@ def compute_scorecards(
     filters: q.Filters | None = None,
     kpis: Sequence[str] = (),
     min_sample: int = DEFAULT_MIN_SAMPLE,
+    sums_of: SumsOf | None = None,
 ) -> Scorecards:
-    """The scorecards of every technician ``scope`` may see over local dates [start, end)."""
+    """The scorecards of every technician ``scope`` may see over local dates [start, end).
+
+    ``sums_of(query, window, context_for)`` gives the pooled sums of a window (by default one
+    statement each: :func:`kpi_core.kpis.engine.fetch_sums`); the service passes one that reads
+    months from the cache (:mod:`kpi_core.kpis.segments`).
+    """
     filters = filters or q.Filters()
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
     if min_sample < 0:
@@ -121,7 +130,10 @@ def compute_scorecards(
     def values(low: date, high: date) -> dict[tuple[str, str], Any]:
         window = one_bucket(low, high, period, zone)
         query = q.KpiQuery(start=low, end=high, group_by="technician", period=period, filters=filters)
-        sums = engine.fetch_sums(session, metrics, query, window, scope, context_for)
+        if sums_of is None:
+            sums = engine.fetch_sums(session, metrics, query, window, scope, context_for)
+        else:
+            sums = sums_of(query, window, context_for)
         by_key = {metric.key: metric for metric in metrics}
         return {(row.kpi, row.group_id): (row, engine.value_of(by_key[row.kpi], row, None)) for row in sums}
 

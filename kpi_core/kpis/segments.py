@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -33,15 +33,15 @@ from kpi_core.kpis import engine
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import ResultCache, lookup
 from kpi_core.kpis.context import ContextFor, default_contexts
-from kpi_core.kpis.periods import PeriodGrid, next_period_start, period_floor, period_grid
+from kpi_core.kpis.periods import PeriodGrid, local_midnight, next_period_start, period_floor
 
 SliceKey = Callable[[PeriodGrid], str]
-"""``key_of(month_grid)``: the cache key of one month's sums, from that month's clipped grid."""
+"""``key_of(month_grid)``: the cache key of one month's sums, from the grid of that month's pieces."""
 
 
 @dataclass(frozen=True)
 class MonthSlice:
-    """The query's buckets clipped to one local calendar month (labels: the buckets' period starts)."""
+    """The query's buckets clipped to one local calendar month: its *pieces*, each labelled by its first day."""
 
     month: date
     grid: PeriodGrid
@@ -56,12 +56,15 @@ class PooledSums:
     months_total: int
 
 
-def month_slices(query: q.KpiQuery, grid: PeriodGrid, zone: ZoneInfo) -> list[MonthSlice]:
-    """One slice per local month that [start, end) touches, each a grid of the query's period."""
+def month_slices(grid: PeriodGrid, zone: ZoneInfo) -> list[MonthSlice]:
+    """One slice per local month that the grid's range touches: its buckets cut at the month's bounds."""
+    start, end = grid.dates[0], grid.dates[-1]
     slices = []
-    for month in local_months(query.start, query.end):
-        low, high = max(query.start, month), min(query.end, next_period_start(month, "month"))
-        slices.append(MonthSlice(month, period_grid(low, high, grid.period, zone, limit=len(grid) + 1)))
+    for month in local_months(start, end):
+        low, high = max(start, month), min(end, next_period_start(month, "month"))
+        days = (low, *(day for day in grid.dates if low < day < high), high)
+        instants = tuple(local_midnight(day, zone) for day in days)
+        slices.append(MonthSlice(month, PeriodGrid(grid.period, labels=days[:-1], dates=days, instants=instants)))
     return slices
 
 
@@ -72,17 +75,6 @@ def local_months(start: date, end: date) -> list[date]:
         months.append(month)
         month = next_period_start(month, "month")
     return months
-
-
-def pieces_grid(slices: Sequence[MonthSlice]) -> PeriodGrid:
-    """The consecutive slices as one grid whose buckets are the pieces, labelled by their first day.
-
-    A piece lies within one month, so its first day names both its month and
-    (through the query's grid) the bucket it belongs to.
-    """
-    dates = (slices[0].grid.dates[0], *(day for piece in slices for day in piece.grid.dates[1:]))
-    instants = (slices[0].grid.instants[0], *(moment for piece in slices for moment in piece.grid.instants[1:]))
-    return PeriodGrid(period=slices[0].grid.period, labels=dates[:-1], dates=dates, instants=instants)
 
 
 def pooled_sums(
@@ -98,8 +90,12 @@ def pooled_sums(
     scope: Scope = UNSCOPED,
     context_for: ContextFor = default_contexts,
 ) -> PooledSums:
-    """The sums of ``query`` over ``grid``, each month's read from ``cache`` or computed and kept there."""
-    slices = month_slices(query, grid, zone)
+    """The sums of ``query`` over ``grid``, each month's read from ``cache`` or computed and kept there.
+
+    ``key_of(month_grid)`` names one month's entry; it must tell apart everything the sums depend on
+    besides the month's pieces (``month_grid.dates``): KPIs, grouping, filters, scope, data.
+    """
+    slices = month_slices(grid, zone)
     keys = [key_of(piece.grid) for piece in slices]
     found: list[list[engine.GroupSums] | None] = []
     for key in keys:
@@ -111,8 +107,7 @@ def pooled_sums(
             found[run[index]] = rows
             cache.set(keys[run[index]], _encode(rows), ttl)
         computed += len(run)
-    # Rows of months already carry their bucket's label: pool by it.
-    pooled = _pooled([row for rows in found for row in rows or ()], lambda label: label)
+    pooled = _pooled([row for rows in found for row in rows or ()], grid)
     return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices))
 
 
@@ -137,44 +132,33 @@ def _computed(
     scope: Scope,
     context_for: ContextFor,
 ) -> dict[int, list[engine.GroupSums]]:
-    """One statement over the pieces of consecutive months; rows per slice (position in ``slices``), pooled
-    into the slice's own buckets."""
-    pieces = pieces_grid(slices)
-    span = q.KpiQuery(
-        start=pieces.dates[0], end=pieces.dates[-1], kpis=query.kpis, group_by=query.group_by, period=query.period,
-        filters=query.filters,
-    )  # fmt: skip
-    rows = engine.unordered_sums(session, metrics, span, pieces, scope, context_for)
+    """Sums per piece of consecutive months, in one statement; the rows of each slice by its position."""
+    dates = (slices[0].grid.dates[0], *(day for piece in slices for day in piece.grid.dates[1:]))
+    instants = (slices[0].grid.instants[0], *(moment for piece in slices for moment in piece.grid.instants[1:]))
+    pieces = PeriodGrid(slices[0].grid.period, labels=dates[:-1], dates=dates, instants=instants)
+    span = replace(query, start=dates[0], end=dates[-1])
     months = [piece.month for piece in slices]
     by_slice: dict[int, list[engine.GroupSums]] = {index: [] for index in range(len(slices))}
-    for row in rows:
+    for row in engine.unordered_sums(session, metrics, span, pieces, scope, context_for):
         by_slice[months.index(period_floor(row.period_start, "month"))].append(row)
-    return {index: _pooled(found, _bucket_label(slices[index].grid)) for index, found in by_slice.items()}
+    return by_slice
 
 
-def _bucket_label(grid: PeriodGrid) -> Callable[[date], date]:
-    """The label of the bucket of ``grid`` that a piece starting on a day of the grid belongs to."""
-    return lambda day: grid.labels[bisect.bisect_right(grid.dates, day) - 1]
-
-
-def _pooled(rows: Sequence[engine.GroupSums], label_of: Callable[[date], date]) -> list[engine.GroupSums]:
-    """Rows summed per (KPI, group, ``label_of(row.period_start)``)."""
+def _pooled(rows: Sequence[engine.GroupSums], grid: PeriodGrid) -> list[engine.GroupSums]:
+    """Rows of pieces (labelled by their first day) summed into the buckets of ``grid``."""
     pooled: dict[tuple[str, str, date], engine.GroupSums] = {}
     for row in rows:
-        label = label_of(row.period_start)
+        label = grid.labels[bisect.bisect_right(grid.dates, row.period_start) - 1]
         key = (row.kpi, row.group_id, label)
         before = pooled.get(key)
         if before is None and label == row.period_start:
             pooled[key] = row  # most buckets have one piece: nothing to add up
         elif before is None:
-            pooled[key] = engine.GroupSums(
-                row.kpi, row.group_id, row.group_label, row.team_id, label, row.numerator, row.denominator
-            )
+            pooled[key] = replace(row, period_start=label)
         else:
-            pooled[key] = engine.GroupSums(
-                row.kpi, row.group_id, row.group_label, row.team_id, label,
-                before.numerator + row.numerator, before.denominator + row.denominator,
-            )  # fmt: skip
+            pooled[key] = replace(
+                before, numerator=before.numerator + row.numerator, denominator=before.denominator + row.denominator
+            )
     return list(pooled.values())
 
 

@@ -27,7 +27,7 @@ from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.kpis import engine, scorecards, segments
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import ResultCache, lookup
-from kpi_core.kpis.context import contexts_for
+from kpi_core.kpis.context import ContextFor, contexts_for
 from kpi_core.kpis.definitions import resolve_metrics
 from kpi_core.kpis.periods import PeriodGrid
 from kpi_core.plugins import PluginHost
@@ -42,23 +42,21 @@ KEY_VERSION = 1
 
 @dataclass(frozen=True)
 class Answer:
-    """An answer as the API's JSON, and whether the cache had it."""
+    """An answer as the API's JSON, and whether the cache had it.
+
+    On a miss, ``months_computed`` of the ``months_total`` months the answer
+    covers were computed from the facts; the others' sums came from the cache
+    (:mod:`kpi_core.kpis.segments`). A hit computed none.
+    """
 
     body: bytes
     cached: bool
-
-
-@dataclass(frozen=True)
-class ValuesAnswer(Answer):
-    """The values of one query as the API's JSON array.
-
-    On a miss, ``months_computed`` of the ``months_total`` months the range
-    covers were computed from the facts; the others' sums came from the cache
-    (:mod:`kpi_core.kpis.segments`).
-    """
-
     months_computed: int = 0
     months_total: int = 0
+
+
+class ValuesAnswer(Answer):
+    """The values of one query as the API's JSON array."""
 
     def rows(self) -> list[q.KpiValue]:
         return [
@@ -130,12 +128,13 @@ def _slice_keys(
     known = dict(versions.current(session, versions_key_months(grid)))
 
     def key_of(month_grid: PeriodGrid) -> str:
+        # The pieces, not the period, say what was summed: a month of a monthly dashboard and a month of a
+        # year's scorecard window are one entry.
         question = {
             "kind": "month sums",
             "kpis": [metric.key for metric in metrics],
             "group_by": query.group_by,
-            "period": query.period,
-            "range": [month_grid.dates[0].isoformat(), month_grid.dates[-1].isoformat()],
+            "pieces": [day.isoformat() for day in month_grid.dates],
             "filters": _filters_key(query.filters),
         }
         return answer_key(session, plugins, question, zone, scope, settings, {}, month_grid, known=known)
@@ -274,7 +273,12 @@ def scorecards_answer(
     key = answer_key(session, plugins, question, zone, scope, settings, in_force, window)
     found = lookup(cache, key)
     if found is not None:
-        return Answer(found, cached=True)
+        return Answer(found, cached=True, months_total=2 * len(segments.local_months(start, end)))
+
+    pooled: list[segments.PooledSums] = []
+    sums_of = None
+    if cache is not None:
+        sums_of = _cached_sums(session, plugins, metrics, zone, scope, settings, cache, ttl, pooled)
     result = scorecards.compute_scorecards(
         session,
         plugins,
@@ -286,8 +290,43 @@ def scorecards_answer(
         filters=filters,
         kpis=kpis,
         min_sample=min_sample,
+        sums_of=sums_of,
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":")).encode()
-    if cache is not None:
-        cache.set(key, body, ttl)
-    return Answer(body, cached=False)
+    if cache is None:
+        months = 2 * len(segments.local_months(start, end))
+        return Answer(body, cached=False, months_computed=months, months_total=months)
+    cache.set(key, body, ttl)
+    return Answer(
+        body,
+        cached=False,
+        months_computed=sum(window.months_computed for window in pooled),
+        months_total=sum(window.months_total for window in pooled),
+    )
+
+
+def _cached_sums(
+    session: Session,
+    plugins: PluginHost,
+    metrics: list[Any],
+    zone: ZoneInfo,
+    scope: Scope,
+    settings: dict[str, Any],
+    cache: ResultCache,
+    ttl: int,
+    log: list[segments.PooledSums],
+) -> scorecards.SumsOf:
+    """Scorecard windows' sums month by month through the cache (shared with KPI values by technician);
+    each window's :class:`~kpi_core.kpis.segments.PooledSums` is appended to ``log``."""
+
+    def sums_of(query: q.KpiQuery, window: PeriodGrid, context_for: ContextFor) -> list[engine.GroupSums]:
+        keys = _slice_keys(session, plugins, query, metrics, zone, scope, settings, window)
+        log.append(
+            segments.pooled_sums(
+                session, metrics, query, window, zone=zone, cache=cache, key_of=keys, ttl=ttl, scope=scope,
+                context_for=context_for,
+            )
+        )  # fmt: skip
+        return log[-1].sums
+
+    return sums_of

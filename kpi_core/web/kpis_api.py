@@ -191,12 +191,7 @@ class KpiValues(MethodView):
             cache=shared_cache(state.settings),
             ttl=state.settings.cache_ttl,
         )
-        # The cached JSON is the response body as is: a warm answer costs no serialisation.
-        response = Response(answer.body, mimetype="application/json")
-        response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
-        # On a miss, how many of the range's months were computed; the others' sums were cached.
-        response.headers["X-KPI-Months-Computed"] = f"{answer.months_computed}/{answer.months_total}"
-        return response
+        return answer_response(answer)
 
 
 @blp.route("/<string:key>/drilldown")
@@ -230,3 +225,13 @@ class KpiDrilldown(MethodView):
         return drilldown.drilldown_statement(
             db_session(), state.plugins, cell, zone=state.settings.zone, scope=current_scope()
         )
+
+
+def answer_response(answer: service.Answer) -> Response:
+    """A cached or computed KPI answer as the response, with headers saying which (X-KPI-Cache) and how
+    many of its months had to be computed (X-KPI-Months-Computed: computed/total)."""
+    # The cached JSON is the response body as is: a warm answer costs no serialisation.
+    response = Response(answer.body, mimetype="application/json")
+    response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
+    response.headers["X-KPI-Months-Computed"] = f"{answer.months_computed}/{answer.months_total}"
+    return response

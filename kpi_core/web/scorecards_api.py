@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -14,7 +13,7 @@ from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.periods import PERIODS
 from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
-from kpi_core.web.kpis_api import FilterSchema, filters_of
+from kpi_core.web.kpis_api import FilterSchema, answer_response, filters_of
 from kpi_core.web.state import app_state
 
 blp = Blueprint(
@@ -93,7 +92,7 @@ class Scorecards(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Per technician you may see: a composite score 0-100, each KPI's contribution, the rank among
         technicians with enough completed jobs, and the change against the previous window. Cached like
-        KPI values (header X-KPI-Cache)."""
+        KPI values (headers X-KPI-Cache and X-KPI-Months-Computed, counting the months of both windows)."""
         state = app_state()
         answer = service.scorecards_answer(
             db_session(),
@@ -109,6 +108,4 @@ class Scorecards(MethodView):
             cache=shared_cache(state.settings),
             ttl=state.settings.cache_ttl,
         )
-        response = Response(answer.body, mimetype="application/json")
-        response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
-        return response
+        return answer_response(answer)
