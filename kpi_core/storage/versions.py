@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from kpi_core.storage.models import Evaluation, Feedback, Job, KpiDataVersion, Team, Technician
@@ -55,12 +56,13 @@ def months_between(first: datetime | date, end: datetime | date) -> list[str]:
     return months
 
 
-def bump(session: Session, months: Iterable[str]) -> None:
-    """Bump the counters of ``months`` in the session's transaction (creating them at 1)."""
+def bump(session: Session | Connection, months: Iterable[str]) -> None:
+    """Bump the counters of ``months`` in the session's (or connection's) transaction (creating them at 1)."""
     keys = sorted(set(months))
     if not keys:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    bind = session.get_bind() if isinstance(session, Session) else session
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(KpiDataVersion).values([{"month": key, "version": 1} for key in keys])
     statement = statement.on_conflict_do_update(
         index_elements=[KpiDataVersion.month], set_={"version": KpiDataVersion.version + 1}

@@ -11,7 +11,8 @@ most one shift) and a shift lasts more than 0 and at most 24 hours.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -88,8 +89,18 @@ def _overlaps(batch: list[Shift], stored: list[Shift]) -> list[str]:
     return problems
 
 
-def import_shifts(connection: Connection, rows: Iterable[Mapping[str, Any]], zone: ZoneInfo) -> int:
-    """Validate ``rows`` and write them in the caller's transaction; returns the number of shifts written."""
+def import_shifts(
+    connection: Connection,
+    rows: Iterable[Mapping[str, Any]],
+    zone: ZoneInfo,
+    *,
+    changed: Callable[[Iterable[datetime]], None] | None = None,
+) -> int:
+    """Validate ``rows`` and write them in the caller's transaction; returns the number of shifts written.
+
+    ``changed`` is called with the start and end of every shift written or replaced (the months whose
+    utilisation may change) before returning.
+    """
     ids = {ref: id_ for ref, id_ in connection.execute(select(technicians.c.external_ref, technicians.c.id))}
     batch = parse_rows(rows, ids, zone)
     if not batch:
@@ -109,6 +120,10 @@ def import_shifts(connection: Connection, rows: Iterable[Mapping[str, Any]], zon
     if problems:
         raise ShiftImportError("; ".join(problems))
     keys = [(shift.technician_id, shift.starts_at) for shift in batch]
+    if changed is not None:
+        written_keys = set(keys)
+        replaced = [shift for shift in stored if (shift.technician_id, shift.starts_at) in written_keys]
+        changed([moment for shift in [*batch, *replaced] for moment in (shift.starts_at, shift.ends_at)])
     connection.execute(delete(shifts).where(tuple_(shifts.c.technician_id, shifts.c.starts_at).in_(keys)))
     connection.execute(
         insert(shifts),
@@ -130,6 +145,8 @@ def import_shifts_job(context: Any, rows: list[dict[str, Any]] | None = None, pa
     found = rows if rows is not None else read_csv(Path(path))  # type: ignore[arg-type]
     engine: Engine = context.engine
     with engine.begin() as connection:
-        written = import_shifts(connection, found, ZoneInfo(context.settings.timezone))
+        # Utilisation reads the shifts: cached KPI results of their months must be computed again.
+        changed = functools.partial(context.facts_changed, connection)
+        written = import_shifts(connection, found, ZoneInfo(context.settings.timezone), changed=changed)
     context.progress(100, f"{written} shifts imported")
     return {"imported": written}

@@ -6,15 +6,19 @@ checks the numerator, the denominator and the value the engine gives.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from kpi_productivity.shifts import ShiftImportError, import_shifts
+from kpi_productivity.shifts import ShiftImportError, import_shifts, import_shifts_job
 from kpi_productivity.tables import shifts
 from sqlalchemy import func, select
 
+from kpi_core.jobs.context import JobContext
+from kpi_core.kpis import service
+from kpi_core.kpis.cache import MemoryCache
 from kpi_core.kpis.context import metric_context
 from kpi_core.kpis.engine import compute_values
 from kpi_core.kpis.query import KpiQuery
@@ -256,3 +260,22 @@ def test_a_bad_row_rejects_the_whole_import(database, ada, row, message):
 
     with database.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(shifts)).scalar_one() == 0
+
+
+def test_the_import_job_makes_cached_utilisation_of_its_months_stale(database, plugins, settings, facts, ada):
+    facts.shift(ada, at(5, 8), at(5, 16))  # 8 h
+    facts.job(ada, started_at=at(5, 9), completed_at=at(5, 13))  # 4 h
+    query = KpiQuery(start=JANUARY, end=date(2026, 3, 1), kpis=(UTILISATION,), group_by="technician")
+    cache = MemoryCache()
+
+    def utilisation() -> tuple[bool, list[float | None]]:
+        with database.session(write=False) as session:
+            answer = service.kpi_values(session, plugins, query, zone=ZoneInfo("UTC"), cache=cache)
+        return answer.cached, [row.value for row in answer.rows()]
+
+    assert utilisation() == (False, [0.5])
+    assert utilisation() == (True, [0.5])
+    context = JobContext(engine=database.engine, settings=replace(settings, timezone="UTC"))
+    rows = [{"technician": "T-1", "starts_at": "2026-01-05T08:00Z", "ends_at": "2026-01-05T14:00Z"}]  # now 6 h
+    assert import_shifts_job(context, rows=rows) == {"imported": 1}
+    assert utilisation() == (False, [pytest.approx(4 / 6)])
