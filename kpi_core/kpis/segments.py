@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -146,20 +147,24 @@ def _computed(
 
 def _pooled(rows: Sequence[engine.GroupSums], grid: PeriodGrid) -> list[engine.GroupSums]:
     """Rows of pieces (labelled by their first day) summed into the buckets of ``grid``."""
-    pooled: dict[tuple[str, str, date], engine.GroupSums] = {}
+    # [first row, bucket label, numerator, denominator, pieces]: GroupSums are made once per bucket.
+    pooled: dict[tuple[str, str, date], list[Any]] = {}
     for row in rows:
         label = grid.labels[bisect.bisect_right(grid.dates, row.period_start) - 1]
         key = (row.kpi, row.group_id, label)
-        before = pooled.get(key)
-        if before is None and label == row.period_start:
-            pooled[key] = row  # most buckets have one piece: nothing to add up
-        elif before is None:
-            pooled[key] = replace(row, period_start=label)
+        found = pooled.get(key)
+        if found is None:
+            pooled[key] = [row, label, row.numerator, row.denominator, 1]
         else:
-            pooled[key] = replace(
-                before, numerator=before.numerator + row.numerator, denominator=before.denominator + row.denominator
-            )
-    return list(pooled.values())
+            found[2] += row.numerator
+            found[3] += row.denominator
+            found[4] += 1
+    return [
+        row  # most buckets are one piece: the row as it is
+        if pieces == 1 and label == row.period_start
+        else engine.GroupSums(row.kpi, row.group_id, row.group_label, row.team_id, label, numerator, denominator)
+        for row, label, numerator, denominator, pieces in pooled.values()
+    ]
 
 
 def _encode(rows: Sequence[engine.GroupSums]) -> bytes:

@@ -256,7 +256,8 @@ def scorecards_answer(
     filters = filters or q.Filters()
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
     metrics = resolve_metrics(plugins, kpis)
-    previous_start, _ = scorecards.previous_window(start, end, period)
+    previous_start, previous_end = scorecards.previous_window(start, end, period)
+    months = len(segments.local_months(previous_start, previous_end)) + len(segments.local_months(start, end))
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
     roster = session.execute(select(func.count(Technician.id), func.max(Technician.updated_at))).one()
@@ -273,7 +274,7 @@ def scorecards_answer(
     key = answer_key(session, plugins, question, zone, scope, settings, in_force, window)
     found = lookup(cache, key)
     if found is not None:
-        return Answer(found, cached=True, months_total=2 * len(segments.local_months(start, end)))
+        return Answer(found, cached=True, months_total=months)
 
     pooled: list[segments.PooledSums] = []
     sums_of = None
@@ -294,7 +295,6 @@ def scorecards_answer(
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":")).encode()
     if cache is None:
-        months = 2 * len(segments.local_months(start, end))
         return Answer(body, cached=False, months_computed=months, months_total=months)
     cache.set(key, body, ttl)
     return Answer(
