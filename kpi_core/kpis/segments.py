@@ -1,13 +1,14 @@
 """Pooled KPI sums kept per calendar month, so a change to one month recomputes that month only.
 
-A values query's buckets are cut at the company's local month boundaries
-into *pieces* (a week that straddles two months is two pieces, a quarter is
-three). The pooled sums of the pieces of one month are one cache entry, under
-a key the caller makes from that month's range (the service keys it like an
-answer: the question, scope, plugins, settings and the data versions of that
-month only). So after an import in the open month, a year's dashboard query
-recomputes one month and reads the eleven closed ones, instead of scanning
-the whole year again.
+A query's buckets are cut at the company's local month boundaries into
+*pieces* (a week that straddles two months is two pieces, a quarter three, a
+scorecard's year-long window twelve). The pooled sums of the pieces of one
+month are one cache entry, under a key the caller makes from that month's
+pieces (the service keys it like an answer: the question, scope, plugins,
+settings and the data versions of that month only; targets are left out, as
+sums do not depend on them). So after an import in the open month, a year's
+dashboard query recomputes that month and reads the closed ones, instead of
+scanning the whole year again.
 
 Missing months are computed in one statement per run of consecutive missing
 months (the engine's statement over a grid of pieces), and the buckets are
