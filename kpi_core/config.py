@@ -56,8 +56,8 @@ class Settings:
     min_sample: int = _setting(10, "Fewest completed jobs in a scorecard window for a technician to be ranked.", int)
     cache_ttl: int = _setting(
         86400,
-        "Seconds a computed KPI answer is kept (Redis when configured, else memory); changes to the data "
-        "make new entries at once. 0: no cache.",
+        "Seconds a computed KPI answer, and each month's sums behind it, are kept (Redis when configured, "
+        "else memory); changes to the data make new entries at once, for the months they touch. 0: no cache.",
         int,
     )
     previous_secret_keys: tuple[str, ...] = _setting(
