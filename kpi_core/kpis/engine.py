@@ -144,22 +144,11 @@ def fetch_sums(
     context_for: ContextFor = default_contexts,
 ) -> list[GroupSums]:
     """Run the one statement and return pooled sums per (KPI, group, period), in presentation order."""
-    return presentation_order(unordered_sums(session, metrics, query, grid, scope, context_for), metrics)
-
-
-def unordered_sums(
-    session: Session,
-    metrics: Sequence[Metric],
-    query: q.KpiQuery,
-    grid: PeriodGrid,
-    scope: Scope = UNSCOPED,
-    context_for: ContextFor = default_contexts,
-) -> list[GroupSums]:
-    """:func:`fetch_sums` in the database's order (for callers that pool the rows further)."""
     statement = sums_statement(metrics, query, grid, scope, context_for)
     if statement is None:
         return []
-    return [_sums_row(row, metrics, query.group_by, grid) for row in session.execute(statement)]
+    rows = [_sums_row(row, metrics, query.group_by, grid) for row in session.execute(statement)]
+    return presentation_order(rows, metrics)
 
 
 def presentation_order(rows: list[GroupSums], metrics: Sequence[Metric]) -> list[GroupSums]:

@@ -61,11 +61,13 @@ class PooledSums:
 def month_slices(grid: PeriodGrid, zone: ZoneInfo) -> list[MonthSlice]:
     """One slice per local month that the grid's range touches: its buckets cut at the month's bounds."""
     start, end = grid.dates[0], grid.dates[-1]
+    instant_of = dict(zip(grid.dates, grid.instants, strict=True))
     slices = []
     for month in local_months(start, end):
         low, high = max(start, month), min(end, next_period_start(month, "month"))
         days = (low, *(day for day in grid.dates if low < day < high), high)
-        instants = tuple(local_midnight(day, zone) for day in days)
+        # Only a month's bounds can be new cut points: the grid has the others' instants already.
+        instants = tuple(instant_of[day] if day in instant_of else local_midnight(day, zone) for day in days)
         slices.append(MonthSlice(month, PeriodGrid(grid.period, labels=days[:-1], dates=days, instants=instants)))
     return slices
 
@@ -141,7 +143,7 @@ def _computed(
     span = replace(query, start=dates[0], end=dates[-1])
     months = [piece.month for piece in slices]
     by_slice: dict[int, list[engine.GroupSums]] = {index: [] for index in range(len(slices))}
-    for row in engine.unordered_sums(session, metrics, span, pieces, scope, context_for):
+    for row in engine.fetch_sums(session, metrics, span, pieces, scope, context_for):
         by_slice[months.index(period_floor(row.period_start, "month"))].append(row)
     return by_slice
 

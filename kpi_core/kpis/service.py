@@ -83,7 +83,9 @@ def kpi_values(
     metrics = resolve_metrics(plugins, query.kpis)
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
-    key = _key(session, plugins, query, metrics, zone, scope, settings, in_force, grid)
+    shape = {"period": query.period, "range": [query.start.isoformat(), query.end.isoformat()]}
+    question = _question("values", query, metrics, **shape)
+    key = answer_key(session, plugins, question, zone, scope, settings, in_force, grid)
     months = len(segments.local_months(query.start, query.end))
     found = lookup(cache, key)
     if found is not None:
@@ -130,13 +132,7 @@ def _slice_keys(
     def key_of(month_grid: PeriodGrid) -> str:
         # The pieces, not the period, say what was summed: a month of a monthly dashboard and a month of a
         # year's scorecard window are one entry.
-        question = {
-            "kind": "month sums",
-            "kpis": [metric.key for metric in metrics],
-            "group_by": query.group_by,
-            "pieces": [day.isoformat() for day in month_grid.dates],
-            "filters": _filters_key(query.filters),
-        }
+        question = _question("month sums", query, metrics, pieces=[day.isoformat() for day in month_grid.dates])
         return answer_key(session, plugins, question, zone, scope, settings, {}, month_grid, known=known)
 
     return key_of
@@ -152,26 +148,15 @@ def _row(value: q.KpiValue) -> dict[str, Any]:
     return row
 
 
-def _key(
-    session: Session,
-    plugins: PluginHost,
-    query: q.KpiQuery,
-    metrics: list[Any],
-    zone: ZoneInfo,
-    scope: Scope,
-    settings: dict[str, Any],
-    in_force: targets.TargetMap,
-    grid: PeriodGrid,
-) -> str:
-    question = {
-        "kind": "values",
+def _question(kind: str, query: q.KpiQuery, metrics: list[Any], **shape: Any) -> dict[str, Any]:
+    """What a cached entry answers: the KPIs, grouping and filters of ``query`` and the ``shape`` asked."""
+    return {
+        "kind": kind,
         "kpis": [metric.key for metric in metrics],
         "group_by": query.group_by,
-        "period": query.period,
-        "range": [query.start.isoformat(), query.end.isoformat()],
+        **shape,
         "filters": _filters_key(query.filters),
     }
-    return answer_key(session, plugins, question, zone, scope, settings, in_force, grid)
 
 
 def answer_key(
