@@ -11,13 +11,14 @@ from http.cookies import SimpleCookie
 
 import pytest
 from flask.testing import FlaskClient
+from rq.registry import FailedJobRegistry
 
 from kpi_core.audit.trail import Actor
 from kpi_core.config import Settings
 from kpi_core.jobs.rq_runner import RQRunner
 from kpi_core.storage.models import User
 from kpi_core.storage.types import utcnow
-from kpi_core.testing.fixtures import TEST_SECRET
+from kpi_core.testing.fixtures import TEST_PASSWORD, TEST_SECRET
 from kpi_core.web.admin_rq import COOKIE, PREFIX
 from kpi_core.web.jobs_runs_api import RUNNER_KEY
 
@@ -95,15 +96,11 @@ def test_without_the_cookie_the_dashboard_is_403(client, admin_headers):
         assert "rq-session" in response.json["message"]
 
 
-def test_a_forged_or_expired_cookie_is_403(client, admin_browser, app):
+def test_a_forged_or_expired_cookie_is_403(client, admin_headers):
     client.set_cookie(COOKIE, "forged.value.here", path=PREFIX)
     assert client.get("/admin/rq/").status_code == 403
 
-    from itsdangerous import URLSafeTimedSerializer
-
-    old = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="kpi-core.rq-dashboard")
-    signed = old.dumps({"user": 1})
-    client.set_cookie(COOKIE, signed, path=PREFIX)
+    assert open_session(client, admin_headers).status_code == 200
     assert client.get("/admin/rq/").status_code == 200
     with pytest.MonkeyPatch.context() as patch:
         # Half an hour and a minute later.
@@ -112,6 +109,15 @@ def test_a_forged_or_expired_cookie_is_403(client, admin_browser, app):
         now = itsdangerous.timed.TimestampSigner.get_timestamp
         patch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: now(self) + 31 * 60)
         assert client.get("/admin/rq/").status_code == 403
+
+
+def test_a_cookie_signed_without_a_login_is_403(client, admin_browser, app):
+    from itsdangerous import URLSafeTimedSerializer
+
+    signed = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="kpi-core.rq-dashboard").dumps({"user": 1})
+    client.set_cookie(COOKIE, signed, path=PREFIX)
+
+    assert client.get("/admin/rq/").status_code == 403
 
 
 @pytest.mark.parametrize("role", ["manager", "technician"])
@@ -147,12 +153,144 @@ def test_revoking_the_admin_s_tokens_revokes_the_cookie(admin_browser, database)
     assert admin_browser.get("/admin/rq/").status_code == 403
 
 
-def test_a_cross_site_action_is_refused(admin_browser):
-    response = admin_browser.post("/admin/rq/requeue/kpi", headers={"Origin": "https://evil.example"})
+# --- the cookie ends with the login ---------------------------------------------------------
+
+
+@pytest.fixture
+def admin_login(client, make_user) -> dict[str, str]:
+    """A fresh admin's login: its token pair, and its dashboard cookie held by the test client."""
+    make_user("admin", username="admin")
+    pair = client.post("/api/v1/auth/login", json={"username": "admin", "password": TEST_PASSWORD}).json
+    headers = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert open_session(client, headers).status_code == 200
+    assert client.get("/admin/rq/").status_code == 200
+    return {"refresh_token": pair["refresh_token"], **headers}
+
+
+def bearer(login: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": login["Authorization"]}
+
+
+def test_logging_out_ends_the_dashboard_cookie(client, admin_login):
+    assert client.post("/api/v1/auth/logout", headers=bearer(admin_login)).status_code == 204
+
+    response = client.get("/admin/rq/")
+    assert response.status_code == 403
+    assert "login" in response.json["message"]
+
+
+def test_revoking_the_login_for_refresh_token_reuse_ends_the_dashboard_cookie(client, admin_login):
+    used = {"refresh_token": admin_login["refresh_token"]}
+    assert client.post("/api/v1/auth/refresh", json=used).status_code == 200
+    assert client.get("/admin/rq/").status_code == 200  # a rotation is the same login
+    assert client.post("/api/v1/auth/refresh", json=used).status_code == 401  # replayed: the family is revoked
+
+    assert client.get("/admin/rq/").status_code == 403
+
+
+def test_another_login_ending_leaves_this_cookie_alone(client, admin_login, login):
+    other = login("admin")
+    assert client.post("/api/v1/auth/logout", headers=other).status_code == 204
+
+    assert client.get("/admin/rq/").status_code == 200
+
+
+def test_an_admin_resetting_the_password_ends_the_dashboard_cookie(client, admin_login, make_user, login, database):
+    make_user("admin", username="root")
+    with database.session() as session:
+        admin_id = session.query(User).filter_by(username="admin").one().id
+
+    reset = client.post(f"/api/v1/users/{admin_id}/reset-password", headers=login("root"))
+    assert reset.status_code == 200, reset.json
+
+    assert client.get("/admin/rq/").status_code == 403
+
+
+def test_changing_one_s_own_password_ends_the_dashboard_cookie(client, admin_login):
+    change = {"current_password": TEST_PASSWORD, "new_password": "a-new-longer-passphrase-77"}
+    answer = client.post("/api/v1/auth/password", headers=bearer(admin_login), json=change)
+    assert answer.status_code == 200, answer.json
+
+    assert client.get("/admin/rq/").status_code == 403
+    fresh = {"Authorization": f"Bearer {answer.json['access_token']}"}
+    assert open_session(client, fresh).status_code == 200
+    assert client.get("/admin/rq/").status_code == 200
+
+
+# --- actions only from this origin -------------------------------------------------------------
+
+
+@pytest.fixture
+def failed_job(app) -> FailedJobRegistry:
+    """One failed job in the kpi queue; the registry it sits in."""
+    runner: RQRunner = app.extensions[RUNNER_KEY]
+    job = runner.queue.enqueue("builtins.print", "never run")
+    registry = FailedJobRegistry(runner.queue.name, connection=runner.connection)
+    runner.queue.remove(job)
+    registry.add(job, exc_string="Boom")
+    assert registry.count == 1
+    return registry
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "none"},
+        {},
+    ],
+    ids=[
+        "foreign-origin",
+        "null-origin",
+        "foreign-referer",
+        "cross-site-fetch",
+        "same-site-fetch",
+        "typed-url",
+        "bare",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_action_not_shown_to_come_from_this_origin_is_refused_and_changes_nothing(
+    admin_browser, failed_job, method, headers
+):
+    response = admin_browser.open("/admin/rq/requeue/kpi", method=method, headers=headers)
 
     assert response.status_code == 403
-    assert "another site" in response.json["message"]
-    assert admin_browser.post("/admin/rq/requeue/kpi", headers={"Origin": "http://localhost"}).status_code == 200
+    assert "came from this site" in response.json["message"]
+    assert failed_job.count == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://localhost"},
+        {"Referer": "http://localhost/admin/rq/0/view/jobs"},
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"},
+    ],
+    ids=["origin", "referer", "fetch-metadata", "both"],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_action_from_this_origin_is_done(admin_browser, failed_job, method, headers):
+    response = admin_browser.open("/admin/rq/requeue/kpi", method=method, headers=headers)
+
+    assert response.status_code == 200
+    assert response.json == {"status": "OK", "count": 1}
+    assert failed_job.count == 0
+
+
+def test_reads_need_no_origin(admin_browser):
+    for path in (
+        "/admin/rq/",
+        "/admin/rq/0/view/jobs",
+        "/admin/rq/0/data/queues.json",
+        "/admin/rq/0/data/workers.json",
+    ):
+        assert admin_browser.get(path).status_code == 200, path
 
 
 def test_the_dashboard_s_csp_admits_exactly_its_own_inline_scripts(admin_browser):

@@ -6,10 +6,17 @@ it opens a page. So an admin's client first calls ``POST
 cookie, signed with the app's secret key, that only /admin/rq sees (Path),
 only this site sends (SameSite=Strict: rq-dashboard's own actions have no
 CSRF protection), scripts cannot read (HttpOnly), and HTTPS carries alone
-when the request came over HTTPS (Secure). Every request to /admin/rq then
-checks the cookie *and* that its user is still an active admin whose tokens
-were not revoked since (password change, reset, disable), else 403; a
-state-changing request from another origin is refused as well.
+when the request came over HTTPS (Secure).
+
+The cookie belongs to the login that opened it: it names the login's
+refresh-token family, and every request to /admin/rq checks that the family
+is still live (not logged out, not revoked for reuse), that the user is still
+an active admin, and that their password is the one it was issued under and
+their tokens were not revoked since (password change, reset, disable), else
+403. Only plain reads (pages, static files, the JSON the pages poll) go
+without more: any other request, whatever its method (rq-dashboard requeues
+on GET too), must show it comes from this origin (Origin, else Referer, else
+``Sec-Fetch-Site: same-origin``), else 403.
 
 rq-dashboard renders with inline scripts and compiles its templates with
 underscore's ``_.template`` (``new Function``), which the app's CSP forbids.
@@ -22,21 +29,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from marshmallow import Schema, fields
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from kpi_core.accounts.tokens import to_milliseconds
 from kpi_core.errors import NotFound
-from kpi_core.storage.models import User
+from kpi_core.storage.models import TokenRevocation, User
 from kpi_core.storage.types import utcnow
 from kpi_core.web.access import current_principal, requires
+from kpi_core.web.db import db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.state import EXTENSION_KEY, app_state
 
@@ -46,7 +59,19 @@ SALT = "kpi-core.rq-dashboard"
 SESSION_MINUTES = 30
 DASHBOARD_BLUEPRINT = "rq_dashboard"
 NO_REDIS = "The RQ dashboard shows the Redis job queue, and none is configured: set KPI_REDIS_URL to use it."
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+# rq-dashboard's endpoints that only read; every other one (requeue, delete, empty, compact, and any
+# a later version adds) changes state, whatever its method.
+READ_ENDPOINTS = frozenset(
+    {"admin_rq_root"}
+    | {
+        f"{DASHBOARD_BLUEPRINT}.{name}"
+        for name in (
+            "static", "favicon", "queues_overview", "workers_overview", "jobs_overview", "job_view",
+            "list_queues", "list_jobs", "job_info", "list_workers",
+        )
+    }
+)  # fmt: skip
 _INLINE_SCRIPT = re.compile(rb"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 _CSP = "; ".join(
     [
@@ -85,11 +110,22 @@ class RqSession(MethodView):
         """Set the short-lived cookie that lets this browser open /admin/rq/ (admins, with Redis only)."""
         if not app_state().settings.redis_url:
             raise NotFound(NO_REDIS)
+        principal = current_principal()
+        if not principal.token_family:
+            abort(403, message="the dashboard opens from a login: log in and call this with its access token")
+        user = db_session().get(User, principal.user_id)
+        password = _password_fingerprint(user.password_hash) if user else ""
         expires = utcnow() + timedelta(minutes=SESSION_MINUTES)
         response = jsonify(RqSessionSchema().dump({"url": f"{PREFIX}/", "expires_at": expires}))
+        claims = {
+            "user": principal.user_id,
+            "fam": principal.token_family,
+            "iat": to_milliseconds(time.time()),
+            "pw": password,
+        }
         response.set_cookie(
             COOKIE,
-            _serializer().dumps({"user": current_principal().user_id}),
+            _serializer().dumps(claims),
             max_age=SESSION_MINUTES * 60,
             path=PREFIX,
             secure=request.is_secure,
@@ -97,6 +133,12 @@ class RqSession(MethodView):
             samesite="Strict",
         )
         return response
+
+
+def _password_fingerprint(password_hash: str) -> str:
+    """Tells one password hash from another without putting the hash in the (readable) cookie."""
+    key = current_app.config["SECRET_KEY"]
+    return hmac.new(str(key).encode(), f"{SALT}:{password_hash}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @blp.record_once
@@ -135,12 +177,12 @@ def _is_dashboard() -> bool:
 
 
 def _guard() -> Response | None:
-    """Every dashboard request: a valid cookie of a still active admin, and no cross-site writes."""
+    """Every dashboard request: a cookie of a still live login of an active admin, and no cross-site writes."""
     if not _is_dashboard():
         return None
     problem = _cookie_problem()
-    if problem is None and request.method in UNSAFE_METHODS and not _same_origin():
-        problem = "the request came from another site"
+    if problem is None and _changes_state() and not _same_origin():
+        problem = "the request did not show it came from this site (Origin, Referer or Sec-Fetch-Site)"
     if problem is None:
         return None
     response = jsonify(
@@ -160,28 +202,58 @@ def _cookie_problem() -> str | None:
     if not raw:
         return "no dashboard session"
     try:
-        claims, signed_at = _serializer().loads(raw, max_age=SESSION_MINUTES * 60, return_timestamp=True)
+        claims = _serializer().loads(raw, max_age=SESSION_MINUTES * 60)
     except SignatureExpired:
         return "the dashboard session has expired"
     except BadSignature:
         return "the dashboard session is not valid"
-    user_id = claims.get("user") if isinstance(claims, dict) else None
+    if not isinstance(claims, dict):
+        return "the dashboard session is not valid"
+    user_id, family, issued_at, password = (claims.get(key) for key in ("user", "fam", "iat", "pw"))
+    if not (isinstance(user_id, int) and isinstance(family, str) and isinstance(issued_at, int | float)):
+        return "the dashboard session is not valid"
     with app_state().database.session(write=False) as session:
-        user = session.get(User, user_id) if isinstance(user_id, int) else None
+        user = session.get(User, user_id)
         if user is None or user.disabled or user.role != "admin":
             return "the dashboard is for active admins only"
-        # A password change, reset or disable since the cookie was issued revokes it, as it does tokens.
-        if user.tokens_valid_after is not None and signed_at < user.tokens_valid_after.replace(microsecond=0):
+        current = _password_fingerprint(user.password_hash)
+        if not isinstance(password, str) or not hmac.compare_digest(password, current):
+            return "the dashboard session was revoked (the password changed)"
+        # A password change, reset or disable since the cookie was issued revokes it, as it does tokens
+        # (to the millisecond, as tokens are compared).
+        valid_after = user.tokens_valid_after
+        if valid_after is not None and issued_at < to_milliseconds(valid_after.timestamp()):
             return "the dashboard session was revoked"
+        if _family_revoked(session, family):
+            return "the login that opened the dashboard has ended"
     return None
 
 
+def _family_revoked(session: Session, family: str) -> bool:
+    # The marker kpi_core.accounts.auth writes when a login's family ends (logout, reuse detected).
+    marker = f"family:{family}"
+    found = session.scalar(
+        select(TokenRevocation.id).where(TokenRevocation.family_id == family, TokenRevocation.jti == marker).limit(1)
+    )
+    return found is not None
+
+
+def _changes_state() -> bool:
+    return request.method not in READ_METHODS or request.endpoint not in READ_ENDPOINTS
+
+
 def _same_origin() -> bool:
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if not origin:
-        return True  # SameSite=Strict already keeps the cookie off cross-site requests
-    parts = urlsplit(origin)
-    return f"{parts.scheme}://{parts.netloc}" == request.host_url.rstrip("/")
+    """The request shows it comes from this origin: SameSite=Strict alone is not relied on."""
+    here = f"{request.scheme}://{request.host}".lower()
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site != "same-origin":
+        return False
+    for header in ("Origin", "Referer"):
+        value = request.headers.get(header)
+        if value:  # an opaque "Origin: null" matches nothing
+            parts = urlsplit(value)
+            return f"{parts.scheme}://{parts.netloc}".lower() == here
+    return fetch_site == "same-origin"
 
 
 def _dashboard_headers(response: Response) -> Response:
