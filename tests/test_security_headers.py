@@ -182,3 +182,37 @@ def test_cors_applies_to_the_api_only(cors_client):
     response = cors_client.get("/", headers={"Origin": ALLOWED_ORIGIN})
 
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+PREFLIGHT = {"Access-Control-Request-Method": "POST"}
+ORIGIN_CASES = {
+    "allowed origin": ("GET", "/api/openapi.json", {"Origin": ALLOWED_ORIGIN}),
+    "allowed preflight": ("OPTIONS", "/api/v1/auth/login", {"Origin": ALLOWED_ORIGIN, **PREFLIGHT}),
+    "allowed origin, error answer": ("GET", "/api/v1/auth/me", {"Origin": ALLOWED_ORIGIN}),
+    "other origin": ("GET", "/api/openapi.json", {"Origin": OTHER_ORIGIN}),
+    "other origin's preflight": ("OPTIONS", "/api/v1/auth/login", {"Origin": OTHER_ORIGIN, **PREFLIGHT}),
+    "no origin": ("GET", "/api/openapi.json", {}),
+}
+
+
+def vary(response) -> list[str]:
+    return [value.strip().lower() for header in response.headers.getlist("Vary") for value in header.split(",")]
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), ORIGIN_CASES.values(), ids=ORIGIN_CASES.keys())
+def test_every_api_answer_varies_on_origin_when_cors_is_on(cors_client, method, path, headers):
+    response = cors_client.open(path, method=method, headers=headers)
+
+    assert vary(response).count("origin") == 1
+
+
+@pytest.fixture(scope="module")
+def two_origins_client(make_app):
+    return make_app(cors_origins=(ALLOWED_ORIGIN, "https://other.example")).test_client()
+
+
+def test_vary_names_origin_once_with_several_origins_configured(two_origins_client):
+    response = two_origins_client.get("/api/openapi.json", headers={"Origin": ALLOWED_ORIGIN})
+
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert vary(response).count("origin") == 1

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, Response, request
 from flask_cors import CORS
 
 from kpi_core.config import Settings
 
+# flask-cors matches this as a regular expression from the path's start: everything under /api.
+CORS_RESOURCES = r"/api/*"
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -25,13 +29,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def install(app: Flask, settings: Settings) -> None:
-    if settings.cors_origins:
+    cors = bool(settings.cors_origins)
+    if cors:
         CORS(
             app,
-            resources={r"/api/*": {"origins": list(settings.cors_origins)}},
+            resources={CORS_RESOURCES: {"origins": list(settings.cors_origins)}},
             allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
             expose_headers=["ETag", "X-Pagination", "X-Request-ID", "Retry-After"],
             max_age=600,
+            # flask-cors adds it only when several origins are configured; we add it to every answer below.
+            vary_header=False,
         )
 
     @app.after_request
@@ -46,4 +53,7 @@ def install(app: Flask, settings: Settings) -> None:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.path.startswith("/api/v1/"):
             headers.setdefault("Cache-Control", "no-store")
+        if cors and re.match(CORS_RESOURCES, request.path):
+            # Allowed, refused or absent, the Origin decides the CORS headers, so a cache must key on it.
+            response.vary.add("Origin")
         return response
