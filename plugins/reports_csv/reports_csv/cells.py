@@ -7,23 +7,40 @@ formula-injection rule and the number format live in one place.
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """Leading characters that make Excel, LibreOffice or Sheets treat a cell as a formula (OWASP)."""
+
+SPLITTERS = (",", ";", "\t", "\r", "\n")
+"""Where a reader may cut a cell in two: the separators a spreadsheet may guess (its locale's list
+separator, not ours) and line ends, which a reader honours inside quotes only at a field's start."""
+
+# A splitter, then (after any quote marks a reader would strip) a trigger: the start of a new cell
+# for a reader that splits on that splitter.
+_INNER_TRIGGER = re.compile(
+    "([" + re.escape("".join(SPLITTERS)) + "])" + '(?="*[' + re.escape("".join(FORMULA_TRIGGERS)) + "])"
+)
 
 SIGNIFICANT_DIGITS = 6
 """Precision of KPI values and intervals: a rate of 0.833333 is 83.3333 %, well past what anyone reads."""
 
 
 def neutralise(text: str) -> str:
-    """Make ``text`` inert in a spreadsheet by prefixing ``'`` where it could start a formula.
+    """Make ``text`` inert in a spreadsheet by prefixing ``'`` wherever a cell could start a formula.
 
     OWASP's CSV-injection advice: a leading single quote makes the cell plain
     text, so a technician named ``=HYPERLINK(...)`` shows as typed instead of
-    becoming a link. Only text cells go through here; numbers such as ``-0.25``
-    are written by :func:`rounded` and :func:`exact` and stay numbers.
+    becoming a link. A spreadsheet may also split the file on another
+    separator than the writer's (Excel in most of Europe splits on ``;``), so
+    ``Bob;=HYPERLINK(...)`` would become ``Bob`` and a formula: a trigger just
+    after a separator or line end gets its quote too (``Bob;'=HYPERLINK(...)``),
+    whatever separator writes or reads the file. Only text cells go through
+    here; numbers such as ``-0.25`` are written by :func:`rounded` and
+    :func:`exact` and stay numbers.
     """
+    text = _INNER_TRIGGER.sub(r"\1'", text)
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 
 import pytest
@@ -20,6 +22,64 @@ def test_hyperlink_formula_comes_out_inert():
 @pytest.mark.parametrize("safe", ["José Núñez", "Team A", "", "a=b", " =1", "'quoted", "1-2"])
 def test_text_not_starting_with_a_trigger_is_unchanged(safe):
     assert neutralise(safe) == safe
+
+
+def test_a_formula_after_a_semicolon_comes_out_inert():
+    assert neutralise("Bob;=HYPERLINK(…)") == "Bob;'=HYPERLINK(…)"
+
+
+@pytest.mark.parametrize("splitter", [",", ";", "\t", "\n", "\r"])
+@pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_trigger_after_any_separator_or_line_end_gets_a_quote(splitter, trigger):
+    assert neutralise(f"Bob{splitter}{trigger}cmd") == f"Bob{splitter}'{trigger}cmd"
+
+
+def test_a_trigger_behind_quote_marks_after_a_separator_gets_a_quote():
+    assert neutralise('Bob;"=cmd"') == 'Bob;\'"=cmd"'
+
+
+def test_every_formula_in_a_cell_is_neutralised():
+    assert neutralise("=a;=b,@c") == "'=a;'=b,'@c"
+
+
+@pytest.mark.parametrize("safe", ["a; =b", "1-2", "Smith, Jones", "a;b", "10;20"])
+def test_separators_not_followed_by_a_trigger_are_left_alone(safe):
+    assert neutralise(safe) == safe
+
+
+HOSTILE = [
+    "Bob;=HYPERLINK(…)",
+    'Bob;=HYPERLINK("http://evil.example","click")',
+    "Ann,+1",
+    "Tab\t@SUM(A1)",
+    'Eve;"=cmd"',
+    "Line\n-2+3",
+    "=top",
+]
+
+
+def cells_read_back(writer_delimiter: str, reader_delimiter: str) -> list[str]:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=writer_delimiter)
+    writer.writerow(["first", *[text(value) for value in HOSTILE], rounded(-5.0), exact(-5.0), "last"])
+    reader = csv.reader(io.StringIO(out.getvalue(), newline=""), delimiter=reader_delimiter)
+    return [cell for row in reader for cell in row]
+
+
+@pytest.mark.parametrize("writer_delimiter", [",", ";"], ids=["comma-file", "semicolon-file"])
+@pytest.mark.parametrize("reader_delimiter", [",", ";", "\t"], ids=["comma-reader", "semicolon-reader", "tab-reader"])
+def test_no_reader_finds_a_formula_whatever_the_separators(writer_delimiter, reader_delimiter):
+    for cell in cells_read_back(writer_delimiter, reader_delimiter):
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+        assert not cell.startswith("-") or cell == "-5", cell  # only the number
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_a_reader_splitting_as_the_writer_gets_the_text_back_behind_its_quotes(delimiter):
+    cells = cells_read_back(delimiter, delimiter)
+
+    assert cells[1:3] == ["Bob;'=HYPERLINK(…)", 'Bob;\'=HYPERLINK("http://evil.example","click")']
+    assert cells[-3:-1] == ["-5", "-5"]  # numbers stay numbers
 
 
 def test_text_cell_is_empty_for_none_and_neutralised_otherwise():

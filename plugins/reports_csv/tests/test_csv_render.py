@@ -225,6 +225,24 @@ def test_every_text_cell_is_neutralised_including_ids_and_kpi_labels():
     assert (row["group_id"], row["kpi_label"], row["unit"], row["status"]) == ("'+id", "'=cmd", "'@unit", "'-red")
 
 
+@pytest.mark.parametrize("render", [render_long, render_wide])
+@pytest.mark.parametrize(("delimiter", "split_off"), [(";", "'=HYPERLINK(…)"), ("\t", "'@1")], ids=["semicolon", "tab"])
+def test_a_reader_splitting_on_another_separator_finds_no_formula(render, delimiter, split_off):
+    report = make_report([value_row(group_label="Bob;=HYPERLINK(…)", group_id="t\t@1", value=-5.0)])
+    text = rendered(render, report).decode("utf-8-sig")
+
+    cells = [cell for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) for cell in row]
+    assert any(cell.startswith(split_off) for cell in cells)  # the reader did cut the cell there
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+def test_the_semicolon_example_reads_back_whole_and_inert():
+    (row,) = as_dicts(render_long, make_report([value_row(group_label="Bob;=HYPERLINK(…)", value=-5.0)]))
+
+    assert row["group_label"] == "Bob;'=HYPERLINK(…)"
+    assert row["value"] == "-5"
+
+
 def test_negative_numbers_stay_numeric():
     report = make_report([value_row(value=-0.25, numerator=-1.0, ci_low=-0.5)])
     (long_row,) = as_dicts(render_long, report)
