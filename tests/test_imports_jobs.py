@@ -725,24 +725,28 @@ def test_manager_imports_jobs_of_their_teams_technicians(post, manager_headers):
     assert result(post(csv_text(rows), headers=manager_headers)) == (2, 0, 0)
 
 
-def test_manager_importing_a_job_for_a_technician_outside_their_teams_gets_a_row_error(post, manager_headers, database):
+def test_manager_importing_a_job_for_a_technician_outside_their_teams_reads_as_no_such_technician(
+    post, manager_headers, database
+):
     rows = [job("J1", technician_ref="T1"), job("J2", technician_ref="T3"), job("J3", technician_ref="T4")]
 
     response = post(csv_text(rows), headers=manager_headers)
 
     assert row_errors(response) == [
-        (3, "technician_ref", "technician 'T3' is not in your teams"),
-        (4, "technician_ref", "technician 'T4' is not in your teams"),
+        (3, "technician_ref", "no technician 'T3' among your teams' technicians"),
+        (4, "technician_ref", "no technician 'T4' among your teams' technicians"),
     ]
     assert counts(database)["jobs"] == 0
 
 
-def test_manager_cannot_take_over_a_stored_job_of_another_team(post, manager_headers, database):
+def test_manager_cannot_take_over_a_stored_job_of_another_team_and_is_not_told_whose_it_is(
+    post, manager_headers, database
+):
     assert result(post(csv_text([job("J1", technician_ref="T3")]))) == (1, 0, 0)
 
     response = post(csv_text([job("J1", technician_ref="T1")]), headers=manager_headers)
 
-    assert row_errors(response) == [(2, "external_ref", "belongs to a technician outside your teams")]
+    assert row_errors(response) == [(2, "external_ref", "is already in use; choose another")]
     assert stored(database)["J1"].technician_id == technician_id(database, "T3")
 
 

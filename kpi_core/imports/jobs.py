@@ -20,6 +20,7 @@ from kpi_core.imports import cells, lookups
 from kpi_core.imports.locking import wait_for_other_imports
 from kpi_core.imports.readers import RawRow
 from kpi_core.imports.report import ImportReport
+from kpi_core.records import changes
 from kpi_core.records.job_rules import job_rule_violations
 from kpi_core.storage import versions
 from kpi_core.storage.models import JOB_STATUSES, Customer, Job, Technician
@@ -158,7 +159,8 @@ class JobImport:
                 ok = False
         existing = self.jobs.get(values["external_ref"])
         if existing is not None and not self._in_scope(existing.technician_id, None):
-            self.report.error(number, "external_ref", "belongs to a technician outside your teams")
+            # The one disclosure a unique reference forces: it is taken, never by whom (docs/permissions.md).
+            self.report.error(number, "external_ref", changes.IN_USE)
             ok = False
         return ok
 
@@ -167,17 +169,17 @@ class JobImport:
         if ref is None:
             return False  # already reported as missing or invalid
         technician = self.technicians.get(ref)
+        if technician is not None and not self._in_scope(technician.id, technician.team_id):
+            technician = None  # another team's technician reads exactly as one that does not exist
         if technician is None:
+            if not self.scope.sees_all:
+                hint = "; only admins create them" if self.create_technicians else " among your teams' technicians"
+                self.report.error(number, "technician_ref", f"no technician {ref!r}{hint}")
+                return False
             if not self.create_technicians:
                 self.report.error(number, "technician_ref", f"no technician {ref!r} (use create_technicians=1)")
                 return False
-            if not self.scope.sees_all:
-                self.report.error(number, "technician_ref", f"no technician {ref!r}; only admins create them")
-                return False
             technician = self._create_technician(ref)
-        if not self._in_scope(technician.id, technician.team_id):
-            self.report.error(number, "technician_ref", f"technician {ref!r} is not in your teams")
-            return False
         values["technician_id"] = technician.id
         return True
 

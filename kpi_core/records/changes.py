@@ -16,14 +16,19 @@ from kpi_core.errors import Conflict
 T = TypeVar("T")
 
 
+IN_USE = "is already in use; choose another"
+"""The one answer for a unique value another record holds. It never says which record, or whose: the
+holder may be outside the caller's scope (docs/permissions.md, "What a caller outside a record's scope sees")."""
+
+
 def ensure_unique(session: Session, model: Any, field: str, value: Any, *, exclude_id: int | None = None) -> None:
-    """Raise :class:`Conflict` naming ``field`` if another record already has ``value``."""
+    """Raise :class:`Conflict` naming ``field`` (message :data:`IN_USE`) if another record already has ``value``."""
     column = getattr(model, field)
     query = select(model.id).where(column == value)
     if exclude_id is not None:
         query = query.where(model.id != exclude_id)
     if session.scalar(query.limit(1)) is not None:
-        raise Conflict(field, f"{value!r} is already used by another {model.__tablename__[:-1]}")
+        raise Conflict(field, IN_USE)
 
 
 @contextmanager

@@ -212,14 +212,15 @@ def upsert_job_by_ref(session: Session, scope: Scope, actor: Actor, values: Mapp
 
     Fields missing from ``values`` keep their stored value (or their default on creation).
     Returns the job and what happened: ``"created"``, ``"updated"`` or ``"unchanged"``.
-    A stored job outside ``scope`` is :class:`Invalid` naming external_ref.
+    A stored job outside ``scope`` is left alone: :class:`Conflict` naming external_ref, with the
+    one answer for a taken reference (:data:`changes.IN_USE`), which does not say whose it is.
     """
     ref = values.get("external_ref")
     existing = session.scalar(select(Job).where(Job.external_ref == ref)) if isinstance(ref, str) else None
     if existing is None:
         return create_job(session, scope, actor, values), "created"
     if session.scalar(select(Job.id).where(Job.id == existing.id, scope.technicians(Job.technician_id))) is None:
-        raise Invalid("external_ref", f"job {ref!r} belongs to a technician outside your teams")
+        raise Conflict("external_ref", changes.IN_USE)
     before = job_values(existing)
     job = update_job(session, scope, actor, existing, values)
     return job, "unchanged" if job_values(job) == before else "updated"

@@ -307,6 +307,57 @@ def test_an_upload_named_like_an_executable_is_rejected(client, admin, unchanged
     assert "unsupported content type" in body["message"] and "file" in body["errors"]
 
 
+# --- another team's references (tests/scoping/test_scope_oracle.py has the full comparisons) ------
+
+
+@pytest.fixture
+def north_manager(client, admin, org, database, make_user, login) -> dict[str, str]:
+    """A manager of North, after admin has stored team South with technician S-T and its job S-J."""
+    with database.session() as session:
+        south = Team(name="South")
+        session.add(south)
+        session.flush()
+        session.add(Technician(external_ref="S-T", name="Sam", team_id=south.id))
+    response = post_csv(client, admin, csv_file(row("S-J", technician_ref="S-T")))
+    assert response.status_code == 200, response.json
+    make_user("manager", username="nora", teams=("North",))
+    return login("nora")
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "message"),
+    [
+        ({"technician_ref": "S-T"}, "technician_ref", "no technician 'S-T' among your teams' technicians"),
+        ({"external_ref": "S-J"}, "external_ref", "is already in use; choose another"),
+    ],
+)
+def test_a_row_naming_another_teams_record_says_no_more_than_a_missing_or_taken_one(
+    client, north_manager, unchanged, database, cells, column, message
+):
+    with database.session(write=False) as session:
+        south_job = session.execute(select(Job.technician_id, Job.updated_at).where(Job.external_ref == "S-J")).one()
+
+    with unchanged():
+        response = post_csv(client, north_manager, csv_file(row("J1"), row(**{"ref": "J2", **cells})))
+
+    assert_row_error(response, 3, column)
+    assert [error["message"] for error in response.json["errors"]["rows"]] == [message]
+    with database.session(write=False) as session:
+        assert session.execute(select(Job.technician_id, Job.updated_at).where(Job.external_ref == "S-J")).one() == (
+            south_job
+        )
+
+
+def test_a_new_job_with_another_teams_reference_is_409_without_saying_whose(client, north_manager, org, unchanged):
+    body = {"external_ref": "S-J", "technician_id": org["technician"], "category": "plumbing"}
+
+    with unchanged():
+        response = client.post("/api/v1/jobs", json=body, headers=north_manager)
+
+    answer = assert_error_shape(response, 409)
+    assert answer["errors"] == {"json": {"external_ref": ["is already in use; choose another"]}}
+
+
 # --- JSON bodies -----------------------------------------------------------------------------
 
 
