@@ -617,7 +617,7 @@ def test_duplicate_external_ref_in_one_file_is_an_error_naming_the_first_row(pos
         ({"scheduled_start": "next tuesday"}, "scheduled_start", "is not an ISO 8601 date and time"),
         ({"arrived_at": "2026-13-01T09:00:00"}, "arrived_at", "is not an ISO 8601 date and time"),
         ({"completed_at": "2026-03-02 25:00"}, "completed_at", "is not an ISO 8601 date and time"),
-        ({"scheduled_start": "0001-01-01T00:00:00+01:00"}, "scheduled_start", "is out of the supported range of dates"),
+        ({"scheduled_start": "0001-01-01T00:00:00+01:00"}, "scheduled_start", "must be between 1970-01-01 and 2200-12-31"),
         ({"estimated_minutes": "-5"}, "estimated_minutes", "must be between 0 and 100000"),
         ({"estimated_minutes": "1.5"}, "estimated_minutes", "is not a whole number"),
         ({"estimated_minutes": "ninety"}, "estimated_minutes", "is not a whole number"),

@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kpi_core.storage.limits import text_problem, year_problem
+
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # tab allowed
 _CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CENT = Decimal("0.01")
@@ -26,6 +28,9 @@ def text(value: Any, max_length: int, *, multiline: bool = False) -> str:
         raise ValueError(f"must be at most {max_length} characters")
     if (_CONTROL_BUT_NEWLINES if multiline else _CONTROL).search(result):
         raise ValueError("must not contain control characters")
+    problem = text_problem(result)
+    if problem:
+        raise ValueError(problem)
     return result
 
 
@@ -37,12 +42,13 @@ def timestamp(value: Any, zone: ZoneInfo) -> datetime:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00") from None
+    # The wall-clock year, before any conversion (which could overflow at year 1 or 9999).
+    problem = year_problem(parsed)
+    if problem:
+        raise ValueError(f"{value!r}: {problem}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
-        raise ValueError(f"{value!r} is out of the supported range of dates") from None
+    return parsed.astimezone(UTC)
 
 
 def integer(value: Any, minimum: int, maximum: int) -> int:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,17 @@ def normalise_cron(cron: str) -> str:
         raise Invalid(
             "cron", f"{cron!r} is not a 5-field cron expression (minute hour day month weekday), e.g. '30 2 * * *'"
         )
+    if _first_occurrence(text, utcnow()) is None:
+        raise Invalid("cron", f"{text!r} never matches a date (for example, 30 February): it would never run")
     return text
+
+
+def _first_occurrence(cron: str, after: datetime) -> datetime | None:
+    # croniter searches some years ahead and gives up on an expression no date matches.
+    try:
+        return croniter(cron, after).get_next(datetime)
+    except CroniterBadDateError:
+        return None
 
 
 def zone(name: str) -> ZoneInfo:
@@ -58,7 +68,8 @@ def next_fire_at(schedule: Schedule, after: datetime | None = None) -> datetime 
     if not schedule.enabled:
         return None
     start = (after or utcnow()).astimezone(ZoneInfo(schedule.timezone))
-    return croniter(schedule.cron, start).get_next(datetime).astimezone(ZoneInfo("UTC"))
+    upcoming = _first_occurrence(schedule.cron, start)
+    return upcoming.astimezone(ZoneInfo("UTC")) if upcoming else None
 
 
 def _check(schedule: Schedule, jobs: Mapping[str, JobSpec], check_report: ReportCheck | None = None) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 from kpi_core.accounts.scope import Scope
 from kpi_core.errors import Invalid
 from kpi_core.kpis.periods import PERIODS, PeriodGrid, TooManyPeriods, period_grid
+from kpi_core.storage.limits import year_problem
 from kpi_core.storage.models import Base
 from kpi_core.storage.types import UTCDateTime
 
@@ -83,6 +84,10 @@ def validate_grid(query: KpiQuery, zone: Any) -> PeriodGrid:
         raise Invalid("group_by", f"must be one of {', '.join(GROUP_BYS)}", location="query")
     if query.period not in PERIODS:
         raise Invalid("period", f"must be one of {', '.join(PERIODS)}", location="query")
+    for name, day in (("start", query.start), ("end", query.end)):
+        problem = year_problem(day)
+        if problem:  # before any work: the grid must never step past the calendar's end
+            raise Invalid(name, problem, location="query")
     if query.end <= query.start:
         raise Invalid("end", f"must be after start ({query.start})", location="query")
     try:

@@ -176,7 +176,7 @@ def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
          row.denominator]
         for row in rows
     ]  # fmt: skip
-    return json.dumps(items, separators=(",", ":")).encode()
+    return json.dumps(items, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _decode(body: bytes) -> list[engine.GroupSums]:

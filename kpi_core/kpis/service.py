@@ -109,7 +109,7 @@ def kpi_values(
         )
         sums, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
     values = engine.values_of(metrics, sums, engine.targets_lookup(in_force))
-    body = json.dumps([_row(value) for value in values], separators=(",", ":")).encode()
+    body = json.dumps([_row(value) for value in values], separators=(",", ":"), allow_nan=False).encode()
     if cache is not None:
         cache.set(key, body, ttl)
     return ValuesAnswer(body, cached=False, months_computed=computed, months_total=total)
@@ -278,7 +278,7 @@ def scorecards_answer(
         min_sample=min_sample,
         sums_of=sums_of,
     )
-    body = json.dumps(asdict(result), default=str, separators=(",", ":")).encode()
+    body = json.dumps(asdict(result), default=str, separators=(",", ":"), allow_nan=False).encode()
     if cache is None:
         return Answer(body, cached=False, months_computed=months, months_total=months)
     cache.set(key, body, ttl)

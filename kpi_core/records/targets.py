@@ -26,6 +26,11 @@ from kpi_core.storage.models import KpiTarget
 ENTITY = "target"
 TARGET_LOCK_CLASS = 0x54475453  # PostgreSQL advisory lock space for target upserts
 Source = Literal["stored", "default"]
+MAX_THRESHOLD = 1e12
+"""Thresholds beyond this mean nothing for any KPI, and keep every score finite."""
+MAX_WEIGHT = 1000.0
+"""Weights are shares of a score: 1000 is far past any real weighting and keeps sums finite."""
+RATE_UNIT = "ratio"
 
 
 @dataclass(frozen=True)
@@ -121,10 +126,15 @@ def delete_target(session: Session, actor: Actor, row: KpiTarget) -> None:
 
 
 def _check_order(metric: Metric, green: float, amber: float) -> None:
+    if metric.unit == RATE_UNIT:
+        # A rate is a share: 90 typed for 90 % would turn every value red.
+        for field, value in (("green", green), ("amber", amber)):
+            if not 0 <= value <= 1:
+                raise Invalid(field, f"must be a share between 0 and 1 for a rate (0.9 means 90 %), not {value:g}")
     if metric.direction == "higher" and green < amber:
-        raise Invalid("green", f"must be at least amber ({amber:g}): higher values of {metric.key} are better")
+        raise Invalid("green", f"must be at least amber ({amber:g}): higher values of {metric.label} are better")
     if metric.direction == "lower" and green > amber:
-        raise Invalid("green", f"must be at most amber ({amber:g}): lower values of {metric.key} are better")
+        raise Invalid("green", f"must be at most amber ({amber:g}): lower values of {metric.label} are better")
 
 
 def _effective(row: KpiTarget) -> EffectiveTarget:

@@ -48,12 +48,19 @@ def months_of(moments: Iterable[datetime | date | None]) -> set[str]:
 def months_between(first: datetime | date, end: datetime | date) -> list[str]:
     """Every month of [first, end): UTC months for instants, calendar months for dates."""
     last = end - (timedelta(microseconds=1) if isinstance(end, datetime) else timedelta(days=1))
-    low, high = month_of(first), month_of(last)
-    months, year, month = [], int(low[:4]), int(low[5:])
-    while f"{year:04d}-{month:02d}" <= high:
+    # Compared as (year, month), never as text: "10000-01" sorts before "9999-12".
+    low, high = _year_month(first), _year_month(last)
+    months, (year, month) = [], low
+    while (year, month) <= high:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
+
+
+def _year_month(moment: datetime | date) -> tuple[int, int]:
+    if isinstance(moment, datetime) and moment.tzinfo:
+        moment = moment.astimezone(UTC)
+    return moment.year, moment.month
 
 
 def bump(session: Session | Connection, months: Iterable[str]) -> None:

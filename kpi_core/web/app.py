@@ -46,6 +46,7 @@ from kpi_core.web import (
     users_api,
 )
 from kpi_core.web.access import BEARER_SCHEME
+from kpi_core.web.json_provider import StrictJSONProvider
 from kpi_core.web.state import AppState, install
 
 API_BLUEPRINTS = (
@@ -84,6 +85,7 @@ def create_app(
     database = database or Database(settings.effective_database_url)
 
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -101,7 +103,10 @@ def create_app(
         },
     )
     install(
-        app, AppState(settings=settings, database=database, plugins=plugins, authenticator=_authenticator(settings))
+        app,
+        AppState(
+            settings=settings, database=database, plugins=plugins, authenticator=_authenticator(settings, database)
+        ),
     )
     request_id.install(app)
     request_metrics.install(app, settings)
@@ -132,8 +137,6 @@ def create_app(
     return app
 
 
-def _authenticator(settings: Settings) -> Authenticator:
-    # Failed-login counts live in Redis when configured so every app instance shares them.
-    storage = settings.redis_url or "memory://"
-    throttle = LoginThrottle(storage, settings.login_attempts, settings.login_window_minutes)
-    return Authenticator(TokenSigner(settings), throttle)
+def _authenticator(settings: Settings, database: Database) -> Authenticator:
+    # Failed-login counts live where every worker and app instance sees them: Redis, else the database.
+    return Authenticator(TokenSigner(settings), LoginThrottle.from_settings(settings, database.engine))

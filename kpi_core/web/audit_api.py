@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kpi_core.storage.models import AuditEntry
 from kpi_core.web.access import requires
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.schemas import AwareTimestamp, StrictSchema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit trail")
 
@@ -22,8 +22,8 @@ class AuditQuerySchema(StrictSchema):
     entity = fields.String(validate=validate.Length(min=1, max=60))
     entity_id = fields.String(validate=validate.Length(min=1, max=64))
     action = fields.String(validate=validate.Length(min=1, max=40))
-    since = fields.AwareDateTime(metadata={"description": "Entries at or after (ISO 8601 with zone)"})
-    until = fields.AwareDateTime(metadata={"description": "Entries before (ISO 8601 with zone)"})
+    since = AwareTimestamp(metadata={"description": "Entries at or after (ISO 8601 with zone)"})
+    until = AwareTimestamp(metadata={"description": "Entries before (ISO 8601 with zone)"})
 
 
 class AuditEntrySchema(Schema):

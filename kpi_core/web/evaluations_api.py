@@ -15,7 +15,7 @@ from kpi_core.web.access import current_actor, current_principal, current_scope,
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import RECORD_ID, StrictSchema
+from kpi_core.web.schemas import RECORD_ID, CalendarDate, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
 from kpi_core.web.state import app_state
 
@@ -51,8 +51,8 @@ class EvaluationSchema(Schema):
     id = fields.Integer(dump_only=True)
     technician_id = fields.Integer(required=True)
     evaluator_id = fields.Integer(allow_none=True, metadata={"description": "The user who wrote it"})
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
+    period_start = CalendarDate(required=True)
+    period_end = CalendarDate(required=True)
     status = fields.String(required=True, metadata={"enum": list(EVALUATION_STATUSES)})
     answers = fields.Dict(keys=fields.String(), metadata={"description": "Answers by form field key"})
     score = fields.Float(allow_none=True, metadata={"description": "0-100: weighted mean of normalised answers"})
@@ -78,8 +78,8 @@ class EvaluationSummarySchema(EvaluationSchema):
 
 class EvaluationInSchema(StrictSchema):
     technician_id = fields.Integer(required=True, validate=RECORD_ID)
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True, metadata={"description": "On or after period_start"})
+    period_start = CalendarDate(required=True)
+    period_end = CalendarDate(required=True, metadata={"description": "On or after period_start"})
     answers = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": ANSWERS_DOC})
     status = fields.String(
         load_default="draft",
@@ -90,14 +90,14 @@ class EvaluationInSchema(StrictSchema):
 
 class EvaluationPatchSchema(StrictSchema):
     technician_id = fields.Integer(validate=RECORD_ID)
-    period_start = fields.Date()
-    period_end = fields.Date()
+    period_start = CalendarDate()
+    period_end = CalendarDate()
     answers = fields.Dict(keys=fields.String(), metadata={"description": f"Replaces all answers. {ANSWERS_DOC}"})
 
 
 class RevisionInSchema(StrictSchema):
-    period_start = fields.Date(metadata={"description": "Defaults to the revised evaluation's"})
-    period_end = fields.Date(metadata={"description": "Defaults to the revised evaluation's"})
+    period_start = CalendarDate(metadata={"description": "Defaults to the revised evaluation's"})
+    period_end = CalendarDate(metadata={"description": "Defaults to the revised evaluation's"})
     answers = fields.Dict(
         keys=fields.String(),
         metadata={"description": f"Defaults to the revised evaluation's answers. {ANSWERS_DOC}"},
@@ -113,8 +113,8 @@ class EvaluationQuerySchema(StrictSchema):
     technician = fields.Integer(validate=RECORD_ID, metadata={"description": "Technician id"})
     team = fields.Integer(validate=RECORD_ID, metadata={"description": "Team id"})
     status = fields.String(validate=validate.OneOf(EVALUATION_STATUSES))
-    period_from = fields.Date(metadata={"description": "Periods ending on or after this date"})
-    period_to = fields.Date(metadata={"description": "Periods starting on or before this date"})
+    period_from = CalendarDate(metadata={"description": "Periods ending on or after this date"})
+    period_to = CalendarDate(metadata={"description": "Periods starting on or before this date"})
     latest = fields.Boolean(metadata={"description": "true: only the latest revisions; false: only superseded ones"})
     sort = sort_field(service.SORTABLE, "-period_end")
 

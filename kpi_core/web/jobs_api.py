@@ -14,7 +14,7 @@ from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import RECORD_ID, CompanyDateTime, StrictSchema
+from kpi_core.web.schemas import RECORD_ID, CompanyDateTime, Money, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs (work orders)")
@@ -46,11 +46,6 @@ RULES = {
 
 def _stamp(name: str) -> CompanyDateTime:
     return CompanyDateTime(allow_none=True, metadata={"description": f"{RULES[name]}. {ZONE_NOTE}"})
-
-
-def _revenue_places(value: Any) -> None:
-    if value is not None and value != value.quantize(jobs.CENT):
-        raise ValidationError("Must have at most 2 decimal places.")
 
 
 class JobSchema(Schema):
@@ -89,9 +84,9 @@ class JobPatchSchema(StrictSchema):
         validate=validate.Range(min=0, max=jobs.MAX_MINUTES),
         metadata={"description": RULES["estimated_minutes"]},
     )
-    revenue = fields.Decimal(
+    revenue = Money(
+        jobs.MAX_REVENUE,
         allow_none=True,
-        validate=[validate.Range(min=0, max=jobs.MAX_REVENUE), _revenue_places],
         metadata={
             **REVENUE_DOC,
             "type": ["string", "number"],

@@ -18,7 +18,7 @@ from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import RECORD_ID, StrictSchema
+from kpi_core.web.schemas import RECORD_ID, CalendarDate, StrictSchema
 from kpi_core.web.state import app_state
 
 blp = Blueprint("kpis", __name__, url_prefix="/api/v1/kpis", description="KPI definitions, values and drill-downs")
@@ -74,8 +74,8 @@ class ValuesQuerySchema(FilterSchema):
     kpi = fields.List(fields.String(), metadata={"description": "KPI key; repeatable; all KPIs when absent"})
     group_by = _group_by()
     period = _period()
-    start = fields.Date(required=True, metadata={"description": f"First day, inclusive. {DATES}"})
-    end = fields.Date(
+    start = CalendarDate(required=True, metadata={"description": f"First day, inclusive. {DATES}"})
+    end = CalendarDate(
         required=True,
         metadata={"description": f"Day after the last, exclusive; at most {MAX_PERIODS} periods. {DATES}"},
     )
@@ -85,7 +85,7 @@ class KpiValueSchema(Schema):
     kpi = fields.String(required=True)
     group_id = fields.String(required=True, metadata={"description": "Technician or team id, category, 'company'"})
     group_label = fields.String(required=True)
-    period_start = fields.Date(required=True, metadata={"description": "First local day of the period"})
+    period_start = CalendarDate(required=True, metadata={"description": "First local day of the period"})
     value = fields.Float(required=True, allow_none=True, metadata={"description": "null without a sample"})
     numerator = fields.Float(required=True)
     denominator = fields.Float(required=True, metadata={"description": "The sample size"})
@@ -103,9 +103,9 @@ class DrilldownQuerySchema(FilterSchema):
         metadata={"description": f"The value's group_id (required unless group_by=company; '{NO_TEAM}' for no team)"},
     )
     period = _period()
-    period_start = fields.Date(required=True, metadata={"description": "The value's period_start"})
-    start = fields.Date(metadata={"description": "The range start the value was asked with, if inside the period"})
-    end = fields.Date(metadata={"description": "The range end the value was asked with, if inside the period"})
+    period_start = CalendarDate(required=True, metadata={"description": "The value's period_start"})
+    start = CalendarDate(metadata={"description": "The range start the value was asked with, if inside the period"})
+    end = CalendarDate(metadata={"description": "The range end the value was asked with, if inside the period"})
 
 
 class DrilldownRowSchema(Schema):
@@ -121,8 +121,8 @@ class DrilldownRowSchema(Schema):
     started_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
     rating = fields.Integer(allow_none=True, metadata={"description": "The customer's rating, if any"})
-    evaluation_period_start = fields.Date(allow_none=True)
-    evaluation_period_end = fields.Date(allow_none=True)
+    evaluation_period_start = CalendarDate(allow_none=True)
+    evaluation_period_end = CalendarDate(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
     score = fields.Float(allow_none=True)
     numerator = fields.Float(required=True, metadata={"description": "This fact's share of the numerator"})

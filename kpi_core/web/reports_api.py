@@ -28,7 +28,7 @@ from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.jobs_runs_api import runner
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.schemas import CalendarDate, StrictSchema
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="PDF and CSV reports")
 
@@ -59,8 +59,8 @@ class ReportInSchema(StrictSchema):
     kpis = fields.List(fields.String(), load_default=list, metadata={"description": "KPI keys; all when empty"})
     group_by = fields.String(load_default="technician", validate=validate.OneOf(GROUP_BYS))
     period = fields.String(load_default="month", validate=validate.OneOf(PERIODS))
-    start = fields.Date(metadata={"description": "First local day, inclusive (company time zone)"})
-    end = fields.Date(metadata={"description": f"Day after the last, exclusive; at most {MAX_PERIODS} periods"})
+    start = CalendarDate(metadata={"description": "First local day, inclusive (company time zone)"})
+    end = CalendarDate(metadata={"description": f"Day after the last, exclusive; at most {MAX_PERIODS} periods"})
     last_periods = fields.Integer(
         validate=validate.Range(min=1, max=MAX_PERIODS),
         metadata={"description": "Instead of start and end: the last N complete periods before today"},

@@ -14,6 +14,7 @@ from kpi_core.kpis.periods import PERIODS
 from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
 from kpi_core.web.kpis_api import FilterSchema, answer_response, filters_of
+from kpi_core.web.schemas import CalendarDate
 from kpi_core.web.state import app_state
 
 blp = Blueprint(
@@ -30,8 +31,8 @@ class ScorecardQuerySchema(FilterSchema):
         validate=validate.OneOf(PERIODS),
         metadata={"description": "The period the window is made of; the previous window is as many periods back"},
     )
-    start = fields.Date(required=True, metadata={"description": "First local day of the window, inclusive"})
-    end = fields.Date(required=True, metadata={"description": "Day after the window's last, exclusive"})
+    start = CalendarDate(required=True, metadata={"description": "First local day of the window, inclusive"})
+    end = CalendarDate(required=True, metadata={"description": "Day after the window's last, exclusive"})
     min_sample = fields.Integer(
         validate=validate.Range(min=0, max=100_000),
         metadata={"description": "Completed jobs needed to be ranked (default KPI_MIN_SAMPLE)"},
@@ -73,11 +74,11 @@ class ScorecardKpiSchema(Schema):
 
 
 class ScorecardsSchema(Schema):
-    start = fields.Date(required=True)
-    end = fields.Date(required=True)
+    start = CalendarDate(required=True)
+    end = CalendarDate(required=True)
     period = fields.String(required=True)
-    previous_start = fields.Date(required=True)
-    previous_end = fields.Date(required=True)
+    previous_start = CalendarDate(required=True)
+    previous_end = CalendarDate(required=True)
     min_sample = fields.Integer(required=True)
     kpis = fields.List(fields.Nested(ScorecardKpiSchema), required=True)
     technicians = fields.List(fields.Nested(TechnicianScoreSchema), required=True)

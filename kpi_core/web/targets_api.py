@@ -26,7 +26,7 @@ from kpi_core.storage.models import KpiTarget
 from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
-from kpi_core.web.schemas import RECORD_ID, StrictSchema
+from kpi_core.web.schemas import RECORD_ID, BoundedFloat, StrictSchema
 from kpi_core.web.state import app_state
 
 blp = Blueprint("targets", __name__, url_prefix="/api/v1/targets", description="KPI targets and weights")
@@ -64,9 +64,16 @@ class MetricTargetsSchema(Schema):
 
 
 class TargetInSchema(StrictSchema):
-    green = fields.Float(required=True, metadata={"description": "higher-is-better: >= amber; lower: <= amber"})
-    amber = fields.Float(required=True)
-    weight = fields.Float(required=True, validate=validate.Range(min=0))
+    green = BoundedFloat(
+        -targets.MAX_THRESHOLD,
+        targets.MAX_THRESHOLD,
+        required=True,
+        metadata={"description": "higher-is-better: >= amber; lower: <= amber. Rates (unit ratio): 0 to 1"},
+    )
+    amber = BoundedFloat(-targets.MAX_THRESHOLD, targets.MAX_THRESHOLD, required=True)
+    weight = BoundedFloat(
+        0, targets.MAX_WEIGHT, required=True, metadata={"description": "Share in a technician's composite score"}
+    )
 
 
 class TargetQuerySchema(StrictSchema):
