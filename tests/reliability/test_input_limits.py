@@ -1,3 +1,4 @@
+# ruff: noqa: F811
 """Input at the edges of what a type can hold: each class is bounded where it enters (the shared
 schema types, the period grid, the cron parser, the JSON encoder), so every endpoint answers a 4xx
 naming the field and writes nothing. One example per class and endpoint family; the property
@@ -12,7 +13,8 @@ import pytest
 
 from kpi_core.storage.models import Team, Technician
 
-from .test_bad_input import assert_error_shape, unchanged  # noqa: F401 (a fixture)
+# `unchanged` is a fixture shared with the bad-input corpus; tests name it as a parameter.
+from .test_bad_input import assert_error_shape, unchanged  # noqa: F401
 
 SURROGATE = "\ud800"
 
