@@ -2,7 +2,7 @@
 import { LitElement, css, html, type TemplateResult } from "lit";
 import { tokens } from "./api";
 import { catalog } from "./catalog";
-import { current, interceptLinks, navigate, onNavigate, type Location } from "./router";
+import { current, inAppPath, interceptLinks, navigate, onNavigate, type Location } from "./router";
 import { session } from "./session";
 import { shared } from "./styles";
 import { loading } from "./components/states";
@@ -148,8 +148,7 @@ export class KpiApp extends LitElement {
 
   private afterLogin(): void {
     this.user = session.user;
-    const next = this.location.params.get("next");
-    navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : this.homePath(), { replace: true });
+    navigate(inAppPath(this.location.params.get("next")) ?? this.homePath(), { replace: true });
   }
 
   private async logout(): Promise<void> {

@@ -17,6 +17,27 @@ export function navigate(url: string, { replace = false } = {}): void {
   listeners.forEach((listener) => listener(current()));
 }
 
+/**
+ * ``next`` if it is a path inside this app (``/jobs?page=2``), else null. Only a single leading
+ * ``/`` is accepted: not ``//host`` or ``/\host`` (browsers read both as another site), nor a
+ * scheme, a backslash (decoded ``%5C`` too), or control characters and spaces, which URL parsing
+ * drops or rewrites. Whatever passes resolves to this origin, so ``navigate`` cannot throw on it.
+ */
+export function inAppPath(next: string | null | undefined): string | null {
+  if (!next || !next.startsWith("/") || next.startsWith("//")) return null;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(next);
+  } catch {
+    return null;
+  }
+  const unsafe = /[\\\u0000-\u0020\u007f]/;
+  if (unsafe.test(next) || unsafe.test(decoded) || decoded.startsWith("//")) return null;
+  const resolved = new URL(next, window.location.origin);
+  if (resolved.origin !== window.location.origin || resolved.pathname === "/login") return null;
+  return resolved.pathname + resolved.search + resolved.hash;
+}
+
 export function onNavigate(listener: (location: Location) => void): void {
   listeners.add(listener);
 }
