@@ -1,4 +1,4 @@
-"""The API docs page: Swagger UI served from the swagger-ui-bundle package, no CDN."""
+"""The API docs page: Swagger UI 5 (renders OpenAPI 3.1) served from flask-swagger-ui's files, no CDN."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from pathlib import Path
 
 from flask import Blueprint, render_template, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
-from swagger_ui_bundle import swagger_ui_path
+import flask_swagger_ui
 
 # Own URL prefix: without it the blueprint's /static rule duplicates the app's and is never reached.
 blueprint = Blueprint(
     "api_docs", __name__, template_folder="templates", static_folder="static", static_url_path="/api/docs/static"
 )
-SWAGGER_FILES = Path(swagger_ui_path)
+# Only the package's dist/ folder is used: its own blueprint inlines its start-up script, which our
+# CSP (no 'unsafe-inline') refuses.
+SWAGGER_FILES = Path(flask_swagger_ui.__file__).parent / "dist"
 
 
 @blueprint.get("/api/docs")
