@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import flask_swagger_ui
 from flask import Blueprint, render_template, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
-import flask_swagger_ui
 
 # Own URL prefix: without it the blueprint's /static rule duplicates the app's and is never reached.
 blueprint = Blueprint(
