@@ -200,6 +200,31 @@ def test_api_paths_are_never_the_app(client, built):
     assert response.is_json
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize("path", ["/jobs/", "/no-such-page", "/dashboard/", "/reportsx"])
+def test_an_unknown_page_opened_in_a_browser_is_the_app_with_404(client, built, path):
+    # The app then shows its own "Page not found", in its words, instead of raw JSON.
+    response = client.get(path, headers=BROWSER)
+    assert response.status_code == 404
+    assert b"/assets/app-1a2b3c.js" in response.data
+    assert response.headers["Cache-Control"] == "no-cache"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1/jobs/", "/assets/missing-1.js", "/metrics/x"])
+def test_machine_paths_keep_the_json_404_even_from_a_browser(client, built, path):
+    response = client.get(path, headers=BROWSER)
+    assert response.status_code == 404
+    assert response.is_json
+
+
+def test_an_unknown_page_asked_for_json_stays_json(client, built):
+    response = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.is_json
+
+
 def test_without_a_build_the_home_page_says_how_to_build(client, app, tmp_path):
     app.config[CONFIG_KEY] = str(tmp_path / "nothing-here")
     response = client.get("/dashboard")

@@ -208,11 +208,13 @@ export class KpiApp extends LitElement {
 
   private page(section: string): TemplateResult {
     const load = PAGES[section];
-    if (!load) {
+    // "/jobs/" is not "/jobs": the app's pages have no trailing slash, so it is not found either.
+    const trailingSlash = this.location.path.length > 1 && this.location.path.endsWith("/");
+    if (!load || trailingSlash) {
       if (section === "") return loading("Opening");
-      return html`<h1>Not found</h1>
-        <p>There is no page at ${this.location.path}.</p>
-        <a href=${this.homePath()}>Go to your start page</a>`;
+      return html`<h1>Page not found</h1>
+        <p>There is no page at this address. It may have been mistyped, or the link may be out of date.</p>
+        <p><a href=${this.homePath()}>Go to your start page</a></p>`;
     }
     // Each page module defines its element when loaded; until then its tag shows the fallback.
     void load();

@@ -13,7 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, g, has_request_context, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from marshmallow import Schema, fields
@@ -30,6 +31,7 @@ from werkzeug.routing import IntegerConverter
 
 from kpi_core.errors import Conflict, Invalid, Unavailable
 from kpi_core.errors import NotFound as RecordNotFound
+from kpi_core.web import spa
 from kpi_core.web.schemas import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,11 @@ class KpiApi(Api):
         app.url_map.converters["int"] = RecordIdConverter
         super().init_app(app, spec_kwargs=spec_kwargs)
 
-    def handle_http_exception(self, error: HTTPException) -> Response:
+    def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
+        # An unknown URL opened in a browser (a typo, /jobs/ with its trailing slash) gets the
+        # app's own not-found page, not this JSON.
+        if error.code == 404 and has_request_context() and spa.is_page_request(request):
+            return spa.not_found_page()
         return error_response(error)
 
     def _register_pagination_header(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, render_template, send_from_directory
+from flask import Blueprint, Flask, Request, current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
@@ -24,6 +24,8 @@ CONFIG_KEY = "KPI_SPA_DIR"
 CLIENT_ROUTES = ("login", "dashboard", "technicians", "evaluations", "jobs", "imports", "reports", "admin")
 """First path segments the app routes in the browser; each serves index.html (deep links, reloads)."""
 IMMUTABLE = "public, max-age=31536000, immutable"
+NOT_APP_PAGES = ("/api/", "/admin/rq", "/assets/", "/metrics", "/healthz", "/readyz", "/plugins/")
+"""Prefixes whose 404s stay in the one JSON error shape: machines read them, not people."""
 
 blueprint = Blueprint("spa", __name__)
 
@@ -39,6 +41,23 @@ def index(path: str = "") -> ResponseReturnValue:
         return render_template("spa_missing.html", version=kpi_core.__version__, dist=dist), 503
     response = send_from_directory(dist, "index.html", max_age=0)
     response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def is_page_request(request: Request) -> bool:
+    """A browser asking for a page of the app (not the API, an asset or a probe)."""
+    if request.method not in ("GET", "HEAD") or request.path.startswith(NOT_APP_PAGES):
+        return False
+    accepted = request.accept_mimetypes
+    return accepted.accept_html and accepted["text/html"] >= accepted["application/json"]
+
+
+def not_found_page() -> ResponseReturnValue:
+    """The app's index.html with status 404: the app shows its own not-found page, in its words."""
+    response = index()
+    if isinstance(response, tuple):  # no build: the explanation page
+        return response
+    response.status_code = 404
     return response
 
 
