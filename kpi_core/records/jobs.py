@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import Scope
@@ -228,9 +228,9 @@ def upsert_job_by_ref(session: Session, scope: Scope, actor: Actor, values: Mapp
 
 def delete_job(session: Session, actor: Actor, job: Job) -> None:
     """Delete a job and its feedback (both audited); 409 naming ``job`` while callbacks refer to it."""
-    callbacks = session.scalar(select(func.count()).where(Job.callback_of_id == job.id))
-    if callbacks:
-        raise Conflict("job", f"{callbacks} jobs are callbacks of this job; change or delete them first")
+    # No count: callbacks may belong to other teams, and how many there are is theirs to know.
+    if session.scalar(select(Job.id).where(Job.callback_of_id == job.id).limit(1)) is not None:
+        raise Conflict("job", "other jobs are recorded as callbacks of this job; change or delete them first")
     feedback = session.scalar(select(Feedback).where(Feedback.job_id == job.id))
     if feedback is not None:
         changes.delete(session, actor, "feedback", feedback)
