@@ -26,7 +26,10 @@ def kpi_metrics() -> list[Metric]:
             label="Revenue per completed job",
             description="Mean revenue of completed jobs with a recorded revenue, $0 warranty work and callbacks "
             "included: what a job brings in on average.",
-            formula="sum of revenue / completed jobs with revenue recorded",
+            formula=(
+                "The revenue of completed jobs added up, divided by the number of completed jobs with a revenue "
+                "recorded (unpaid work and return visits included)"
+            ),
             unit="currency",
             direction="higher",
             kind="mean",
@@ -40,7 +43,10 @@ def kpi_metrics() -> list[Metric]:
             description="Mean invoice of billed first visits: completed jobs with revenue > 0 that are not "
             "callbacks. Unlike revenue per completed job, unpaid rework does not pull it down: it measures "
             "the size of a sale.",
-            formula="sum of revenue / completed jobs with revenue > 0 and no callback_of",
+            formula=(
+                "The revenue of billed first visits (completed jobs with a revenue above zero that are not return "
+                "visits) added up, divided by their number"
+            ),
             unit="currency",
             direction="higher",
             kind="mean",
@@ -53,7 +59,9 @@ def kpi_metrics() -> list[Metric]:
             label="Completed jobs per working day",
             description="Completed jobs over working days: the local days (in the plugin's time zone setting) "
             "on which the technician completed at least one job. Teams and the company pool technician-days.",
-            formula="completed jobs / distinct (technician, local day of completed_at) with a completed job",
+            formula=(
+                "Completed jobs divided by working days: the days on which a technician completed at least one job"
+            ),
             unit="jobs per day",
             direction="higher",
             kind="mean",
@@ -68,8 +76,10 @@ def kpi_metrics() -> list[Metric]:
             description="Time on jobs over scheduled shift time, for shifts recorded in productivity_shifts "
             "(import them with the productivity.import_shifts job). Unavailable (no value) where no shifts "
             "are recorded; a shift in which no job was completed is not counted.",
-            formula="sum of (completed_at - started_at) of completed jobs within a shift / sum of those shifts' "
-            "lengths",
+            formula=(
+                "Time spent on completed jobs (from start to finish) during the technicians' shifts, out of the "
+                "length of those shifts"
+            ),
             unit="ratio",
             direction="higher",
             kind="mean",
@@ -77,6 +87,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=m.utilisation_denominator,
             period_column=m.completed_at,
             default_target=Target(green=0.75, amber=0.6, weight=1),
+            empty_hint="Utilisation needs shift data: an admin imports the technicians' shifts (the shift import).",
         ),
     ]
 

@@ -70,8 +70,9 @@ def kpi_metrics() -> list[Metric]:
             label="First-time fix rate",
             description="Share of completed jobs that needed no callback visit.",
             formula=(
-                "completed original jobs with no (non-cancelled) callback scheduled within "
-                "30 days after completion / completed original jobs"
+                "Completed jobs with no return visit booked within the callback window after completion "
+                "(30 days unless an admin changes it; cancelled return visits do not count), out of all "
+                "completed jobs that were not themselves return visits"
             ),
             unit="ratio",
             direction="higher",
@@ -85,7 +86,7 @@ def kpi_metrics() -> list[Metric]:
             key="quality.avg_customer_rating",
             label="Average customer rating",
             description="Mean of customers' 1-5 star ratings of completed jobs.",
-            formula="sum of feedback ratings / completed jobs with feedback",
+            formula="The customers' star ratings of completed jobs, averaged over the jobs that were rated",
             unit="stars",
             direction="higher",
             kind="mean",
@@ -93,12 +94,13 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_rated(ctx)),
             period_column=_job_completed_at,
             default_target=Target(green=4.5, amber=4.0, weight=2),
+            empty_hint="No ratings yet: ratings come from customer feedback, which managers import beside the jobs.",
         ),
         Metric(
             key="quality.complaint_rate",
             label="Complaint rate",
             description="Share of rated jobs whose customer gave 2 stars or fewer.",
-            formula="completed jobs rated 1 or 2 / completed jobs with feedback",
+            formula="Completed jobs whose customer gave 1 or 2 stars, out of all completed jobs that were rated",
             unit="ratio",
             direction="lower",
             kind="rate",
@@ -106,12 +108,16 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_rated(ctx)),
             period_column=_job_completed_at,
             default_target=Target(green=0.05, amber=0.10, weight=1),
+            empty_hint="No ratings yet: complaints are counted from customer feedback, which managers import.",
         ),
         Metric(
             key="quality.evaluation_score",
             label="Evaluation score",
             description="Mean score (0-100) of managers' submitted evaluations.",
-            formula="sum of scores of submitted or acknowledged evaluations (latest revision) / their number",
+            formula=(
+                "The scores of managers' submitted evaluations, averaged (when an evaluation was revised, "
+                "only its latest version counts)"
+            ),
             unit="points",
             direction="higher",
             kind="mean",
@@ -120,6 +126,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_counted_evaluation(ctx)),
             period_column=lambda ctx: ctx.tables["evaluations"].c.period_end,
             default_target=Target(green=80, amber=65, weight=1),
+            empty_hint="No evaluations yet: this counts the evaluations managers submit.",
         ),
     ]
 

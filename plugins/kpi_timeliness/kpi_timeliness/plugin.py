@@ -84,7 +84,10 @@ def kpi_metrics() -> list[Metric]:
             key="timeliness.on_time_arrival_rate",
             label="On-time arrival rate",
             description="Share of visits where the technician arrived within the grace period.",
-            formula="jobs with arrived_at <= scheduled_start + 15 min / jobs with both times",
+            formula=(
+                "Jobs where the technician arrived no later than 15 minutes (the arrival grace, which an admin "
+                "may change) after the scheduled start, out of the jobs with both an arrival and a scheduled start"
+            ),
             unit="ratio",
             direction="higher",
             kind="rate",
@@ -97,7 +100,10 @@ def kpi_metrics() -> list[Metric]:
             key="timeliness.avg_arrival_delay_min",
             label="Average arrival delay",
             description="Mean minutes late on arrival (early arrivals count as 0).",
-            formula="sum of max(0, arrived_at - scheduled_start) in minutes / jobs with both times",
+            formula=(
+                "Minutes from the scheduled start to the arrival, averaged over the jobs with both times; "
+                "arriving early counts as 0 minutes late"
+            ),
             unit="minutes",
             direction="lower",
             kind="mean",
@@ -111,8 +117,8 @@ def kpi_metrics() -> list[Metric]:
             label="On-budget rate",
             description="Share of completed jobs finished within 110% of the estimated time.",
             formula=(
-                "completed jobs with (completed_at - started_at) <= 1.10 x estimated_minutes / "
-                "completed jobs with started_at and estimated_minutes > 0"
+                "Completed jobs that took no longer than their estimate plus 10 % (the budget tolerance, which an "
+                "admin may change) from start to finish, out of the completed jobs with a start time and an estimate"
             ),
             unit="ratio",
             direction="higher",
@@ -126,7 +132,10 @@ def kpi_metrics() -> list[Metric]:
             key="timeliness.within_window_rate",
             label="Finished within window",
             description="Share of completed jobs finished by the end of their scheduled window.",
-            formula="completed jobs with completed_at <= scheduled_end / completed jobs with scheduled_end",
+            formula=(
+                "Completed jobs finished by the end of their scheduled window, out of the completed jobs "
+                "with a scheduled end"
+            ),
             unit="ratio",
             direction="higher",
             kind="rate",
