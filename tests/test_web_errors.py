@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from flask_smorest import abort as api_abort
 from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import Unauthorized, default_exceptions
 
 from kpi_core.config import Settings
 from kpi_core.plugins import load_plugins
@@ -210,3 +210,25 @@ def test_an_error_answer_carries_the_incoming_request_id(client):
     body = assert_error_shape(client.get("/no-such-page", headers={"X-Request-ID": "support-ticket-42"}), 404)
 
     assert body["request_id"] == "support-ticket-42"
+
+
+def test_invalid_api_input_says_in_words_what_to_do_and_keeps_the_field_messages(client):
+    body = client.post("/test/ratings", json={"rating": 9}).json
+
+    assert body["message"] == "Some of the values are not valid: see the fields named below."
+    assert body["errors"]["json"]["rating"] == ["Must be greater than or equal to 1 and less than or equal to 5."]
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 428, 429, 503])
+def test_no_error_answers_with_werkzeugs_stock_text(client, code):
+    body = client.get(f"/test/abort/{code}").json if code != 405 else client.delete("/healthz").json
+
+    assert body["message"] != default_exceptions[code].description
+    assert "well-formed" not in body["message"] and "the server" not in body["message"].lower()
+
+
+def test_a_json_body_that_cannot_be_read_says_so_in_words(client):
+    body = client.post("/test/ratings", data="{not json", content_type="application/json").json
+
+    assert body["code"] == 400
+    assert body["message"] == "The request could not be read. Check what was sent and try again."

@@ -82,16 +82,46 @@ class KpiApi(Api):
         self.spec.components.header("PAGINATION", header, lazy=True)
 
 
+PLAIN_MESSAGES = {
+    400: "The request could not be read. Check what was sent and try again.",
+    401: "Log in to continue: the session has ended or the login was not accepted.",
+    403: "You do not have access to this. Ask an administrator if you need it.",
+    404: "Nothing was found here. Check the address, or go back and choose again.",
+    405: "This address does not take that kind of request.",
+    406: "This cannot be answered in the format asked for: ask for JSON.",
+    409: "This clashes with what is stored already. Reload it and try again.",
+    410: "This is no longer available.",
+    412: "Someone changed this since you opened it. Reload it and make your change again.",
+    413: "The file or request is too large. Send a smaller one, or split the file into parts.",
+    415: "This kind of content is not accepted here. Send JSON, or a CSV or JSON Lines file.",
+    422: "Some of the values are not valid: see the fields named below.",
+    428: "Reload this before changing it, so that no one else's change is overwritten "
+    "(send the ETag you read in If-Match).",
+    429: "Too many requests in a short time. Wait a moment and try again.",
+    500: "Something went wrong on our side and it has been logged. Try again; if it happens again, "
+    "quote the request id.",
+    503: "The service is busy or down for maintenance. Try again in a moment.",
+}
+"""What an error says when nothing more precise was given: what happened, and what to do, in words
+(never Werkzeug's stock HTTP texts, such as "The request was well-formed but was unable to be
+followed due to semantic errors")."""
+
+
+def default_message(error: HTTPException) -> str:
+    """The error's own description when a view gave one, else the plain words for its status."""
+    code = error.code or 500
+    if error.description and error.description != getattr(type(error), "description", None) and code != 500:
+        return error.description
+    if code >= 500:
+        return PLAIN_MESSAGES.get(code, PLAIN_MESSAGES[500])
+    return PLAIN_MESSAGES.get(code, PLAIN_MESSAGES[400])
+
+
 def error_response(error: HTTPException) -> Response:
     payload: dict[str, Any] = {"code": error.code, "status": error.name}
     headers: dict[str, str] = {}
     data = getattr(error, "data", None) or {}
-    if "message" in data:
-        payload["message"] = data["message"]
-    elif error.description and error.code != 500:
-        payload["message"] = error.description
-    else:
-        payload["message"] = "An unexpected error occurred; it has been logged."
+    payload["message"] = data["message"] if "message" in data else default_message(error)
     errors = data.get("errors") or data.get("messages")
     if errors:
         payload["errors"] = errors
