@@ -185,16 +185,118 @@ def test_a_change_to_one_month_computes_that_month_again_only(
         assert response.status_code == 200, response.json
         return response.headers["X-KPI-Cache"], response.headers["X-KPI-Months-Computed"], response.json
 
-    assert ask()[:2] == ("miss", "4/4")
-    assert ask()[:2] == ("hit", "0/4")
+    assert ask()[:2] == ("miss", "6/6")  # technicians over both windows, teams over June
+    assert ask()[:2] == ("hit", "0/6")
     with database.session() as session:  # Cy's June job is rated 1 instead of 5
         job = session.scalars(select(Job).where(Job.technician_id == crew["Cy"])).one()
         session.scalars(select(Feedback).where(Feedback.job_id == job.id)).one().rating = 1
     state, months, body = ask()
-    assert (state, months) == ("miss", "1/4")  # June; May, April and March came from the cache
+    assert (state, months) == ("miss", "2/6")  # June (technicians, teams); the rest from the cache
     with database.session(write=False) as session:
         expected = compute_scorecards(
             session, plugins, start=date(2026, 5, 1), end=date(2026, 7, 1), period="month", zone=settings.zone,
             kpis=JUNE["kpi"], min_sample=2,
         )  # fmt: skip
     assert body == json.loads(json.dumps(asdict(expected), default=str))
+
+
+# --- ranks among peers ---------------------------------------------------------------
+
+
+@pytest.fixture
+def two_teams(database, crew) -> dict[str, int]:
+    """The crew (North) and Dan of South: 2 June jobs, one called back, rated 5 and 5."""
+    with database.session() as session:
+        south = Team(name="South")
+        session.add(south)
+        session.flush()
+        dan = Technician(external_ref="Dan", name="Dan", team_id=south.id)
+        session.add(dan)
+        session.flush()
+        for day, ref in ((5, "D1"), (6, "D2")):
+            done = datetime(2026, 6, day, 14, tzinfo=UTC)
+            job = Job(
+                external_ref=ref, technician_id=dan.id, category="plumbing", status="completed", completed_at=done
+            )
+            session.add(job)
+            session.flush()
+            session.add(Feedback(job_id=job.id, rating=5, received_at=done))
+        session.add(
+            Job(
+                external_ref="D3",
+                technician_id=dan.id,
+                category="plumbing",
+                status="scheduled",
+                scheduled_start=datetime(2026, 6, 8, 14, tzinfo=UTC),
+                callback_of_id=session.scalar(select(Job.id).where(Job.external_ref == "D1")),
+            )
+        )
+        return {**crew, "Dan": dan.id, "south": south.id}
+
+
+def test_a_technician_is_ranked_among_team_and_company_without_seeing_them(client, make_user, login, two_teams):
+    make_user("technician", username="bob", technician_ref="Bob")
+
+    body = scorecards(client, login("bob"))
+
+    # Scores: Ada 100, Dan (FTF 0.5: 31.25; rating 5: 100) 65.63, Bob 40.63; Cy unranked (1 job).
+    [bob] = body["technicians"]
+    assert bob["technician"] == "Bob"
+    assert bob["rank"] == 1  # among the technicians listed: only Bob
+    assert bob["peers"] == {"team": {"rank": 2, "of": 2}, "company": {"rank": 3, "of": 3}}
+    text = json.dumps(body)
+    assert "Ada" not in text and "Dan" not in text and "Cy" not in text
+
+
+def test_kpi_ranks_among_peers_follow_the_kpi_and_its_direction(client, admin_headers, two_teams):
+    body = scorecards(client, admin_headers)
+    by_name = {row["technician"]: row for row in body["technicians"]}
+
+    def part(name: str, kpi: str) -> dict:
+        return next(c for c in by_name[name]["contributions"] if c["kpi"] == kpi)
+
+    # Rating: Dan 5.0 first, Ada 4.5, Bob 4.0; Cy (1 job) has a value but is not ranked.
+    assert [part(name, RATING)["rank"] for name in ("Dan", "Ada", "Bob", "Cy")] == [1, 2, 3, None]
+    assert part("Bob", RATING)["peers"] == {"team": {"rank": 2, "of": 2}, "company": {"rank": 3, "of": 3}}
+    assert part("Dan", RATING)["peers"]["team"] == {"rank": 1, "of": 1}
+    # First-time fix: Ada 1.0, then Bob and Dan share 0.5.
+    assert [part(name, FTF)["rank"] for name in ("Ada", "Bob", "Dan")] == [1, 2, 2]
+
+
+def test_a_manager_sees_company_ranks_of_their_team_only(client, make_user, login, two_teams):
+    make_user("manager", username="sam", teams=("South",))
+
+    body = scorecards(client, login("sam"))
+
+    [dan] = body["technicians"]
+    assert (dan["technician"], dan["rank"]) == ("Dan", 1)
+    assert dan["peers"] == {"team": {"rank": 1, "of": 1}, "company": {"rank": 2, "of": 3}}
+
+
+def test_each_kpi_shows_its_target_and_the_teams_pooled_value(client, admin_headers, two_teams):
+    body = scorecards(client, admin_headers)
+    ada = next(row for row in body["technicians"] if row["technician"] == "Ada")
+    ftf = next(c for c in ada["contributions"] if c["kpi"] == FTF)
+
+    assert ftf["target"] == {"green": 0.9, "amber": 0.8}
+    # North pooled: Ada 2/2, Bob 1/2, Cy 1/1 -> 4/5, not the mean of the three rates.
+    assert ftf["team_value"] == pytest.approx(0.8)
+
+
+def test_a_technician_gets_the_team_value_only_from_three_technicians(client, make_user, login, two_teams):
+    make_user("technician", username="bob", technician_ref="Bob")
+    make_user("technician", username="dan", technician_ref="Dan")
+
+    [bob] = scorecards(client, login("bob"))["technicians"]
+    [dan] = scorecards(client, login("dan"))["technicians"]
+
+    assert {c["kpi"]: c["team_value"] for c in bob["contributions"]} == {FTF: pytest.approx(0.8), RATING: 4.4}
+    # Dan is alone in South: the team's value would be his own, and with two it would tell the other's.
+    assert {c["kpi"]: c["team_value"] for c in dan["contributions"]} == {FTF: None, RATING: None}
+
+
+def test_team_and_technician_filters_narrow_the_list_not_the_peers(client, admin_headers, two_teams):
+    body = scorecards(client, admin_headers, team=two_teams["south"])
+
+    [dan] = body["technicians"]
+    assert dan["peers"]["company"] == {"rank": 2, "of": 3}

@@ -16,14 +16,23 @@ How a score is made, in words (the API and the reports say the same):
 4. Technicians with fewer completed jobs in the window than the minimum
    sample are listed with their score but not ranked, and say why. Ranks are
    competition ranks: equal scores share a rank, the next rank skips.
+   ``rank`` is the rank among the technicians listed; ``peers`` gives the rank
+   among the technician's team and among the whole company, with the number
+   ranked in each, whoever asks (a technician sees their own row only, with
+   these ranks, never their peers' rows). Each KPI is ranked the same way on
+   its value (lower first for a lower-is-better KPI).
 5. The change compares the score with the same technician's score over the
    window of equal length just before (the previous month for a month).
+6. Beside each KPI: the target that applies (green and amber) and the value
+   of the technician's team over the window. A technician is given their
+   team's value only when at least three of the team's technicians have a
+   value, so that it never tells them a colleague's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,19 +48,30 @@ from kpi_core.kpis import query as q
 from kpi_core.kpis.context import ContextFor, stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
 from kpi_core.kpis.periods import PeriodGrid, count_periods, local_midnight, period_floor
+from kpi_core.kpis.standings import Peers, competition_ranks, group_ranks, peers_of
 from kpi_core.kpis.stats import status_of
 from kpi_core.plugins import PluginHost
 from kpi_core.storage.models import Job, Team, Technician
 
 DEFAULT_MIN_SAMPLE = 10
+TEAM_VALUE_MIN_TECHNICIANS = 3
+"""A technician is shown their team's value of a KPI only when this many of its technicians have one."""
 
 SumsOf = Callable[[q.KpiQuery, PeriodGrid, ContextFor], list[engine.GroupSums]]
 """``sums_of(query, window, context_for)``: pooled sums of ``query`` over a one-bucket ``window``."""
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """The target that applies to a KPI: the green and amber thresholds."""
+
+    green: float
+    amber: float
+
+
+@dataclass(frozen=True)
 class Contribution:
-    """One KPI in a technician's score."""
+    """One KPI in a technician's score, with the KPI's own ranks, the team's value and the target."""
 
     kpi: str
     label: str
@@ -61,6 +81,10 @@ class Contribution:
     points: float | None
     contribution: float | None
     sample: float
+    rank: int | None = None
+    peers: Peers | None = None
+    team_value: float | None = None
+    target: Threshold | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,7 @@ class TechnicianScore:
     sample: int
     unranked_reason: str | None
     contributions: tuple[Contribution, ...] = ()
+    peers: Peers | None = None
 
 
 @dataclass(frozen=True)
@@ -112,11 +137,13 @@ def compute_scorecards(
     min_sample: int = DEFAULT_MIN_SAMPLE,
     sums_of: SumsOf | None = None,
 ) -> Scorecards:
-    """The scorecards of every technician ``scope`` may see over local dates [start, end).
+    """The scorecards of every technician ``scope`` may see (and ``filters`` keep) over local dates [start, end).
 
-    ``sums_of(query, window, context_for)`` gives the pooled sums of a window (by default one
-    statement each: :func:`kpi_core.kpis.engine.fetch_sums`); the service passes one that reads
-    months from the cache (:mod:`kpi_core.kpis.segments`).
+    Ranks among the team and the company are computed over every technician of the
+    company (with the category filter only), so the sums asked for are always the
+    whole company's. ``sums_of(query, window, context_for)`` gives the pooled sums of
+    a window (by default one statement each: :func:`kpi_core.kpis.engine.fetch_sums`);
+    the service passes one that reads months from the cache (:mod:`kpi_core.kpis.segments`).
     """
     filters = filters or q.Filters()
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
@@ -127,21 +154,26 @@ def compute_scorecards(
     in_force = engine.stored_targets(session, plugins)
     context_for = stored_contexts(session, plugins)
 
-    def values(low: date, high: date) -> dict[tuple[str, str], Any]:
+    # Peers are every technician of the company: only the category filter narrows the facts.
+    peer_filters = q.Filters(categories=filters.categories)
+
+    def values(low: date, high: date, group_by: str = "technician") -> dict[tuple[str, str], Any]:
         window = one_bucket(low, high, period, zone)
-        query = q.KpiQuery(start=low, end=high, group_by="technician", period=period, filters=filters)
+        query = q.KpiQuery(start=low, end=high, group_by=group_by, period=period, filters=peer_filters)
         if sums_of is None:
-            sums = engine.fetch_sums(session, metrics, query, window, scope, context_for)
+            sums = engine.fetch_sums(session, metrics, query, window, UNSCOPED, context_for)
         else:
             sums = sums_of(query, window, context_for)
         by_key = {metric.key: metric for metric in metrics}
         return {(row.kpi, row.group_id): (row, engine.value_of(by_key[row.kpi], row, None)) for row in sums}
 
     current, previous = values(start, end), values(previous_start, previous_end)
-    samples = _completed_jobs(session, start, end, zone, scope, filters)
+    team_values = values(start, end, "team")
+    samples = _completed_jobs(session, start, end, zone, UNSCOPED, peer_filters)
+    listed = {row[0] for row in _technicians(session, scope, filters, current)}
     rows = []
-    for technician_id, name, team_id, team in _technicians(session, scope, filters, current):
-        contributions = _contributions(metrics, current, str(technician_id), team_id, in_force)
+    for technician_id, name, team_id, team in _technicians(session, UNSCOPED, peer_filters, current):
+        contributions = _contributions(metrics, current, str(technician_id), team_id, in_force, team_values)
         score = _score(contributions)
         before = _score(_contributions(metrics, previous, str(technician_id), team_id, in_force))
         sample = samples.get(technician_id, 0)
@@ -173,7 +205,7 @@ def compute_scorecards(
         previous_end=previous_end,
         min_sample=min_sample,
         kpis=tuple(_kpis(metrics, in_force)),
-        technicians=tuple(_ranked(rows)),
+        technicians=tuple(_ranked(_standings(rows, metrics, listed, min_sample, _technician_view(scope)))),
     )
 
 
@@ -221,7 +253,12 @@ def one_bucket(start: date, end: date, period: str, zone: ZoneInfo) -> PeriodGri
 
 
 def _contributions(
-    metrics: Sequence[Metric], values: dict[tuple[str, str], Any], group_id: str, team_id: int | None, in_force: Any
+    metrics: Sequence[Metric],
+    values: dict[tuple[str, str], Any],
+    group_id: str,
+    team_id: int | None,
+    in_force: Any,
+    team_values: dict[tuple[str, str], Any] | None = None,
 ) -> list[Contribution]:
     items = []
     for metric in metrics:
@@ -232,8 +269,75 @@ def _contributions(
         status = status_of(value, target, metric.direction)
         weight = float(target.weight) if target is not None else 0.0
         points = points_of(value, target, metric.direction)
-        items.append(Contribution(metric.key, metric.label, value, status, weight, points, None, sample))
+        team_found = (team_values or {}).get((metric.key, str(team_id))) if team_id is not None else None
+        items.append(
+            Contribution(
+                metric.key,
+                metric.label,
+                value,
+                status,
+                weight,
+                points,
+                None,
+                sample,
+                team_value=team_found[1].value if team_found else None,
+                target=Threshold(float(target.green), float(target.amber)) if target is not None else None,
+            )
+        )
     return items
+
+
+def _technician_view(scope: Scope) -> bool:
+    principal = scope.principal
+    return principal is not None and principal.role == "technician"
+
+
+def _standings(
+    rows: Sequence[TechnicianScore], metrics: Sequence[Metric], listed: set[int], min_sample: int, technician: bool
+) -> list[TechnicianScore]:
+    """The ``listed`` rows with their ranks among peers (team and company) by score and by each KPI;
+    for a ``technician`` caller, team values only where enough of the team have one."""
+    team_of = {row.technician_id: row.team_id for row in rows}
+    by_score = {row.technician_id: row.score for row in rows if row.unranked_reason is None}
+    score_ranks = group_ranks(by_score, team_of)  # type: ignore[arg-type]
+    kpi_ranks, kpi_listed, valued = {}, {}, {}
+    for metric in metrics:
+        higher = metric.direction != "lower"
+        eligible = {
+            row.technician_id: part.value
+            for row in rows
+            for part in row.contributions
+            if part.kpi == metric.key and part.value is not None and row.sample >= min_sample
+        }
+        kpi_ranks[metric.key] = group_ranks(eligible, team_of, higher_first=higher)
+        kpi_listed[metric.key] = competition_ranks(
+            [(k, v) for k, v in eligible.items() if k in listed], higher_first=higher
+        )
+        valued[metric.key] = {}
+        for row in rows:
+            part = next(item for item in row.contributions if item.kpi == metric.key)
+            if row.team_id is not None and part.value is not None:
+                valued[metric.key][row.team_id] = valued[metric.key].get(row.team_id, 0) + 1
+    shown = []
+    for row in rows:
+        if row.technician_id not in listed:
+            continue
+        key = row.technician_id
+        parts = []
+        for part in row.contributions:
+            team_value = part.team_value
+            if technician and valued[part.kpi].get(row.team_id, 0) < TEAM_VALUE_MIN_TECHNICIANS:  # type: ignore[arg-type]
+                team_value = None
+            parts.append(
+                replace(
+                    part,
+                    rank=kpi_listed[part.kpi].get(key),
+                    peers=peers_of(key, team_of, kpi_ranks[part.kpi]),
+                    team_value=team_value,
+                )
+            )
+        shown.append(replace(row, contributions=tuple(parts), peers=peers_of(key, team_of, score_ranks)))
+    return shown
 
 
 def _score(contributions: Sequence[Contribution]) -> float | None:

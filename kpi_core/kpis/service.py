@@ -242,7 +242,8 @@ def scorecards_answer(
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
     metrics = resolve_metrics(plugins, kpis)
     previous_start, previous_end = scorecards.previous_window(start, end, period)
-    months = len(segments.local_months(previous_start, previous_end)) + len(segments.local_months(start, end))
+    # Technicians over both windows, and teams over the current one (their values beside each KPI).
+    months = len(segments.local_months(previous_start, previous_end)) + 2 * len(segments.local_months(start, end))
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
     roster = session.execute(select(func.count(Technician.id), func.max(Technician.updated_at))).one()
@@ -264,7 +265,8 @@ def scorecards_answer(
     pooled: list[segments.PooledSums] = []
     sums_of = None
     if cache is not None:
-        sums_of = _cached_sums(session, plugins, metrics, zone, scope, settings, cache, ttl, pooled)
+        # The whole company's sums, whoever asks: ranks among peers need them (scorecards.py).
+        sums_of = _cached_sums(session, plugins, metrics, zone, UNSCOPED, settings, cache, ttl, pooled)
     result = scorecards.compute_scorecards(
         session,
         plugins,

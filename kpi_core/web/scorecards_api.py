@@ -39,6 +39,23 @@ class ScorecardQuerySchema(FilterSchema):
     )
 
 
+class StandingSchema(Schema):
+    rank = fields.Integer(required=True, allow_none=True, metadata={"description": "null when not ranked"})
+    of = fields.Integer(required=True, metadata={"description": "How many technicians are ranked"})
+
+
+class PeersSchema(Schema):
+    team = fields.Nested(
+        StandingSchema, required=True, allow_none=True, metadata={"description": "Among the team; null without one"}
+    )
+    company = fields.Nested(StandingSchema, required=True, metadata={"description": "Among the whole company"})
+
+
+class ThresholdSchema(Schema):
+    green = fields.Float(required=True)
+    amber = fields.Float(required=True)
+
+
 class ContributionSchema(Schema):
     kpi = fields.String(required=True)
     label = fields.String(required=True)
@@ -50,6 +67,20 @@ class ContributionSchema(Schema):
         required=True, allow_none=True, metadata={"description": "Points this KPI adds to the score"}
     )
     sample = fields.Float(required=True, metadata={"description": "The KPI's denominator over the window"})
+    rank = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Rank on this KPI among the technicians listed"}
+    )
+    peers = fields.Nested(
+        PeersSchema, required=True, metadata={"description": "Rank on this KPI among the team and the company"}
+    )
+    team_value = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The team's value over the window (technicians: only when 3 of the team have one)"},
+    )
+    target = fields.Nested(
+        ThresholdSchema, required=True, allow_none=True, metadata={"description": "The target that applies"}
+    )
 
 
 class TechnicianScoreSchema(Schema):
@@ -60,7 +91,14 @@ class TechnicianScoreSchema(Schema):
     score = fields.Float(required=True, allow_none=True, metadata={"description": "0-100; null without values"})
     previous_score = fields.Float(required=True, allow_none=True)
     change = fields.Float(required=True, allow_none=True, metadata={"description": "score - previous_score"})
-    rank = fields.Integer(required=True, allow_none=True, metadata={"description": "null when not ranked"})
+    rank = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Among the technicians listed; null when not ranked"}
+    )
+    peers = fields.Nested(
+        PeersSchema,
+        required=True,
+        metadata={"description": "Rank by score among the team and the company, whoever may be listed"},
+    )
     sample = fields.Integer(required=True, metadata={"description": "Completed jobs in the window"})
     unranked_reason = fields.String(required=True, allow_none=True)
     contributions = fields.List(fields.Nested(ContributionSchema), required=True)
@@ -91,9 +129,12 @@ class Scorecards(MethodView):
     @blp.response(200, ScorecardsSchema)
     @blp.doc(operationId="getScorecards", summary="Score, rank and compare technicians over a window", description=HOW)
     def get(self, args: dict[str, Any]) -> Any:
-        """Per technician you may see: a composite score 0-100, each KPI's contribution, the rank among
-        technicians with enough completed jobs, and the change against the previous window. Cached like
-        KPI values (headers X-KPI-Cache and X-KPI-Months-Computed, counting the months of both windows)."""
+        """Per technician you may see: a composite score 0-100, each KPI's contribution, value, target and
+        team value, the rank among the technicians listed and among the team and the company (technicians
+        with enough completed jobs), and the change against the previous window. A technician gets their
+        own row only, with their ranks and the number ranked, never their peers' rows. Cached like KPI
+        values (headers X-KPI-Cache and X-KPI-Months-Computed, counting the months of both windows and
+        of the teams' current window)."""
         state = app_state()
         answer = service.scorecards_answer(
             db_session(),
