@@ -182,12 +182,26 @@ def handle_deep_json(error: RecursionError) -> Response:
     )
 
 
+def handle_long_json_number(error: ValueError) -> Response:
+    """A JSON number of more than 4,300 digits is refused by Python's integer conversion (a
+    ValueError the decoder lets through, where webargs answers 400 only for malformed JSON): it is
+    bad input, answered like malformed JSON. A ValueError raised anywhere else, the JSON encoder
+    refusing NaN included, is still a bug (500)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames or Path(frames[-1].filename) != _JSON_PACKAGE / "decoder.py":
+        return handle_unexpected(error)
+    return error_response(
+        _with_data(BadRequest(), "the JSON body has a number too long to read", {"json": ["Invalid JSON body."]})
+    )
+
+
 DOMAIN_ERROR_HANDLERS = {
     RecordNotFound: handle_not_found,
     Conflict: handle_conflict,
     Invalid: handle_invalid,
     Unavailable: handle_unavailable,
-    # Not a domain error, but registered beside them: see handle_deep_json.
+    # Not domain errors, but registered beside them: see handle_deep_json and handle_long_json_number.
     RecursionError: handle_deep_json,
+    ValueError: handle_long_json_number,
 }
 """Domain exceptions raised by the services, and the answer each gets."""

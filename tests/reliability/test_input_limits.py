@@ -227,6 +227,28 @@ def test_a_huge_integer_is_a_422_not_a_driver_error(client, admin_headers, north
     assert "estimated_minutes" in field_errors(response)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("put", "/api/v1/targets/quality.first_time_fix_rate", '{"green": %s, "amber": 0.8, "weight": 1}'),
+        ("put", "/api/v1/plugins/settings/timeliness.budget_tolerance", '{"value": -%s}'),
+        ("post", "/api/v1/teams", '{"name": "North", "extra": [%s]}'),
+    ],
+)
+def test_a_json_number_too_long_to_read_is_a_400_like_malformed_json(
+    client, admin_headers, unchanged, method, path, body
+):
+    # Python refuses to convert an integer of more than 4,300 digits: a ValueError the decoder lets
+    # through, where webargs answers 400 only for malformed JSON (the raw numbers of
+    # tests/fuzz/test_input_properties.py).
+    with unchanged():
+        response = getattr(client, method)(
+            path, data=body % ("9" * 5000), headers={**admin_headers, "Content-Type": "application/json"}
+        )
+
+    assert "json" in assert_error_shape(response, 400)["errors"]
+
+
 def test_the_json_encoder_refuses_nan_and_infinity(app):
     with app.app_context():
         for number in (float("nan"), float("inf"), float("-inf")):
