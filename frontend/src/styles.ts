@@ -1,32 +1,45 @@
 // Styles every component shares (each has its own shadow root, so each includes these).
+// Colours are the tokens of global.css (light and dark); nothing here names a colour itself.
+// Phone first: every control is at least 44 px each way (a finger's width), and a table wider
+// than its box scrolls inside it (`.table-wrap`) or turns into cards (`.table-wrap.cards`).
 import { css } from "lit";
 
 export const shared = css`
   :host {
     display: block;
     font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-    color: var(--ink, #1f2937);
+    color: var(--ink);
+    --target: 2.75rem;
   }
   * {
     box-sizing: border-box;
   }
   h1 {
     font-size: 1.5rem;
+    line-height: 1.25;
     margin: 0 0 0.75rem;
+    overflow-wrap: anywhere;
   }
   h2 {
     font-size: 1.15rem;
     margin: 1.25rem 0 0.5rem;
   }
+  .card > h2:first-child,
+  section > h2:first-child {
+    margin-top: 0;
+  }
   h3 {
     font-size: 1rem;
     margin: 0 0 0.5rem;
   }
+  p {
+    overflow-wrap: break-word;
+  }
   a {
-    color: var(--link, #1d4ed8);
+    color: var(--link);
   }
   :focus-visible {
-    outline: 3px solid var(--focus, #f59e0b);
+    outline: 3px solid var(--focus);
     outline-offset: 2px;
     border-radius: 2px;
   }
@@ -35,62 +48,112 @@ export const shared = css`
     font: inherit;
     display: inline-flex;
     align-items: center;
+    justify-content: center;
     gap: 0.35rem;
-    padding: 0.45rem 0.9rem;
-    min-height: 2.25rem;
-    border: 1px solid var(--accent, #1d4ed8);
-    background: var(--accent, #1d4ed8);
-    color: #fff;
+    padding: 0.45rem 1rem;
+    min-height: var(--target);
+    min-width: var(--target);
+    border: 1px solid var(--accent);
+    background: var(--accent);
+    color: var(--on-accent);
     border-radius: 6px;
     cursor: pointer;
     text-decoration: none;
+    line-height: 1.2;
+    touch-action: manipulation;
   }
   button.secondary,
   .button.secondary {
-    background: #fff;
-    color: var(--accent, #1d4ed8);
+    background: var(--surface);
+    color: var(--link);
+    border-color: currentColor;
   }
   button.danger {
-    background: #fff;
-    color: #b91c1c;
-    border-color: #b91c1c;
+    background: var(--surface);
+    color: var(--red-ink);
+    border-color: var(--red-ink);
   }
   button:disabled {
-    opacity: 0.55;
+    opacity: 0.6;
     cursor: not-allowed;
   }
   input,
   select,
   textarea {
     font: inherit;
-    padding: 0.4rem 0.5rem;
-    border: 1px solid #9ca3af;
+    color: var(--ink);
+    padding: 0.45rem 0.6rem;
+    border: 1px solid var(--control-border);
     border-radius: 6px;
-    background: #fff;
-    min-height: 2.25rem;
+    background: var(--control-bg);
+    min-height: var(--target);
     max-width: 100%;
+  }
+  input[type="file"] {
+    padding: 0.35rem;
+  }
+  input[type="file"]::file-selector-button {
+    font: inherit;
+    min-height: 2rem;
+    margin-right: 0.6rem;
+    border: 1px solid var(--control-border);
+    border-radius: 4px;
+    background: var(--surface-2);
+    color: var(--ink);
+  }
+  input[type="radio"],
+  input[type="checkbox"] {
+    min-height: 0;
+    width: 1.25rem;
+    height: 1.25rem;
+    margin: 0;
+    accent-color: var(--accent);
+    flex: none;
   }
   label {
     display: block;
     font-weight: 600;
     margin-bottom: 0.25rem;
   }
+  /* A radio button or a checkbox is tapped through its label: the whole row is the target. */
+  label:has(> input[type="radio"]),
+  label:has(> input[type="checkbox"]) {
+    display: inline-flex;
+    align-items: center;
+    gap: 0.5rem;
+    min-height: var(--target);
+    min-width: var(--target);
+    margin: 0;
+    cursor: pointer;
+  }
+  summary {
+    display: flex;
+    align-items: center;
+    gap: 0.4rem;
+    min-height: var(--target);
+    cursor: pointer;
+    color: var(--link);
+    font-weight: 600;
+  }
   .field {
     margin-bottom: 0.9rem;
+    min-width: 0;
+    max-width: 100%;
   }
   .field.invalid input,
   .field.invalid select,
   .field.invalid textarea,
   .field.invalid fieldset {
-    border-color: #b91c1c;
+    border-color: var(--red-ink);
+    border-width: 2px;
   }
   .field-error {
-    color: #b91c1c;
+    color: var(--red-ink);
     font-weight: 600;
     margin: 0.25rem 0 0;
   }
   .hint {
-    color: #4b5563;
+    color: var(--muted);
     font-size: 0.9rem;
     margin: 0.2rem 0 0;
   }
@@ -100,45 +163,115 @@ export const shared = css`
     gap: 0.75rem;
     align-items: end;
   }
+  .row > .field {
+    margin-bottom: 0;
+  }
   .card {
-    background: #fff;
-    border: 1px solid #e5e7eb;
+    background: var(--surface);
+    border: 1px solid var(--border);
     border-radius: 10px;
     padding: 1rem;
-    box-shadow: 0 1px 2px rgb(0 0 0 / 5%);
+    box-shadow: var(--shadow);
+    min-width: 0;
   }
+  /* A table wider than its box scrolls inside the box, never the page; the first column stays. */
   .table-wrap {
+    position: relative; /* so that what is placed inside (a hidden caption) is clipped too */
     overflow-x: auto;
+    max-width: 100%;
+    container-type: inline-size;
+    overscroll-behavior-x: contain;
+  }
+  .table-wrap[role="region"]:focus-visible {
+    outline-offset: -3px;
   }
   table {
-    border-collapse: collapse;
+    border-collapse: separate;
+    border-spacing: 0;
     width: 100%;
     font-size: 0.95rem;
   }
   th,
   td {
     text-align: left;
-    padding: 0.4rem 0.5rem;
-    border-bottom: 1px solid #e5e7eb;
+    padding: 0.45rem 0.5rem;
+    border-bottom: 1px solid var(--border);
     vertical-align: top;
   }
   th {
     font-weight: 600;
-    background: #f9fafb;
+    background: var(--surface-2);
+  }
+  thead th {
+    vertical-align: bottom;
+  }
+  .table-wrap.sticky tr > :first-child {
+    position: sticky;
+    left: 0;
+    z-index: 1;
+    background: var(--surface-2);
+    box-shadow: 1px 0 0 var(--border);
   }
   td.num,
   th.num {
     text-align: right;
     font-variant-numeric: tabular-nums;
   }
+  /* Cards: on a narrow box each row is a card, each cell with its column's name above it
+     (src/components/tables.ts writes the names into data-label). */
+  @container (max-width: 36rem) {
+    .cards table,
+    .cards tbody,
+    .cards tfoot {
+      display: block;
+    }
+    .cards thead {
+      position: absolute;
+      width: 1px;
+      height: 1px;
+      overflow: hidden;
+      clip: rect(0 0 0 0);
+    }
+    .cards tr {
+      display: flex;
+      flex-wrap: wrap;
+      gap: 0.35rem 1.25rem;
+      padding: 0.7rem 0.25rem;
+      border-bottom: 1px solid var(--border);
+    }
+    .cards th,
+    .cards td {
+      display: block;
+      border: 0;
+      padding: 0;
+      background: none;
+      text-align: left;
+      min-width: 0;
+    }
+    .cards tr > :first-child {
+      flex-basis: 100%;
+      font-weight: 600;
+    }
+    .cards td[data-label]::before {
+      content: attr(data-label);
+      display: block;
+      font-size: 0.8rem;
+      font-weight: 400;
+      color: var(--muted);
+    }
+    .cards td:has(form),
+    .cards td.wide {
+      flex-basis: 100%;
+    }
+  }
   .status-green {
-    color: #166534;
+    color: var(--green-ink);
   }
   .status-amber {
-    color: #92400e;
+    color: var(--amber-ink);
   }
   .status-red {
-    color: #b91c1c;
+    color: var(--red-ink);
   }
   .badge {
     display: inline-block;
@@ -146,29 +279,42 @@ export const shared = css`
     border-radius: 999px;
     font-size: 0.8rem;
     font-weight: 600;
-    background: #e5e7eb;
+    background: var(--neutral-bg);
+    color: var(--neutral-on-bg);
+    white-space: nowrap;
   }
   .badge.green {
-    background: #dcfce7;
-    color: #166534;
+    background: var(--green-bg);
+    color: var(--green-on-bg);
   }
   .badge.amber {
-    background: #fef3c7;
-    color: #92400e;
+    background: var(--amber-bg);
+    color: var(--amber-on-bg);
   }
   .badge.red {
-    background: #fee2e2;
-    color: #991b1b;
+    background: var(--red-bg);
+    color: var(--red-on-bg);
   }
   .state {
     padding: 1rem;
-    color: #4b5563;
+    color: var(--muted);
   }
   .state.error {
-    color: #991b1b;
-    background: #fef2f2;
-    border: 1px solid #fecaca;
+    color: var(--error-ink);
+    background: var(--error-bg);
+    border: 1px solid var(--error-border);
     border-radius: 8px;
+  }
+  .state.error button {
+    margin-top: 0.5rem;
+  }
+  /* An empty state: why there is nothing (first line), then what to do about it. */
+  .state.empty p {
+    margin: 0 0 0.4rem;
+  }
+  .state.empty .why {
+    color: var(--ink);
+    font-weight: 600;
   }
   .visually-hidden {
     position: absolute;
@@ -181,9 +327,14 @@ export const shared = css`
   progress {
     width: 100%;
     height: 1.1rem;
+    accent-color: var(--accent);
+  }
+  code {
+    overflow-wrap: anywhere;
   }
   .pager {
     display: flex;
+    flex-wrap: wrap;
     gap: 0.5rem;
     align-items: center;
     margin-top: 0.5rem;
