@@ -253,8 +253,8 @@ def test_users_create_links_a_technician_user_to_its_technician(env: dict[str, s
 @pytest.mark.parametrize(
     ("options", "password", "message"),
     [
-        (("--role", "admin"), "short", "password: must be at least 12 characters"),
-        (("--role", "admin"), "password1234", "password: is too common"),
+        (("--role", "admin"), "short", "password: Choose a password of at least 12 characters"),
+        (("--role", "admin"), "password1234", "password: This password is too common"),
         (("--role", "technician", "--technician", "T-404"), GOOD_PASSWORD, "technician: no technician with reference"),
         (("--role", "technician"), GOOD_PASSWORD, "technician: a technician user must be linked"),
         (("--role", "admin", "--technician", "T-404"), GOOD_PASSWORD, "technician: only technician users are linked"),
