@@ -68,8 +68,29 @@ class Settings:
     cors_origins: tuple[str, ...] = _setting(
         (), "Comma-separated origins allowed to call the API from a browser (CORS). Empty: CORS off.", _names
     )
-    login_attempts: int = _setting(5, "Failed logins allowed per username or IP in the throttle window.", int)
-    login_window_minutes: int = _setting(15, "Throttle window for failed logins, in minutes.", int)
+    login_attempts: int = _setting(
+        5,
+        "Failed logins allowed for one username from one client address in the throttle window; that pair then "
+        "waits until its oldest failure leaves the window (the same username from elsewhere is not held up).",
+        int,
+    )
+    login_user_attempts: int = _setting(
+        20,
+        "Failed logins for one username from all addresses together in the throttle window before each further "
+        "attempt waits, twice as long each time from 1 second up to the window (guessing from many addresses).",
+        int,
+    )
+    login_ip_attempts: int = _setting(
+        100,
+        "Failed logins from one client address for all usernames together in the throttle window before it "
+        "waits: high, so that an office behind one shared address is not locked out.",
+        int,
+    )
+    login_window_minutes: int = _setting(
+        15,
+        "Throttle window for failed logins, in minutes. Counts are in Redis when configured, else the database.",
+        int,
+    )
     backup_keep: int = _setting(14, "Backups kept in the data directory's backups folder; older ones are deleted.", int)
     report_retention_days: int = _setting(
         30, "Days finished and failed report runs and their files are kept; the daily retention job deletes older.", int
@@ -124,10 +145,10 @@ class Settings:
             raise ConfigError(f"KPI_REDIS_URL={self.redis_url!r} must start with redis://, rediss:// or unix://")
         if not 1 <= self.access_token_minutes <= 15:
             raise ConfigError(f"KPI_ACCESS_TOKEN_MINUTES={self.access_token_minutes} must be between 1 and 15")
-        if self.refresh_token_days < 1 or self.login_attempts < 1 or self.login_window_minutes < 1:
-            raise ConfigError(
-                "KPI_REFRESH_TOKEN_DAYS, KPI_LOGIN_ATTEMPTS and KPI_LOGIN_WINDOW_MINUTES must be positive"
-            )
+        if self.refresh_token_days < 1 or self.login_window_minutes < 1:
+            raise ConfigError("KPI_REFRESH_TOKEN_DAYS and KPI_LOGIN_WINDOW_MINUTES must be positive")
+        if min(self.login_attempts, self.login_user_attempts, self.login_ip_attempts) < 1:
+            raise ConfigError("KPI_LOGIN_ATTEMPTS, KPI_LOGIN_USER_ATTEMPTS and KPI_LOGIN_IP_ATTEMPTS must be positive")
         if self.backup_keep < 1:
             raise ConfigError(f"KPI_BACKUP_KEEP={self.backup_keep} must be at least 1")
         if self.report_retention_days < 1:

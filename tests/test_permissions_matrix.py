@@ -180,7 +180,7 @@ def fresh_state(app: Flask, database: Database) -> None:
     with database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-    app.extensions[EXTENSION_KEY].authenticator.throttle.limiter.storage.reset()
+    app.extensions[EXTENSION_KEY].authenticator.throttle.clear()
 
 
 @pytest.fixture

@@ -26,12 +26,6 @@ class AuthFailed(KpiError):
     """Credentials or token rejected. The message is safe to show: it never says which part was wrong."""
 
 
-class LoginThrottled(KpiError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after} seconds")
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class TokenPair:
     access_token: str
@@ -57,17 +51,18 @@ class Authenticator:
         return TokenPair(access_token=access, refresh_token=refresh, expires_in=self.signer.access_ttl)
 
     def login(self, session: Session, username: str, password: str, actor: Actor) -> TokenPair:
-        keys = self.throttle.keys(username, actor.ip)
-        wait = self.throttle.retry_after(keys)
-        if wait is not None:
-            raise LoginThrottled(wait)
+        """A token pair for the right password; raises LoginThrottled or AuthFailed.
+
+        The attempt is counted by the throttle first (committing ``session`` with the database
+        store) and stays counted as a failure unless the password was right.
+        """
+        attempt = self.throttle.begin(session, username, actor.ip)
         user = session.scalar(select(User).where(User.username == username.strip())) if len(username) <= 150 else None
         # Always run the hash check so an unknown user answers as slowly as a wrong password.
         matches = verify_password(user.password_hash if user else _DUMMY_HASH, password[: MAX_LENGTH + 1])
         if user is None or not matches or user.disabled:
-            self.throttle.record_failure(keys)
             raise AuthFailed("invalid username or password")
-        self.throttle.reset(keys[0])
+        self.throttle.succeeded(session, attempt)
         user.last_login_at = utcnow()
         record(session, Actor(user.id, user.username, actor.request_id, actor.ip), "login", "user", user.id)
         return self.issue_for(user)

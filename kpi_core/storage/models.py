@@ -264,6 +264,25 @@ class TokenRevocation(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class LoginFailure(Base):
+    """A login attempt the throttle counts when there is no Redis: one that failed, or one whose
+    password is being checked right now (it is deleted if the password was right).
+
+    ``username`` is case-folded, ``client`` the address (an IPv6 client's /64 network). Rows
+    older than the throttle window are pruned as new attempts come in (kpi_core/accounts/throttle.py).
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_attempted", "username", "attempted_at"),
+        Index("ix_login_failures_client_attempted", "client", "attempted_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150))
+    client: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class JobRun(Base):
     """One request to run a background job and what became of it, on RQ or in-process alike.
 

@@ -8,8 +8,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from kpi_core.accounts.auth import AuthFailed, LoginThrottled
+from kpi_core.accounts.auth import AuthFailed
 from kpi_core.accounts.passwords import MAX_LENGTH
+from kpi_core.accounts.throttle import LoginThrottled
 from kpi_core.accounts.users import UserRejected, change_own_password
 from kpi_core.web.access import current_actor, current_principal, public, requires
 from kpi_core.web.db import commit, db_session

@@ -1,27 +1,45 @@
-"""Failed-login throttling per username and per client IP, and no user enumeration."""
+"""Failed-login throttling slows the guessing, not the owner: per username and client address (the
+pair), per username from every address (doubling waits), per address for every username (high
+enough for an office behind one shared address); and no user enumeration.
+
+The module runs once per database engine and once per store: the database (no Redis) and Redis.
+tests/reliability/test_login_throttle_workers.py proves the counts hold across gunicorn workers.
+"""
 
 from __future__ import annotations
 
 import time
 from types import SimpleNamespace
 
-import limits.storage.memory
-import limits.strategies
 import pytest
+from sqlalchemy import func, select
 
 import kpi_core.accounts.auth as auth_module
 import kpi_core.accounts.throttle as throttle_module
 from kpi_core.accounts.passwords import hash_password
+from kpi_core.accounts.throttle import History, ThrottlePolicy, client_key
 from kpi_core.config import Settings
 from kpi_core.storage.db import Database
 from kpi_core.storage.migrate import upgrade
+from kpi_core.storage.models import LoginFailure
 from kpi_core.testing.fixtures import TEST_PASSWORD
 from kpi_core.web.app import create_app
+from kpi_core.web.state import EXTENSION_KEY
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "not-the-password-at-all"
-ATTEMPTS = 5  # the default KPI_LOGIN_ATTEMPTS
+PAIR_ATTEMPTS = 5  # the default KPI_LOGIN_ATTEMPTS
+USER_ATTEMPTS = 20  # the default KPI_LOGIN_USER_ATTEMPTS
+IP_ATTEMPTS = 100  # the default KPI_LOGIN_IP_ATTEMPTS
 WINDOW = 15 * 60  # the default KPI_LOGIN_WINDOW_MINUTES, in seconds
+
+
+@pytest.fixture(scope="module", params=["database", "redis"])
+def settings_overrides(request) -> dict:
+    """The store of the module's app: the database (KPI_REDIS_URL empty), or a real Redis."""
+    if request.param == "redis":
+        return {"redis_url": request.getfixturevalue("redis_server_url")}
+    return {}
 
 
 @pytest.fixture(autouse=True)
@@ -51,23 +69,14 @@ class ShiftedClock:
 def clock(monkeypatch) -> ShiftedClock:
     """Moves time forward for the throttle only.
 
-    The window is kept by ``limits`` (its in-memory storage and moving-window
-    strategy) and Retry-After is computed in kpi_core.accounts.throttle; each
-    reads the clock through its module's ``time``. Replacing that name in just
-    those modules moves the throttle's clock without waiting 15 minutes, and
-    without touching the global ``time.time`` that token expiry, the database
-    and pytest itself rely on (a shorter KPI_LOGIN_WINDOW_MINUTES would still
-    mean waiting a real minute).
+    The throttle reads the clock once per attempt, through its module's ``time``, and both
+    stores keep and compare the times it hands them. Replacing that one name moves the
+    throttle's clock without waiting 15 minutes, and without touching the global
+    ``time.time`` that token expiry, the database and pytest itself rely on.
     """
     shifted = ShiftedClock()
-    for module in (limits.storage.memory, limits.strategies, throttle_module):
-        monkeypatch.setattr(module, "time", SimpleNamespace(time=shifted.time))
+    monkeypatch.setattr(throttle_module, "time", SimpleNamespace(time=shifted.time))
     return shifted
-
-
-# --- one app for the module ------------------------------------------------------
-# Building the app (its OpenAPI document) costs more than most tests here, so the module shares
-# one and every test starts from empty tables instead (`fresh_state`).
 
 
 @pytest.fixture
@@ -90,67 +99,85 @@ def attempt(client):
     return do
 
 
-def fail(attempt, username: str, times: int = ATTEMPTS, ip: str = "10.0.0.9", **headers: str) -> None:
+def fail(attempt, username: str, times: int = PAIR_ATTEMPTS, ip: str = "10.0.0.9", **headers: str) -> None:
     for _ in range(times):
-        assert attempt(username, WRONG, ip=ip, **headers).status_code == 401
+        response = attempt(username, WRONG, ip=ip, **headers)
+        assert response.status_code == 401, response.json
+
+
+def fail_from_many_addresses(attempt, username: str, times: int) -> None:
+    for number in range(times):
+        fail(attempt, username, times=1, ip=f"10.1.{number // 250}.{number % 250}")
 
 
 def assert_throttled(response) -> int:
     """429 in the error shape with a sane Retry-After; returns its seconds."""
     assert response.status_code == 429, response.json
     assert response.json["code"] == 429
+    assert "too many failed logins" in response.json["message"]
     retry_after = response.headers["Retry-After"]
     assert retry_after.isdigit()
     assert 0 < int(retry_after) <= WINDOW
     return int(retry_after)
 
 
-# --- per username -------------------------------------------------------------------------
+# --- per username and client address (the pair) ----------------------------------------
 
 
 def test_four_failures_still_allow_the_right_password(attempt, mandy):
-    fail(attempt, "mandy", times=ATTEMPTS - 1)
+    fail(attempt, "mandy", times=PAIR_ATTEMPTS - 1)
 
     assert attempt("mandy", TEST_PASSWORD).status_code == 200
 
 
-def test_five_failures_for_one_username_throttle_even_the_right_password(attempt, mandy):
-    # From different addresses, so only the username's count can be what throttles.
-    for number in range(ATTEMPTS):
-        fail(attempt, "mandy", times=1, ip=f"10.0.1.{number}")
+def test_five_failures_from_one_address_throttle_that_pair_even_with_the_right_password(attempt, mandy):
+    fail(attempt, "mandy")
 
-    assert_throttled(attempt("mandy", TEST_PASSWORD, ip="10.0.2.1"))
+    assert_throttled(attempt("mandy", TEST_PASSWORD))
 
 
-def test_username_throttle_ignores_case_and_surrounding_space(attempt, mandy):
-    for number, variant in enumerate(["mandy", "MANDY", " Mandy", "mandy ", "mAnDy"]):
-        fail(attempt, variant, times=1, ip=f"10.0.1.{number}")
+def test_the_owner_logs_in_from_another_address_while_the_guessing_pair_is_throttled(attempt, mandy):
+    fail(attempt, "mandy", ip="203.0.113.7")
+    assert_throttled(attempt("mandy", WRONG, ip="203.0.113.7"))
 
-    assert_throttled(attempt("mandy", TEST_PASSWORD, ip="10.0.2.1"))
+    assert attempt("mandy", TEST_PASSWORD, ip="198.51.100.20").status_code == 200
+    assert_throttled(attempt("mandy", TEST_PASSWORD, ip="203.0.113.7"))
 
 
-def test_throttling_one_username_leaves_others_alone(attempt, mandy, make_user):
+def test_the_pair_throttle_ignores_username_case_and_surrounding_space(attempt, mandy):
+    for variant in ["mandy", "MANDY", " Mandy", "mandy ", "mAnDy"]:
+        fail(attempt, variant, times=1)
+
+    assert_throttled(attempt("mandy", TEST_PASSWORD))
+
+
+def test_a_throttled_pair_leaves_other_usernames_from_its_address_alone(attempt, mandy, make_user):
     make_user("manager", username="other")
-    for number in range(ATTEMPTS):
-        fail(attempt, "mandy", times=1, ip=f"10.0.1.{number}")
+    fail(attempt, "mandy")
 
-    assert attempt("other", TEST_PASSWORD, ip="10.0.2.1").status_code == 200
+    assert attempt("other", TEST_PASSWORD).status_code == 200
 
 
 def test_an_unknown_username_is_throttled_like_a_known_one(attempt):
-    for number in range(ATTEMPTS):
-        fail(attempt, "nobody", times=1, ip=f"10.0.1.{number}")
+    fail(attempt, "nobody")
 
-    assert_throttled(attempt("nobody", WRONG, ip="10.0.2.1"))
+    assert_throttled(attempt("nobody", WRONG))
 
 
-def test_a_successful_login_clears_the_usernames_failures(attempt, mandy):
-    # Each batch from its own address: the per-IP count is not cleared by a success.
-    fail(attempt, "mandy", times=ATTEMPTS - 1, ip="10.0.1.1")
-    assert attempt("mandy", TEST_PASSWORD, ip="10.0.1.2").status_code == 200
-    fail(attempt, "mandy", times=ATTEMPTS - 1, ip="10.0.1.3")
+def test_a_successful_login_forgives_its_pairs_failures(attempt, mandy):
+    fail(attempt, "mandy", times=PAIR_ATTEMPTS - 1)
+    assert attempt("mandy", TEST_PASSWORD).status_code == 200
+    fail(attempt, "mandy", times=PAIR_ATTEMPTS - 1)
 
-    assert attempt("mandy", TEST_PASSWORD, ip="10.0.1.4").status_code == 200
+    assert attempt("mandy", TEST_PASSWORD).status_code == 200
+
+
+def test_addresses_of_one_ipv6_64_network_count_as_one_client(attempt, mandy):
+    for host in range(PAIR_ATTEMPTS):
+        fail(attempt, "mandy", times=1, ip=f"2001:db8:0:1::{host + 1:x}")
+
+    assert_throttled(attempt("mandy", TEST_PASSWORD, ip="2001:db8:0:1:ffff::1"))
+    assert attempt("mandy", TEST_PASSWORD, ip="2001:db8:0:2::1").status_code == 200
 
 
 def test_retry_after_counts_down_the_window(attempt, mandy, clock):
@@ -189,26 +216,73 @@ def test_throttled_attempts_are_not_checked_against_the_password(attempt, mandy,
     assert calls == []
 
 
-# --- per client address -------------------------------------------------------------------
+def test_throttled_attempts_do_not_extend_the_wait(attempt, mandy, clock):
+    fail(attempt, "mandy")
+    for _ in range(10):
+        assert_throttled(attempt("mandy", WRONG))
+
+    clock.advance(WINDOW + 1)
+
+    assert attempt("mandy", TEST_PASSWORD).status_code == 200
 
 
-def test_five_failures_from_one_ip_throttle_every_username_from_it(attempt, mandy):
-    for number in range(ATTEMPTS):
+# --- per username, from every address ------------------------------------------------------
+
+
+def test_failures_from_many_addresses_below_the_user_limit_leave_the_owner_alone(attempt, mandy):
+    fail_from_many_addresses(attempt, "mandy", USER_ATTEMPTS - 1)
+
+    assert attempt("mandy", TEST_PASSWORD, ip="198.51.100.20").status_code == 200
+
+
+def test_at_the_user_limit_each_attempt_waits_a_second_first(attempt, mandy, clock):
+    fail_from_many_addresses(attempt, "mandy", USER_ATTEMPTS)
+
+    assert assert_throttled(attempt("mandy", TEST_PASSWORD, ip="198.51.100.20")) == 1
+    clock.advance(1.01)
+    assert attempt("mandy", TEST_PASSWORD, ip="198.51.100.20").status_code == 200
+
+
+def test_each_further_failure_doubles_the_usernames_wait(attempt, mandy, clock):
+    fail_from_many_addresses(attempt, "mandy", USER_ATTEMPTS)
+    waits = []
+    for number in range(4):
+        wait = assert_throttled(attempt("mandy", WRONG, ip=f"10.2.0.{number}"))
+        waits.append(wait)
+        clock.advance(wait + 0.01)
+        fail(attempt, "mandy", times=1, ip=f"10.2.0.{number}")
+
+    assert waits == [1, 2, 4, 8]
+
+
+def test_a_usernames_wait_leaves_other_usernames_alone(attempt, mandy, make_user):
+    make_user("manager", username="other")
+    fail_from_many_addresses(attempt, "mandy", USER_ATTEMPTS)
+
+    assert attempt("other", TEST_PASSWORD, ip="10.1.0.1").status_code == 200
+
+
+# --- per client address, for every username ----------------------------------------------
+
+
+def test_an_office_behind_one_address_keeps_logging_in_after_many_mistakes(attempt, mandy):
+    for number in range(IP_ATTEMPTS - 1):
+        fail(attempt, f"colleague{number}", times=1, ip="192.0.2.50")
+
+    assert attempt("mandy", TEST_PASSWORD, ip="192.0.2.50").status_code == 200
+
+
+def test_the_ip_limit_throttles_every_username_from_that_address(attempt, mandy):
+    for number in range(IP_ATTEMPTS):
         fail(attempt, f"guess{number}", times=1, ip="10.0.0.9")
 
     assert_throttled(attempt("mandy", TEST_PASSWORD, ip="10.0.0.9"))
-
-
-def test_throttling_one_ip_leaves_other_ips_alone(attempt, mandy):
-    for number in range(ATTEMPTS):
-        fail(attempt, f"guess{number}", times=1, ip="10.0.0.9")
-
     assert attempt("mandy", TEST_PASSWORD, ip="10.0.0.10").status_code == 200
 
 
-def test_x_forwarded_for_does_not_escape_the_ip_throttle(attempt, mandy):
-    for number in range(ATTEMPTS):
-        fail(attempt, f"guess{number}", times=1, ip="10.0.0.9", **{"X-Forwarded-For": f"203.0.113.{number}"})
+def test_x_forwarded_for_does_not_escape_the_pair_throttle(attempt, mandy):
+    for number in range(PAIR_ATTEMPTS):
+        fail(attempt, "mandy", times=1, ip="10.0.0.9", **{"X-Forwarded-For": f"203.0.113.{number}"})
 
     response = attempt("mandy", TEST_PASSWORD, ip="10.0.0.9", **{"X-Forwarded-For": "198.51.100.77"})
 
@@ -216,19 +290,69 @@ def test_x_forwarded_for_does_not_escape_the_ip_throttle(attempt, mandy):
 
 
 def test_x_forwarded_for_cannot_frame_another_ip(attempt, mandy):
-    for number in range(ATTEMPTS):
-        fail(attempt, f"guess{number}", times=1, ip="10.0.0.66", **{"X-Forwarded-For": "10.0.0.9"})
+    fail(attempt, "mandy", ip="10.0.0.66", **{"X-Forwarded-For": "10.0.0.9"})
 
     assert attempt("mandy", TEST_PASSWORD, ip="10.0.0.9").status_code == 200
 
 
-def test_ip_throttle_lifts_once_the_window_has_passed(attempt, mandy, clock):
-    for number in range(ATTEMPTS):
-        fail(attempt, f"guess{number}", times=1, ip="10.0.0.9")
+# --- the stores keep nothing for ever -------------------------------------------------------
 
+
+def test_counts_older_than_the_window_do_not_stay_behind(app, attempt, database, clock, settings):
+    fail(attempt, "mandy", times=3)
     clock.advance(WINDOW + 1)
 
-    assert attempt("mandy", TEST_PASSWORD, ip="10.0.0.9").status_code == 200
+    fail(attempt, "someone-else", times=1, ip="10.9.9.9")
+
+    if settings.redis_url:
+        # Redis: every set of counts expires by itself a second after the window.
+        client = app.extensions[EXTENSION_KEY].authenticator.throttle.store.client
+        keys = list(client.scan_iter("kpi-login:*"))
+        assert keys
+        assert all(0 < client.ttl(key) <= WINDOW + 1 for key in keys)
+    else:
+        # The database: the next attempt, whoever makes it, deletes what has left the window.
+        with database.session(write=False) as session:
+            assert session.scalar(select(func.count()).where(LoginFailure.username == "mandy")) == 0
+            assert session.scalar(select(func.count()).select_from(LoginFailure)) == 1
+
+
+# --- the policy on its own ----------------------------------------------------------------
+
+
+def test_the_policy_waits_for_the_oldest_pair_failure_to_leave_the_window():
+    policy = ThrottlePolicy(pair_attempts=2, user_attempts=10, client_attempts=10, window_seconds=100)
+
+    wait = policy.retry_after(History(pair=[10.0, 20.0], user=[10.0, 20.0], client=[10.0, 20.0]), now=50.0)
+
+    assert wait == 60
+
+
+def test_the_policy_lets_an_attempt_through_below_every_limit():
+    policy = ThrottlePolicy(pair_attempts=2, user_attempts=10, client_attempts=10, window_seconds=100)
+
+    assert policy.retry_after(History(pair=[10.0], user=[10.0], client=[10.0]), now=50.0) is None
+
+
+def test_the_usernames_wait_never_exceeds_the_window():
+    policy = ThrottlePolicy(pair_attempts=100, user_attempts=1, client_attempts=100, window_seconds=100)
+    times = [50.0 + number for number in range(40)]
+
+    assert policy.retry_after(History(pair=[], user=times, client=[]), now=90.0) == 100 + 89 - 90
+
+
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        ("10.0.0.9", "10.0.0.9"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("::ffff:10.0.0.9", "10.0.0.9"),
+        (None, "unknown"),
+        ("not an address", "unknown"),
+    ],
+)
+def test_client_keys(ip, key):
+    assert client_key(ip) == key
 
 
 # --- no enumeration -------------------------------------------------------------------------
@@ -276,7 +400,6 @@ def test_the_password_hash_is_checked_for_a_wrong_password(attempt, mandy, passw
 
 
 def test_login_answers_503_not_500_when_the_throttle_store_is_unreachable(tmp_path):
-
     settings = Settings.from_env({}, data_dir=tmp_path, secret_key="r" * 40, redis_url="redis://127.0.0.1:1/0")
     database = Database(settings.effective_database_url)
     upgrade(database.engine)

@@ -172,7 +172,7 @@ def headers_for(app: Flask, make_user, login):
     """
 
     def make(role: str) -> dict[str, str]:
-        app.extensions[EXTENSION_KEY].authenticator.throttle.limiter.storage.reset()
+        app.extensions[EXTENSION_KEY].authenticator.throttle.clear()
         username = f"fuzz-{role}-{next(USER_NUMBERS)}"
         if role == "technician":
             # One user per technician: each technician user gets a technician of its own in North.
