@@ -90,9 +90,13 @@ class Figures:
     seconds: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    seconds_by_operation: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def took(self, label: str, seconds: float) -> None:
+        self.seconds_by_operation[label] = self.seconds_by_operation.get(label, 0.0) + seconds
 
     def line(self) -> str:
         statuses = ", ".join(f"{status}: {count}" for status, count in sorted(self.statuses.items()))
@@ -103,9 +107,11 @@ class Figures:
             else ""
         )
         timing = f" in {self.seconds:.0f} s" if self.seconds else ""
+        slowest = sorted(self.seconds_by_operation.items(), key=lambda item: -item[1])[:3]
+        spent = "; slowest: " + ", ".join(f"{label} {seconds:.0f} s" for label, seconds in slowest) if slowest else ""
         return (
             f"API fuzzing {seeded}: {len(self.operations)} operations, {self.runs} runs (operation x role), "
-            f"{self.cases} cases{stateful}{timing}, {len(self.failures)} failures (statuses {statuses})"
+            f"{self.cases} cases{stateful}{timing}, {len(self.failures)} failures (statuses {statuses}){spent}"
         )
 
 

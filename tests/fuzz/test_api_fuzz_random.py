@@ -178,7 +178,9 @@ def test_random_input_to_every_operation_is_answered_as_documented(schema, figur
                 modes.append(schemathesis.GenerationMode.NEGATIVE)
             tag = f"{role} round {round_number} {method} {path}"
             cases = ALLOWED_CASES if may else FORBIDDEN_CASES
+            started = time.monotonic()
             found += fuzz_operation(schema[path][method], headers_for(role), cases, modes, tag, figures)
+            figures.took(f"{method} {path}", time.monotonic() - started)
         else:
             continue
         break
