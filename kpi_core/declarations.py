@@ -31,6 +31,8 @@ FIELD_TYPES: tuple[str, ...] = ("rating", "yes_no", "number", "choice", "text")
 WIDGET_TYPES: tuple[str, ...] = ("kpi_card", "trend", "leaderboard", "heatmap", "table", "custom")
 WIDGET_SIZES: tuple[str, ...] = ("small", "medium", "large", "full")
 SETTING_TYPES: tuple[str, ...] = ("integer", "number", "boolean", "text", "choice")
+EMPTY_HINT_MAX = 200
+"""Longest ``Metric.empty_hint``: one sentence beside a card, not a manual."""
 
 
 class DeclarationError(ValueError):
@@ -112,7 +114,12 @@ class Metric:
     (value in 0..1, with a Wilson interval); a *mean* uses the value as the
     numerator and 1 where the value exists as the denominator. Rows where the
     denominator is 0 or NULL are not in the sample. ``period_column`` builds
-    the timestamp that places a fact in a period.
+    the timestamp that places a fact in a period. ``empty_hint`` (optional,
+    at most 200 characters, in words) is what the dashboard tells a reader
+    where the metric has no value, when the reason is particular to it: what
+    data it needs and how to get it in ("Utilisation needs shift data:
+    import the technicians' shifts"); without it the generic "no jobs in this
+    period" text is shown.
     """
 
     key: str
@@ -127,11 +134,16 @@ class Metric:
     period_column: ExpressionBuilder
     source: MetricSource = "jobs"
     default_target: Target | None = None
+    empty_hint: str = ""
 
     def __post_init__(self) -> None:
         _require_key("metric", self.key)
         for name in ("label", "description", "formula", "unit"):
             _require_text("metric", self.key, name, getattr(self, name))
+        if not isinstance(self.empty_hint, str) or len(self.empty_hint) > EMPTY_HINT_MAX:
+            raise DeclarationError(
+                f"metric {self.key!r}: empty_hint must be a string of at most {EMPTY_HINT_MAX} characters"
+            )
         _require_choice("metric", self.key, "direction", self.direction, DIRECTIONS)
         _require_choice("metric", self.key, "kind", self.kind, METRIC_KINDS)
         _require_choice("metric", self.key, "source", self.source, METRIC_SOURCES)

@@ -39,7 +39,9 @@ def kpi_metrics() -> list[Metric]:
     expressions for the numerator, the denominator and the timestamp that places
     a fact in a period, from the :class:`~kpi_core.declarations.MetricContext`
     the host passes them. An optional ``default_target`` gives green/amber
-    thresholds and a weight until an admin sets their own.
+    thresholds and a weight until an admin sets their own; an optional
+    ``empty_hint`` tells the dashboard's reader, in words, what the KPI needs
+    where it has no value (for example data that only an import brings).
     """
 
 

@@ -238,3 +238,12 @@ def test_plugin_widget_modules_are_served_as_javascript(client):
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"
     assert b"customElements.define" in response.data
+
+
+def test_a_third_party_kpis_empty_hint_is_listed_with_its_definition(client, manager):
+    """The dashboard says what a KPI without a value needs in the words its plugin declared."""
+    listed = {kpi["key"]: kpi for kpi in client.get("/api/v1/kpis", headers=manager).json}
+    assert listed["fixture.cancellation_rate"]["empty_hint"] == (
+        "No booked jobs yet: cancellations are counted from the jobs you import."
+    )
+    assert listed["timeliness.on_time_arrival_rate"]["empty_hint"] == ""

@@ -105,7 +105,8 @@ def test_definitions_list_every_kpi_with_its_plugin_and_default_target(client, a
     assert listed[FTF]["default_target"] == {"green": 0.9, "amber": 0.8, "weight": 2.0}
     assert listed["timeliness.on_time_arrival_rate"]["plugin"] == "kpi_timeliness"
     assert set(listed[FTF]) == {
-        "key", "label", "description", "formula", "unit", "direction", "kind", "source", "plugin", "default_target"
+        "key", "label", "description", "formula", "unit", "direction", "kind", "source", "plugin", "default_target",
+        "empty_hint",
     }  # fmt: skip
 
 

@@ -208,6 +208,8 @@ def test_a_well_formed_metric_is_accepted():
         ({"denominator": None}, "denominator"),
         ({"period_column": "completed_at"}, "period_column"),
         ({"default_target": {"green": 0.9, "amber": 0.8}}, "default_target"),
+        ({"empty_hint": None}, "empty_hint"),
+        ({"empty_hint": "x" * 201}, "empty_hint"),
     ],
     ids=lambda value: repr(value) if isinstance(value, dict) else value,
 )

@@ -33,6 +33,7 @@ class KpiDefinition:
     source: str
     plugin: str
     default_target: Target | None
+    empty_hint: str
 
 
 def kpi_definitions(plugins: PluginHost) -> list[KpiDefinition]:
@@ -49,6 +50,7 @@ def kpi_definitions(plugins: PluginHost) -> list[KpiDefinition]:
             source=metric.source,
             plugin=plugins.owner_of("kpi_metrics", metric.key),
             default_target=metric.default_target,
+            empty_hint=metric.empty_hint,
         )
         for metric in plugins.metrics.values()
     ]

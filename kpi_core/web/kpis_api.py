@@ -48,6 +48,10 @@ class KpiDefinitionSchema(Schema):
     source = fields.String(required=True, metadata={"enum": ["jobs", "evaluations"]})
     plugin = fields.String(required=True, metadata={"description": "The plugin that declares it"})
     default_target = fields.Nested(TargetSchema, allow_none=True, required=True)
+    empty_hint = fields.String(
+        required=True,
+        metadata={"description": "What to do where the KPI has no value, in words ('' : the generic text applies)"},
+    )
 
 
 class FilterSchema(StrictSchema):

@@ -87,7 +87,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=m.utilisation_denominator,
             period_column=m.completed_at,
             default_target=Target(green=0.75, amber=0.6, weight=1),
-            empty_hint="Utilisation needs shift data: an admin imports the technicians' shifts (the shift import).",
+            empty_hint="Utilisation needs shift data: an admin imports the technicians' shifts.",
         ),
     ]
 
