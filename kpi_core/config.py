@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kpi_core.currencies import is_currency
 from kpi_core.errors import ConfigError
 
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -33,6 +34,17 @@ def _names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
+def _lower(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _currency(raw: str) -> str:
+    return raw.strip().upper()
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _setting(default: Any, doc: str, parse: Any = str) -> Any:
     return field(default=default, metadata={"doc": doc, "parse": parse})
 
@@ -46,6 +58,11 @@ class Settings:
     redis_url: str = _setting("", "Redis URL for background jobs and shared caches. Empty: in-process runner.")
     secret_key: str = _setting("", "Key that signs tokens. Required outside demo mode.")
     timezone: str = _setting("UTC", "The company's IANA time zone: periods, naive timestamps and display.")
+    currency: str = _setting(
+        "USD",
+        "The company's currency (ISO 4217 code, such as USD, EUR or GBP): money on screen and in reports.",
+        _currency,
+    )
     demo: bool = _setting(False, "Demo mode: generates and keeps a secret key in the data directory.", _bool)
     strict_plugins: bool = _setting(False, "Make any plugin load problem fatal at start-up.", _bool)
     disabled_plugins: tuple[str, ...] = _setting((), "Comma-separated plugin names not to load.", _names)
@@ -54,6 +71,17 @@ class Settings:
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
     max_content_length: int = _setting(20 * 1024 * 1024, "Largest request body in bytes (413 above it).", int)
     min_sample: int = _setting(10, "Fewest completed jobs in a scorecard window for a technician to be ranked.", int)
+    status_min_sample: int = _setting(
+        10,
+        "Fewest facts (jobs, ratings, evaluations) in a KPI value's sample for it to get a green, amber or red "
+        'status; below it the status is "insufficient" (too few jobs). A KPI may declare its own minimum.',
+        int,
+    )
+    week_start: str = _setting(
+        "monday",
+        "First day of the week of relative ranges (week_to_date, last_week): monday, tuesday, ..., sunday.",
+        _lower,
+    )
     cache_ttl: int = _setting(
         86400,
         "Seconds a computed KPI answer, and each month's sums behind it, are kept (Redis when configured, "
@@ -135,12 +163,21 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"KPI_TIMEZONE={self.timezone!r} is not a known IANA time zone") from None
+        if not is_currency(self.currency):
+            raise ConfigError(
+                f"KPI_CURRENCY={self.currency!r} is not an ISO 4217 currency code: use three capital letters such as "
+                "USD, EUR or GBP"
+            )
         if not 0 < self.port < 65536:
             raise ConfigError(f"KPI_PORT={self.port} must be between 1 and 65535")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"KPI_LOG_LEVEL={self.log_level!r} must be DEBUG, INFO, WARNING or ERROR")
         if self.max_content_length <= 0 or self.min_sample < 1:
             raise ConfigError("KPI_MAX_CONTENT_LENGTH and KPI_MIN_SAMPLE must be positive")
+        if self.status_min_sample < 0:
+            raise ConfigError(f"KPI_STATUS_MIN_SAMPLE={self.status_min_sample} must be 0 or more")
+        if self.week_start not in WEEKDAYS:
+            raise ConfigError(f"KPI_WEEK_START={self.week_start!r} must be one of {', '.join(WEEKDAYS)}")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"KPI_REDIS_URL={self.redis_url!r} must start with redis://, rediss:// or unix://")
         if not 1 <= self.access_token_minutes <= 15:
@@ -173,6 +210,11 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def week_start_day(self) -> int:
+        """The first day of the week as a weekday number (Monday 0 ... Sunday 6)."""
+        return WEEKDAYS.index(self.week_start)
 
     @property
     def effective_database_url(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import IO, Any, Literal
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -103,6 +104,33 @@ class MetricContext:
 
 ExpressionBuilder = Callable[[MetricContext], Any]
 
+REASON_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+WINDOW_OPEN = "window_open"
+"""The reason code of facts left out because their outcome window is still open (see ``Metric.outcome_window``)."""
+NOT_IN_SAMPLE = "not_in_sample"
+"""The reason code of facts outside the sample that no declared exclusion explains."""
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Why a fact is left out of a metric's sample: a reason code, its label in words, and the condition.
+
+    ``condition(context)`` builds a SQL boolean over the metric's fact row
+    (true: this reason applies). A metric's exclusions are ordered: a fact
+    left out gets the first reason whose condition holds.
+    """
+
+    code: str
+    label: str
+    condition: ExpressionBuilder
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str) or not REASON_CODE.match(self.code):
+            raise DeclarationError(f"exclusion {self.code!r}: code must be lower case letters, digits and _")
+        _require_text("exclusion", self.code, "label", self.label)
+        if not callable(self.condition):
+            raise DeclarationError(f"exclusion {self.code!r}: condition must be a callable(context)")
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -120,6 +148,22 @@ class Metric:
     data it needs and how to get it in ("Utilisation needs shift data:
     import the technicians' shifts"); without it the generic "no jobs in this
     period" text is shown.
+
+    Honest numbers (all optional):
+
+    - ``outcome_window``: how long after its period column a fact's outcome
+      may still change (a ``timedelta``, or the name of the plugin's setting
+      that holds it as a number of days, e.g. ``"callback_window_days"``).
+      Facts whose window is still open are left out of the value and counted
+      as ``pending``; the value is ``provisional`` while any are.
+      ``outcome_window_label`` says so in words in the drill-down.
+    - ``min_sample``: the fewest facts in a value's sample for it to get a
+      green/amber/red status (a whole number, or a setting name); by default
+      ``KPI_STATUS_MIN_SAMPLE``. Below it the status is ``insufficient``.
+    - ``exclusions``: an ordered tuple of :class:`Exclusion` saying why a
+      fact is not in the sample (cancelled, not completed, no arrival time
+      recorded...): the drill-down lists each fact left out with the first
+      reason that applies.
     """
 
     key: str
@@ -135,6 +179,25 @@ class Metric:
     source: MetricSource = "jobs"
     default_target: Target | None = None
     empty_hint: str = ""
+    outcome_window: timedelta | str | None = None
+    outcome_window_label: str = "Outcome not known yet: its window is still open"
+    min_sample: int | str | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+
+    def outcome_window_of(self, ctx: MetricContext) -> timedelta | None:
+        """The outcome window as a duration: declared, or the plugin setting it names (in days)."""
+        window = self.outcome_window
+        if isinstance(window, str):
+            days = ctx.setting(window, None)
+            return timedelta(days=days) if isinstance(days, int | float) and days > 0 else None
+        return window
+
+    def min_sample_of(self, ctx: MetricContext, default: int) -> int:
+        """The fewest facts a value needs for a status: declared, the plugin setting it names, or ``default``."""
+        minimum = self.min_sample
+        if isinstance(minimum, str):
+            minimum = ctx.setting(minimum, None)
+        return int(minimum) if isinstance(minimum, int | float) and minimum >= 0 else default
 
     def __post_init__(self) -> None:
         _require_key("metric", self.key)
@@ -154,6 +217,30 @@ class Metric:
             if not isinstance(self.default_target, Target):
                 raise DeclarationError(f"metric {self.key!r}: default_target must be a Target")
             self.default_target.check(self.key, self.direction)
+        self._check_honesty()
+
+    def _check_honesty(self) -> None:
+        window = self.outcome_window
+        if window is not None and not (
+            (isinstance(window, timedelta) and window > timedelta(0)) or (isinstance(window, str) and window)
+        ):
+            raise DeclarationError(
+                f"metric {self.key!r}: outcome_window must be a positive timedelta or the name of a plugin setting"
+            )
+        _require_text("metric", self.key, "outcome_window_label", self.outcome_window_label)
+        minimum = self.min_sample
+        if minimum is not None and not (
+            (isinstance(minimum, int) and not isinstance(minimum, bool) and minimum >= 0)
+            or (isinstance(minimum, str) and minimum)
+        ):
+            raise DeclarationError(f"metric {self.key!r}: min_sample must be a whole number >= 0 or a setting name")
+        if not isinstance(self.exclusions, tuple) or not all(isinstance(e, Exclusion) for e in self.exclusions):
+            raise DeclarationError(f"metric {self.key!r}: exclusions must be a tuple of Exclusion")
+        codes = [exclusion.code for exclusion in self.exclusions]
+        if len(set(codes)) != len(codes) or {WINDOW_OPEN, NOT_IN_SAMPLE} & set(codes):
+            raise DeclarationError(
+                f"metric {self.key!r}: exclusion codes must be distinct and not {WINDOW_OPEN} or {NOT_IN_SAMPLE}"
+            )
 
 
 @dataclass(frozen=True)
@@ -164,7 +251,9 @@ class FormField:
     ``maximum``), ``choice`` (one of ``choices``) and ``text`` (free text,
     never scored). ``weight`` is the field's share in the evaluation score; a
     field with weight 0 is asked but not scored. For ``choice`` fields the
-    choices are ordered worst to best when scored.
+    choices are ordered worst to best when scored. ``scale_labels``, for
+    ``rating`` and ``number`` fields, says in words what the two ends of the
+    scale mean, lowest first: ``("Poor", "Excellent")`` labels 1 and 5.
     """
 
     key: str
@@ -176,6 +265,7 @@ class FormField:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    scale_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_key("form field", self.key)
@@ -193,6 +283,16 @@ class FormField:
             raise DeclarationError(f"form field {self.key!r}: minimum must be below maximum")
         if self.type == "text" and self.weight:
             raise DeclarationError(f"form field {self.key!r}: text fields cannot be scored; use weight=0")
+        if self.scale_labels:
+            if self.type not in ("rating", "number"):
+                raise DeclarationError(f"form field {self.key!r}: only rating and number fields take scale_labels")
+            labels = self.scale_labels
+            words = all(isinstance(label, str) and label.strip() for label in labels)
+            if not isinstance(labels, tuple) or len(labels) != 2 or not words:
+                raise DeclarationError(
+                    f"form field {self.key!r}: scale_labels must be a tuple of two labels, lowest first, "
+                    "such as ('Poor', 'Excellent')"
+                )
 
 
 ReportRenderer = Callable[[Any, IO[bytes]], None]

@@ -132,7 +132,13 @@ def test_values_rows_carry_value_sample_interval_and_status(client, admin_header
         "denominator": 4.0,
         "ci_low": pytest.approx(0.15, abs=0.01),
         "ci_high": pytest.approx(0.85, abs=0.01),
-        "status": "red",
+        # 4 jobs are fewer than KPI_STATUS_MIN_SAMPLE (10): no colour on so small a sample.
+        "status": "insufficient",
+        "period_end": "2026-02-01",
+        "complete": True,
+        "provisional": False,
+        "pending": 0.0,
+        "certain": None,
     }
 
 

@@ -46,6 +46,12 @@ def feedback_rows(*rows: tuple[str, int]) -> str:
 
 
 @pytest.fixture
+def settings(settings):
+    """One job is enough for a status here: these tests are about the cache, not about small samples."""
+    return replace(settings, status_min_sample=1)
+
+
+@pytest.fixture
 def seeded(client, admin_headers) -> None:
     """T1 has a March job rated 4 and an April job rated 2."""
     imported = client.post(
@@ -203,6 +209,7 @@ def test_redis_shares_answers_and_invalidation_across_processes(
     environ = {
         "KPI_DATABASE_URL": settings.database_url,
         "KPI_DATA_DIR": str(settings.data_dir),
+        "KPI_STATUS_MIN_SAMPLE": "1",
         "KPI_SECRET_KEY": TEST_SECRET,
         "KPI_REDIS_URL": redis_url,
     }

@@ -134,7 +134,9 @@ def test_bad_queries_name_the_field(client, admin_headers, changes, field) -> No
         (date(2026, 1, 1), date(2026, 7, 1), "month", (date(2025, 7, 1), date(2026, 1, 1))),
         (date(2026, 4, 1), date(2026, 7, 1), "quarter", (date(2026, 1, 1), date(2026, 4, 1))),
         (date(2026, 6, 1), date(2026, 6, 15), "week", (date(2026, 5, 18), date(2026, 6, 1))),
-        (date(2026, 6, 10), date(2026, 6, 20), "month", (date(2026, 5, 31), date(2026, 6, 10))),
+        # Within one month: the same days of the month before (issue #17: the same elapsed part).
+        (date(2026, 6, 10), date(2026, 6, 20), "month", (date(2026, 5, 10), date(2026, 5, 20))),
+        (date(2026, 12, 1), date(2026, 12, 5), "month", (date(2026, 11, 1), date(2026, 11, 5))),
     ],
 )
 def test_previous_window(start, end, period, expected) -> None:

@@ -22,7 +22,7 @@ from kpi_core.errors import Invalid, NotFound
 from kpi_core.kpis import query as q
 from kpi_core.kpis.context import stored_contexts
 from kpi_core.kpis.definitions import get_metric
-from kpi_core.kpis.periods import PERIODS, PeriodGrid, single_period
+from kpi_core.kpis.periods import QUERY_PERIODS, PeriodGrid, single_period
 from kpi_core.plugins import PluginHost
 from kpi_core.storage.models import Team, Technician
 
@@ -65,8 +65,8 @@ def drilldown_statement(
 def _grid(query: DrilldownQuery, zone: ZoneInfo) -> PeriodGrid:
     if query.group_by not in q.GROUP_BYS:
         raise Invalid("group_by", f"must be one of {', '.join(q.GROUP_BYS)}", location="query")
-    if query.period not in PERIODS:
-        raise Invalid("period", f"must be one of {', '.join(PERIODS)}", location="query")
+    if query.period not in QUERY_PERIODS:
+        raise Invalid("period", f"must be one of {', '.join(QUERY_PERIODS)}", location="query")
     try:
         return single_period(query.period_start, query.period, zone, query.start, query.end)
     except ValueError as exc:

@@ -34,14 +34,15 @@ SUM(denominators) over its facts, never a mean of its technicians' values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, case, func, literal_column, null, or_, select, union_all
+from sqlalchemy import Integer, Select, and_, case, func, literal, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.types import Date
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
@@ -49,9 +50,10 @@ from kpi_core.kpis import query as q
 from kpi_core.kpis.context import ContextFor, default_contexts, stored_contexts
 from kpi_core.kpis.definitions import TargetLookup, resolve_metrics
 from kpi_core.kpis.periods import PeriodGrid
-from kpi_core.kpis.stats import status_of, wilson_interval
+from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE, INSUFFICIENT, status_of, wilson_interval
 from kpi_core.plugins import PluginHost
 from kpi_core.records import targets
+from kpi_core.storage.types import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class GroupSums:
     period_start: date
     numerator: float
     denominator: float
+    pending: float = 0.0
+    """Facts left out of the sums because their outcome window was still open at ``query.as_of``."""
 
 
 def compute_values(
@@ -81,6 +85,7 @@ def compute_values(
     scope: Scope = UNSCOPED,
     target_for: TargetLookup | None = None,
     context_for: ContextFor | None = None,
+    min_sample: int | None = DEFAULT_STATUS_MIN_SAMPLE,
 ) -> list[q.KpiValue]:
     """The values of ``query`` as ``scope`` may see them, ordered by KPI, group label and period.
 
@@ -88,7 +93,8 @@ def compute_values(
     judged against; by default the effective targets in the database (team
     override, else company, else the plugin's default); ``context_for`` the
     context each metric is built with (by default with the plugin settings in
-    the database). Raises Invalid (422)
+    the database); ``min_sample`` the sample below which a status is
+    ``insufficient`` (a metric's own ``min_sample`` first; None: never). Raises Invalid (422)
     for an unknown KPI, a bad range or more periods than allowed.
     """
     grid = q.validate_grid(query, zone)
@@ -98,13 +104,29 @@ def compute_values(
     sums = fetch_sums(session, metrics, query, grid, scope, context_for)
     if target_for is None:
         target_for = stored_targets(session, plugins)
-    return values_of(metrics, sums, target_for)
+    if min_sample is None:
+        return values_of(metrics, sums, target_for)
+    return values_of(metrics, sums, target_for, lambda metric: metric.min_sample_of(context_for(metric), min_sample))
 
 
-def values_of(metrics: Sequence[Metric], sums: Sequence[GroupSums], target_for: TargetLookup) -> list[q.KpiValue]:
-    """Values with intervals and statuses from pooled sums of ``metrics``, in the order of ``sums``."""
+def values_of(
+    metrics: Sequence[Metric],
+    sums: Sequence[GroupSums],
+    target_for: TargetLookup,
+    min_sample: Callable[[Metric], int] | None = None,
+) -> list[q.KpiValue]:
+    """Values with intervals and statuses from pooled sums of ``metrics``, in the order of ``sums``;
+    with ``min_sample(metric)``, a sample below it has status ``insufficient``."""
     by_key = {metric.key: metric for metric in metrics}
-    return [value_of(by_key[row.kpi], row, target_for(row.kpi, row.team_id)) for row in sums]
+    return [
+        value_of(
+            by_key[row.kpi],
+            row,
+            target_for(row.kpi, row.team_id),
+            min_sample(by_key[row.kpi]) if min_sample else None,
+        )
+        for row in sums
+    ]
 
 
 def stored_targets(session: Session, plugins: PluginHost) -> TargetLookup:
@@ -117,10 +139,14 @@ def targets_lookup(in_force: targets.TargetMap) -> TargetLookup:
     return lambda metric_key, team_id: targets.target_for(in_force, metric_key, team_id)
 
 
-def value_of(metric: Metric, sums: GroupSums, target: Any) -> q.KpiValue:
-    """A value with its interval and status from pooled sums."""
+def value_of(metric: Metric, sums: Any, target: Any, min_sample: int | None = None) -> q.KpiValue:
+    """A value with its interval and status from pooled sums (status ``insufficient`` where the sample
+    is below ``min_sample``)."""
     value = sums.numerator / sums.denominator if sums.denominator > 0 else None
     interval = wilson_interval(sums.numerator, sums.denominator) if metric.kind == "rate" else None
+    status = status_of(value, target, metric.direction)
+    if min_sample is not None and value is not None and sums.denominator < min_sample:
+        status = INSUFFICIENT
     return q.KpiValue(
         kpi=sums.kpi,
         group_id=sums.group_id,
@@ -131,7 +157,7 @@ def value_of(metric: Metric, sums: GroupSums, target: Any) -> q.KpiValue:
         denominator=sums.denominator,
         ci_low=interval[0] if interval else None,
         ci_high=interval[1] if interval else None,
-        status=status_of(value, target, metric.direction),
+        status=status,
     )
 
 
@@ -203,12 +229,17 @@ def _source_parts(
     for slot, (column, _) in enumerate(periods.values()):
         bounds = q.boundaries(grid, column)
         bucket = _bucket(column, bounds, 0, len(grid))
-        ranges.append(q.in_range(column, bounds))
+        ranges.append(q.in_grid(column, grid, bounds))
         # With several period columns a row may be in range for one only: NULL bucket for the other.
         columns.append((case((ranges[-1], bucket), else_=null()) if len(periods) > 1 else bucket).label(f"p{slot}"))
+    windowed = {}
     for index, metric in metrics.items():
         ctx = context_for(metric)
         columns += [metric.numerator(ctx).label(f"n{index}"), metric.denominator(ctx).label(f"d{index}")]
+        still_open = open_outcome(metric, ctx, query.as_of)
+        if still_open is not None:
+            windowed[index] = True
+            columns.append(case((still_open, _int(1)), else_=_int(0)).label(f"o{index}"))
     facts = (
         select(*columns)
         .select_from(source.from_clause)
@@ -218,9 +249,15 @@ def _source_parts(
     buckets = [facts.c[f"p{slot}"] for slot in range(len(periods))]
     sums = [facts.c.gk, *buckets]
     for index in metrics:
-        counted = facts.c[f"d{index}"] > _int(0)
+        in_sample = facts.c[f"d{index}"] > _int(0)
+        counted = and_(in_sample, facts.c[f"o{index}"] == _int(0)) if index in windowed else in_sample
         sums.append(func.sum(case((counted, facts.c[f"n{index}"]), else_=_int(0))).label(f"n{index}"))
         sums.append(func.sum(case((counted, facts.c[f"d{index}"]), else_=_int(0))).label(f"d{index}"))
+        if index in windowed:
+            pending = case((and_(in_sample, facts.c[f"o{index}"] == _int(1)), _int(1)), else_=_int(0))
+            sums.append(func.sum(pending).label(f"o{index}"))
+        else:
+            sums.append(_int(0).label(f"o{index}"))
     pooled = select(*sums).group_by(facts.c.gk, *buckets).cte(f"sums_{number}")
     parts = []
     for slot, (_, members) in enumerate(periods.values()):
@@ -232,6 +269,7 @@ def _source_parts(
                 _int(i).label("kpi"),
                 per_period.c[f"n{i}"].label("num"),
                 per_period.c[f"d{i}"].label("den"),
+                per_period.c[f"o{i}"].label("pend"),
             )
             for i in members
         ]
@@ -241,8 +279,20 @@ def _source_parts(
 def _regroup(pooled: Any, slot: int, members: list[int], name: str) -> Any:
     """Sums per (group, bucket of one period column) from sums per (group, every bucket column)."""
     bucket = pooled.c[f"p{slot}"]
-    sums = [func.sum(pooled.c[f"{part}{i}"]).label(f"{part}{i}") for i in members for part in ("n", "d")]
+    sums = [func.sum(pooled.c[f"{part}{i}"]).label(f"{part}{i}") for i in members for part in ("n", "d", "o")]
     return select(pooled.c.gk, bucket, *sums).where(bucket.is_not(None)).group_by(pooled.c.gk, bucket).cte(name)
+
+
+def open_outcome(metric: Metric, ctx: Any, as_of: Any) -> Any | None:
+    """The condition "this fact's outcome window is still open at ``as_of``" (None: no window applies)."""
+    window = metric.outcome_window_of(ctx)
+    if window is None or as_of is None:
+        return None
+    column = metric.period_column(ctx)
+    cutoff = as_of - window
+    if q.is_date_column(column):
+        return column > literal(cutoff.date(), Date())
+    return column > literal(cutoff, UTCDateTime())
 
 
 def _bucket(column: Any, bounds: list[Any], low: int, high: int) -> Any:
@@ -293,4 +343,5 @@ def _sums_row(row: Any, metrics: Sequence[Metric], group_by: str, grid: PeriodGr
         period_start=grid.labels[mapping["idx"]],
         numerator=float(mapping["num"] or 0),
         denominator=float(mapping["den"] or 0),
+        pending=float(mapping["pend"] or 0),
     )

@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo
 
 Period = Literal["day", "week", "month", "quarter", "year"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
+RANGE = "range"
+"""The period of one bucket for the whole range asked (a trailing 30 days is one value)."""
+QUERY_PERIODS: tuple[str, ...] = (*PERIODS, RANGE)
+"""The periods a KPI query may ask for: the calendar periods, or one bucket for the range."""
 MAX_PERIODS = 1000
 """Most buckets one request may ask for (1,000 days is about 2.7 years)."""
 
@@ -75,9 +79,23 @@ class PeriodGrid:
     labels: tuple[date, ...]
     dates: tuple[date, ...]
     instants: tuple[datetime, ...]
+    gaps: frozenset[int] = frozenset()
+    """Buckets not asked for: no fact is read for them (comparison windows far apart share one grid)."""
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Runs of consecutive buckets asked for, as (first boundary index, last boundary index)."""
+        runs: list[tuple[int, int]] = []
+        for index in range(len(self.labels)):
+            if index in self.gaps:
+                continue
+            if runs and runs[-1][1] == index:
+                runs[-1] = (runs[-1][0], index + 1)
+            else:
+                runs.append((index, index + 1))
+        return runs
 
     def index_of(self, label: date) -> int:
         """The bucket whose period starts on ``label`` (ValueError if none)."""
@@ -88,6 +106,8 @@ def count_periods(start: date, end: date, period: str) -> int:
     """How many periods [start, end) touches (0 when end <= start)."""
     if end <= start:
         return 0
+    if period == RANGE:
+        return 1
     first, last = period_floor(start, period), period_floor(end - timedelta(days=1), period)
     if period == "day":
         return (last - first).days + 1
@@ -104,6 +124,8 @@ def period_grid(start: date, end: date, period: str, zone: ZoneInfo, *, limit: i
     count = count_periods(start, end, period)
     if count > limit:
         raise TooManyPeriods(f"{start} to {end} spans {count} {period}s; at most {limit} may be asked at once")
+    if period == RANGE:
+        return PeriodGrid(period, (start,), (start, end), (local_midnight(start, zone), local_midnight(end, zone)))
     labels: list[date] = [period_floor(start, period)]
     bounds: list[date] = [start]
     following = next_period_start(start, period)
@@ -128,6 +150,10 @@ def single_period(
     Raises ValueError when ``label`` is not the first day of a period or the
     clipped bucket is empty.
     """
+    if period == RANGE:
+        if start is None or end is None or label != start:
+            raise ValueError(f"with period {RANGE}, period_start must be the range's start and end must be given")
+        return period_grid(start, end, period, zone)
     if period_floor(label, period) != label:
         raise ValueError(f"{label} is not the first day of a {period}")
     low = max(label, start) if start else label

@@ -14,16 +14,16 @@ category leaves evaluation metrics without facts, so they get no rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Date, and_, literal
+from sqlalchemy import ColumnElement, Date, and_, false, literal, or_
 from sqlalchemy.sql import FromClause
 from sqlalchemy.types import TypeDecorator
 
 from kpi_core.accounts.scope import Scope
 from kpi_core.errors import Invalid
-from kpi_core.kpis.periods import PERIODS, PeriodGrid, TooManyPeriods, period_grid
+from kpi_core.kpis.periods import QUERY_PERIODS, PeriodGrid, TooManyPeriods, period_grid
 from kpi_core.storage.limits import year_problem
 from kpi_core.storage.models import Base
 from kpi_core.storage.types import UTCDateTime
@@ -55,6 +55,8 @@ class KpiQuery:
     group_by: str = "company"
     period: str = "month"
     filters: Filters = field(default_factory=Filters)
+    as_of: datetime | None = None
+    """The instant outcome windows are judged at (None: every outcome is taken as settled)."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,8 @@ def validate_grid(query: KpiQuery, zone: Any) -> PeriodGrid:
     """The query's period buckets; Invalid (422) naming the query field at fault."""
     if query.group_by not in GROUP_BYS:
         raise Invalid("group_by", f"must be one of {', '.join(GROUP_BYS)}", location="query")
-    if query.period not in PERIODS:
-        raise Invalid("period", f"must be one of {', '.join(PERIODS)}", location="query")
+    if query.period not in QUERY_PERIODS:
+        raise Invalid("period", f"must be one of {', '.join(QUERY_PERIODS)}", location="query")
     for name, day in (("start", query.start), ("end", query.end)):
         problem = year_problem(day)
         if problem:  # before any work: the grid must never step past the calendar's end
@@ -181,3 +183,12 @@ def boundaries(grid: PeriodGrid, column: Any) -> list[Any]:
 def in_range(column: Any, bounds: list[Any]) -> ColumnElement[bool]:
     """first boundary <= column < last boundary: lets the database range-scan the column's index."""
     return and_(column >= bounds[0], column < bounds[-1])
+
+
+def in_grid(column: Any, grid: PeriodGrid, bounds: list[Any]) -> ColumnElement[bool]:
+    """``column`` within a bucket of ``grid`` that is asked for: one range per run of such buckets."""
+    spans = grid.spans()
+    if not spans:
+        return false()
+    ranges = [and_(column >= bounds[low], column < bounds[high]) for low, high in spans]
+    return ranges[0] if len(ranges) == 1 else or_(*ranges)

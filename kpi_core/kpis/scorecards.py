@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
 from kpi_core.errors import Invalid
-from kpi_core.kpis import engine
+from kpi_core.kpis import engine, ranges
 from kpi_core.kpis import query as q
 from kpi_core.kpis.context import ContextFor, stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
@@ -230,10 +230,12 @@ def points_of(value: float | None, target: Any, direction: str) -> float | None:
 
 def previous_window(start: date, end: date, period: str) -> tuple[date, date]:
     """The window of equal length just before [start, end): whole periods back when the range is
-    made of whole periods (May for June), else the same number of days."""
+    made of whole periods (May for June), the same elapsed part of the period before when it lies
+    within one period (1-4 November for 1-4 December), else the same number of days."""
     aligned = period_floor(start, period) == start and period_floor(end, period) == end
     if not aligned:
-        return start - (end - start), start
+        # A period not over (month to date): the same elapsed part of the one before (1-4 Dec: 1-4 Nov).
+        return ranges.previous_window(start, end, period) or (start - (end - start), start)
     count = count_periods(start, end - timedelta(days=1), period)
     if period in ("day", "week"):
         days = count * (7 if period == "week" else 1)

@@ -66,9 +66,16 @@ def month_slices(grid: PeriodGrid, zone: ZoneInfo) -> list[MonthSlice]:
     for month in local_months(start, end):
         low, high = max(start, month), min(end, next_period_start(month, "month"))
         days = (low, *(day for day in grid.dates if low < day < high), high)
+        # A piece is not asked for where the grid's bucket around it is not.
+        gaps = frozenset(
+            index for index, day in enumerate(days[:-1]) if bisect.bisect_right(grid.dates, day) - 1 in grid.gaps
+        )
+        if len(gaps) == len(days) - 1:
+            continue
         # Only a month's bounds can be new cut points: the grid has the others' instants already.
         instants = tuple(instant_of[day] if day in instant_of else local_midnight(day, zone) for day in days)
-        slices.append(MonthSlice(month, PeriodGrid(grid.period, labels=days[:-1], dates=days, instants=instants)))
+        piece_grid = PeriodGrid(grid.period, labels=days[:-1], dates=days, instants=instants, gaps=gaps)
+        slices.append(MonthSlice(month, piece_grid))
     return slices
 
 
@@ -105,13 +112,14 @@ def pooled_sums(
     for key in keys:
         body = lookup(cache, key)
         found.append(_decode(body) if body is not None else None)
-    computed = 0
-    for run in _missing_runs(found):
-        for index, rows in _computed(session, metrics, query, [slices[i] for i in run], scope, context_for).items():
-            found[run[index]] = rows
-            cache.set(keys[run[index]], _encode(rows), ttl)
-        computed += len(run)
-    pooled = _pooled([row for rows in found for row in rows or ()], grid)
+    # Every missing month in one statement: months apart are joined by pieces not asked for.
+    missing = [index for run in _missing_runs(found) for index in run]
+    if missing:
+        for index, rows in _computed(session, metrics, query, [slices[i] for i in missing], scope, context_for).items():
+            found[missing[index]] = rows
+            cache.set(keys[missing[index]], _encode(rows), ttl)
+    computed = len(missing)
+    pooled = pooled_rows([row for rows in found for row in rows or ()], grid)
     return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices))
 
 
@@ -136,10 +144,22 @@ def _computed(
     scope: Scope,
     context_for: ContextFor,
 ) -> dict[int, list[engine.GroupSums]]:
-    """Sums per piece of consecutive months, in one statement; the rows of each slice by its position."""
-    dates = (slices[0].grid.dates[0], *(day for piece in slices for day in piece.grid.dates[1:]))
-    instants = (slices[0].grid.instants[0], *(moment for piece in slices for moment in piece.grid.instants[1:]))
-    pieces = PeriodGrid(slices[0].grid.period, labels=dates[:-1], dates=dates, instants=instants)
+    """Sums per piece of months (in order), in one statement; the rows of each slice by its position.
+
+    Where one slice ends before the next begins, the days between are a piece not asked for."""
+    dates, instants, gaps = [slices[0].grid.dates[0]], [slices[0].grid.instants[0]], set()
+    for piece in slices:
+        if piece.grid.dates[0] != dates[-1]:
+            gaps.add(len(dates) - 1)
+            dates.append(piece.grid.dates[0])
+            instants.append(piece.grid.instants[0])
+        gaps.update(len(dates) - 1 + index for index in piece.grid.gaps)
+        dates += piece.grid.dates[1:]
+        instants += piece.grid.instants[1:]
+    pieces = PeriodGrid(
+        slices[0].grid.period, labels=tuple(dates[:-1]), dates=tuple(dates), instants=tuple(instants),
+        gaps=frozenset(gaps),
+    )  # fmt: skip
     span = replace(query, start=dates[0], end=dates[-1])
     months = [piece.month for piece in slices]
     by_slice: dict[int, list[engine.GroupSums]] = {index: [] for index in range(len(slices))}
@@ -148,32 +168,35 @@ def _computed(
     return by_slice
 
 
-def _pooled(rows: Sequence[engine.GroupSums], grid: PeriodGrid) -> list[engine.GroupSums]:
+def pooled_rows(rows: Sequence[engine.GroupSums], grid: PeriodGrid) -> list[engine.GroupSums]:
     """Rows of pieces (labelled by their first day) summed into the buckets of ``grid``."""
-    # [first row, bucket label, numerator, denominator, pieces]: GroupSums are made once per bucket.
+    # [first row, bucket label, numerator, denominator, pieces, pending]: GroupSums are made once per bucket.
     pooled: dict[tuple[str, str, date], list[Any]] = {}
     for row in rows:
         label = grid.labels[bisect.bisect_right(grid.dates, row.period_start) - 1]
         key = (row.kpi, row.group_id, label)
         found = pooled.get(key)
         if found is None:
-            pooled[key] = [row, label, row.numerator, row.denominator, 1]
+            pooled[key] = [row, label, row.numerator, row.denominator, 1, row.pending]
         else:
             found[2] += row.numerator
             found[3] += row.denominator
             found[4] += 1
+            found[5] += row.pending
     return [
         row  # most buckets are one piece: the row as it is
         if pieces == 1 and label == row.period_start
-        else engine.GroupSums(row.kpi, row.group_id, row.group_label, row.team_id, label, numerator, denominator)
-        for row, label, numerator, denominator, pieces in pooled.values()
+        else engine.GroupSums(
+            row.kpi, row.group_id, row.group_label, row.team_id, label, numerator, denominator, pending
+        )
+        for row, label, numerator, denominator, pieces, pending in pooled.values()
     ]
 
 
 def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
     items = [
         [row.kpi, row.group_id, row.group_label, row.team_id, row.period_start.isoformat(), row.numerator,
-         row.denominator]
+         row.denominator, row.pending]
         for row in rows
     ]  # fmt: skip
     return json.dumps(items, separators=(",", ":"), allow_nan=False).encode()
@@ -181,6 +204,6 @@ def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
 
 def _decode(body: bytes) -> list[engine.GroupSums]:
     return [
-        engine.GroupSums(kpi, group_id, label, team_id, date.fromisoformat(start), numerator, denominator)
-        for kpi, group_id, label, team_id, start, numerator, denominator in json.loads(body)
+        engine.GroupSums(kpi, group_id, label, team_id, date.fromisoformat(start), numerator, denominator, pending)
+        for kpi, group_id, label, team_id, start, numerator, denominator, pending in json.loads(body)
     ]

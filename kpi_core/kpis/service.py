@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from datetime import date
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,19 +24,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
-from kpi_core.kpis import engine, scorecards, segments
+from kpi_core.kpis import engine, honest, ranges, scorecards, segments
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import ResultCache, lookup
 from kpi_core.kpis.context import ContextFor, contexts_for
 from kpi_core.kpis.definitions import resolve_metrics
-from kpi_core.kpis.periods import PeriodGrid
+from kpi_core.kpis.periods import RANGE, PeriodGrid
 from kpi_core.plugins import PluginHost
 from kpi_core.records import targets
 from kpi_core.records.plugin_settings import grouped_by_plugin, setting_values
 from kpi_core.storage import versions
 from kpi_core.storage.models import Technician
+from kpi_core.storage.types import utcnow
 
-KEY_VERSION = 1
+KEY_VERSION = 2
 """Bump when the cached JSON's shape changes, so old entries are not read."""
 
 
@@ -53,16 +54,30 @@ class Answer:
     cached: bool
     months_computed: int = 0
     months_total: int = 0
+    start: date | None = None
+    end: date | None = None
+    """The range answered (local dates, end exclusive): a relative range as resolved."""
 
 
 class ValuesAnswer(Answer):
     """The values of one query as the API's JSON array."""
 
     def rows(self) -> list[q.KpiValue]:
+        """The rows as :class:`~kpi_core.kpis.query.KpiValue` (the fields it has; see :mod:`~kpi_core.kpis.honest`
+        for the others)."""
         return [
-            q.KpiValue(**{**row, "period_start": date.fromisoformat(row["period_start"])})
+            q.KpiValue(
+                **{
+                    **{name: row[name] for name in VALUE_FIELDS},
+                    "period_start": date.fromisoformat(row["period_start"]),
+                }
+            )
             for row in json.loads(self.body)
         ]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """The rows as the API sends them."""
+        return json.loads(self.body)  # type: ignore[no-any-return]
 
 
 def kpi_values(
@@ -74,45 +89,116 @@ def kpi_values(
     scope: Scope = UNSCOPED,
     cache: ResultCache | None = None,
     ttl: int = 86400,
+    honesty: honest.Honesty | None = None,
 ) -> ValuesAnswer:
-    """The values of ``query`` as ``scope`` may see them, from the cache when it has them.
+    """The values of ``query`` as ``scope`` may see them, from the cache when it has them, each row
+    with the fields of :mod:`kpi_core.kpis.honest` (comparisons and adjustment as ``honesty`` asks).
 
     Raises Invalid (422) for an unknown KPI or a bad range, as the engine does.
     """
+    honesty = honesty or honest.Honesty()
     grid = q.validate_grid(query, zone)
     metrics = resolve_metrics(plugins, query.kpis)
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
-    shape = {"period": query.period, "range": [query.start.isoformat(), query.end.isoformat()]}
+    context_for = contexts_for(plugins, grouped_by_plugin(settings))
+    now = honesty.now or utcnow()
+    as_of = honest.floor_minute(now)
+    query = replace(query, as_of=as_of)
+    longest = honest.longest_window(metric.outcome_window_of(context_for(metric)) for metric in metrics)
+    shape: dict[str, Any] = {
+        "period": query.period,
+        "range": [query.start.isoformat(), query.end.isoformat()],
+        "compare": list(honesty.compare),
+        "unit": honesty.unit if query.period == RANGE else None,
+        "min_sample": honesty.min_sample,
+        "adjust": honesty.adjust,
+        **_time_key(grid, now, as_of, longest, zone),
+    }
     question = _question("values", query, metrics, **shape)
     key = answer_key(session, plugins, question, zone, scope, settings, in_force, grid)
     months = len(segments.local_months(query.start, query.end))
     found = lookup(cache, key)
+    dates = {"start": query.start, "end": query.end}
     if found is not None:
-        return ValuesAnswer(found, cached=True, months_computed=0, months_total=months)
-    context_for = contexts_for(plugins, grouped_by_plugin(settings))
+        return ValuesAnswer(found, cached=True, months_computed=0, months_total=months, **dates)
+    windows = {kind: honest.bucket_windows(grid, kind, honesty.unit, honesty.week_start) for kind in honesty.compare}
+    fine = honest.fine_grid(grid, (window for listed in windows.values() for window in listed), zone)
     if cache is None:
-        sums = engine.fetch_sums(session, metrics, query, grid, scope, context_for)
-        computed = total = months
+        pieces = engine.fetch_sums(session, metrics, query, fine, scope, context_for)
+        computed = total = len(segments.month_slices(fine, zone))
     else:
         pooled = segments.pooled_sums(
             session,
             metrics,
             query,
-            grid,
+            fine,
             zone=zone,
             cache=cache,
-            key_of=_slice_keys(session, plugins, query, metrics, zone, scope, settings, grid),
+            key_of=_slice_keys(session, plugins, query, metrics, zone, scope, settings, fine, longest),
             ttl=ttl,
             scope=scope,
             context_for=context_for,
         )
-        sums, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
-    values = engine.values_of(metrics, sums, engine.targets_lookup(in_force))
-    body = json.dumps([_row(value) for value in values], separators=(",", ":"), allow_nan=False).encode()
+        pieces, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
+    body = _values_body(metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now)
     if cache is not None:
         cache.set(key, body, ttl)
-    return ValuesAnswer(body, cached=False, months_computed=computed, months_total=total)
+    return ValuesAnswer(body, cached=False, months_computed=computed, months_total=total, **dates)
+
+
+def _time_key(
+    grid: PeriodGrid, now: datetime, as_of: datetime, longest: timedelta | None, zone: ZoneInfo
+) -> dict[str, str]:
+    """What of the clock an answer over ``grid`` depends on: the minute while an outcome window may be
+    open in it, the local day while its last bucket has not ended, else nothing (it is settled)."""
+    end = grid.instants[-1]
+    if longest is not None and end + longest > as_of:
+        return {"as_of": as_of.isoformat()}
+    if end > now:
+        return {"today": ranges.local_today(now, zone).isoformat()}
+    return {}
+
+
+def _values_body(
+    metrics: Sequence[Any],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    pieces: Sequence[engine.GroupSums],
+    windows: dict[str, list[honest.Window]],
+    in_force: targets.TargetMap,
+    context_for: ContextFor,
+    honesty: honest.Honesty,
+    zone: ZoneInfo,
+    now: datetime,
+) -> bytes:
+    """The answer's JSON: the rows of ``grid`` pooled from the fine grid's ``pieces``, each with its honest
+    fields and comparisons."""
+    low, high = grid.dates[0], grid.dates[-1]
+    inside = [row for row in pieces if low <= row.period_start < high]
+    sums = engine.presentation_order(segments.pooled_rows(inside, grid), metrics)
+    by_key = {metric.key: metric for metric in metrics}
+    minimum = {metric.key: metric.min_sample_of(context_for(metric), honesty.min_sample) for metric in metrics}
+    target_for = engine.targets_lookup(in_force)
+    values = engine.values_of(metrics, sums, target_for, lambda metric: minimum[metric.key])
+    spread = honest.Pieces(pieces) if windows else None
+    ends = {label: grid.dates[index + 1] for index, label in enumerate(grid.labels)}
+    complete = {label: honest.is_complete(end, zone, now) for label, end in ends.items()}
+    rows = []
+    for value, row in zip(values, sums, strict=True):
+        index = grid.index_of(row.period_start)
+        extra = honest.honest_fields(
+            value,
+            row,
+            end=ends[row.period_start],
+            complete=complete[row.period_start],
+            target=target_for(row.kpi, row.team_id),
+            direction=by_key[row.kpi].direction,
+            windows={kind: listed[index] for kind, listed in windows.items()},
+            pieces=spread,
+        )
+        rows.append({**_row(value), **extra})
+    return json.dumps(rows, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _slice_keys(
@@ -124,15 +210,23 @@ def _slice_keys(
     scope: Scope,
     settings: dict[str, Any],
     grid: PeriodGrid,
+    longest: timedelta | None = None,
 ) -> segments.SliceKey:
     """Keys of one month's pooled sums: as an answer's, but of that month's range and data only, and
-    without targets (sums do not depend on them)."""
+    without targets (sums do not depend on them). While an outcome window (``longest``) may still be
+    open in the month, its sums depend on the minute they are judged at (``query.as_of``) too."""
     known = dict(versions.current(session, versions_key_months(grid)))
 
     def key_of(month_grid: PeriodGrid) -> str:
         # The pieces, not the period, say what was summed: a month of a monthly dashboard and a month of a
         # year's scorecard window are one entry.
-        question = _question("month sums", query, metrics, pieces=[day.isoformat() for day in month_grid.dates])
+        shape: dict[str, Any] = {"pieces": [day.isoformat() for day in month_grid.dates]}
+        if month_grid.gaps:
+            shape["gaps"] = sorted(month_grid.gaps)
+        as_of = query.as_of
+        if as_of is not None and longest is not None and month_grid.instants[-1] + longest > as_of:
+            shape["as_of"] = as_of.isoformat()
+        question = _question("month sums", query, metrics, **shape)
         return answer_key(session, plugins, question, zone, scope, settings, {}, month_grid, known=known)
 
     return key_of
@@ -260,7 +354,7 @@ def scorecards_answer(
     key = answer_key(session, plugins, question, zone, scope, settings, in_force, window)
     found = lookup(cache, key)
     if found is not None:
-        return Answer(found, cached=True, months_total=months)
+        return Answer(found, cached=True, months_total=months, start=start, end=end)
 
     pooled: list[segments.PooledSums] = []
     sums_of = None
@@ -282,13 +376,15 @@ def scorecards_answer(
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":"), allow_nan=False).encode()
     if cache is None:
-        return Answer(body, cached=False, months_computed=months, months_total=months)
+        return Answer(body, cached=False, months_computed=months, months_total=months, start=start, end=end)
     cache.set(key, body, ttl)
     return Answer(
         body,
         cached=False,
         months_computed=sum(window.months_computed for window in pooled),
         months_total=sum(window.months_total for window in pooled),
+        start=start,
+        end=end,
     )
 
 

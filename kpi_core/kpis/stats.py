@@ -16,6 +16,11 @@ class Thresholds(Protocol):
     def amber(self) -> float: ...
 
 
+DEFAULT_STATUS_MIN_SAMPLE = 10
+"""Fewest facts in a sample for a status, unless KPI_STATUS_MIN_SAMPLE or the KPI says otherwise."""
+INSUFFICIENT = "insufficient"
+"""The status of a value whose sample is below its KPI's minimum: too few jobs to judge."""
+
 Z_95 = 1.959963984540054
 """The standard normal quantile of 0.975: a two-sided 95% interval."""
 

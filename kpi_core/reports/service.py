@@ -14,7 +14,7 @@ the file, so a row whose job run is gone still says whether it has a file.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,8 @@ from kpi_core.audit.trail import Actor, record
 from kpi_core.errors import Invalid, NotFound
 from kpi_core.jobs.runner import Runner
 from kpi_core.jobs.schedules import REPORT_JOB_KEY
-from kpi_core.reports.spec import ReportSpec, parse_spec
+from kpi_core.reports.coverage import COMPANY, describe_coverage
+from kpi_core.reports.spec import DEFAULT_TITLE, TITLE_LENGTH, ReportSpec, parse_spec
 from kpi_core.storage.models import JobRun, ReportFile, ReportRun, Team, Technician
 from kpi_core.storage.types import utcnow
 
@@ -110,8 +111,11 @@ def request_report(
     runner.spec(REPORT_JOB_KEY)  # before anything is added: a missing job must not leave a run behind
     settings = runner.env.settings
     today = utcnow().astimezone(settings.zone).date()
-    spec = parse_spec(raw_spec, runner.env.plugins, settings.zone, today=today, prefix=prefix)
+    spec = parse_spec(
+        raw_spec, runner.env.plugins, settings.zone, today=today, prefix=prefix, week_start=settings.week_start_day
+    )
     check_filters(session, spec, scope, prefix)
+    spec = titled(session, spec, scope)
     run = ReportRun(
         requested_by_id=actor.user_id,
         format=spec.format,
@@ -129,6 +133,14 @@ def request_report(
     )
     session.flush()
     return run
+
+
+def titled(session: Session, spec: ReportSpec, scope: Scope) -> ReportSpec:
+    """A report left with the default title is titled with what it covers ("North team KPI report")."""
+    if spec.title != DEFAULT_TITLE:
+        return spec
+    label = describe_coverage(session, spec.filters, scope).label
+    return spec if label == COMPANY else replace(spec, title=f"{label} {DEFAULT_TITLE}"[:TITLE_LENGTH])
 
 
 def check_filters(session: Session, spec: ReportSpec, scope: Scope, prefix: str = "") -> None:
@@ -195,7 +207,14 @@ def schedule_spec_check(session: Session, runner: Runner) -> Callable[[Any], Non
 
     def check(raw_spec: Any) -> None:
         today = utcnow().astimezone(settings.zone).date()
-        spec = parse_spec(raw_spec, runner.env.plugins, settings.zone, today=today, prefix=SCHEDULE_PREFIX)
+        spec = parse_spec(
+            raw_spec,
+            runner.env.plugins,
+            settings.zone,
+            today=today,
+            prefix=SCHEDULE_PREFIX,
+            week_start=settings.week_start_day,
+        )
         check_filters(session, spec, UNSCOPED, SCHEDULE_PREFIX)
 
     return check

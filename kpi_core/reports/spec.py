@@ -10,7 +10,9 @@ schedule's ``report_spec``)::
 Instead of ``start``/``end``, ``last_periods: N`` asks for the N complete
 periods before today (in the company time zone), which is what a schedule
 wants: a monthly schedule with ``{"period": "month", "last_periods": 1}``
-reports on the month just ended each time it fires. Every problem is an
+reports on the month just ended each time it fires. ``range`` (``last_30_days``,
+``month_to_date``, ... as :mod:`kpi_core.kpis.ranges` lists them) is resolved
+the same way, on the day the report is made. Every problem is an
 :class:`~kpi_core.errors.Invalid` naming the field (with ``prefix``, e.g.
 ``report_spec.format`` for a schedule).
 """
@@ -27,9 +29,10 @@ from kpi_core.errors import Invalid
 from kpi_core.kpis.definitions import resolve_metrics
 from kpi_core.kpis.periods import MAX_PERIODS, PERIODS, period_floor
 from kpi_core.kpis.query import GROUP_BYS, Filters, KpiQuery, validate_grid
+from kpi_core.kpis.ranges import RANGES, resolve_range
 from kpi_core.plugins import PluginHost
 
-FIELDS = ("format", "title", "kpis", "group_by", "period", "start", "end", "last_periods", "filters")
+FIELDS = ("format", "title", "kpis", "group_by", "period", "start", "end", "last_periods", "range", "filters")
 FILTER_FIELDS = ("team", "technician", "category")
 TITLE_LENGTH = 200
 DEFAULT_TITLE = "KPI report"
@@ -76,10 +79,13 @@ def available_formats(plugins: PluginHost) -> str:
     return ", ".join(sorted(plugins.report_formats)) or "none (no report format plugin is loaded)"
 
 
-def parse_spec(raw: Any, plugins: PluginHost, zone: ZoneInfo, *, today: date, prefix: str = "") -> ReportSpec:
+def parse_spec(
+    raw: Any, plugins: PluginHost, zone: ZoneInfo, *, today: date, prefix: str = "", week_start: int = 0
+) -> ReportSpec:
     """Validate ``raw`` (JSON data, or the API's already typed body) into a :class:`ReportSpec`.
 
-    ``today`` is the company's local date, which ``last_periods`` counts back from.
+    ``today`` is the company's local date, which ``last_periods`` counts back from and ``range`` is
+    resolved on (weeks starting on weekday ``week_start``, Monday 0).
     """
     name = _namer(prefix)
     if not isinstance(raw, Mapping):
@@ -100,7 +106,7 @@ def parse_spec(raw: Any, plugins: PluginHost, zone: ZoneInfo, *, today: date, pr
         metrics = resolve_metrics(plugins, kpis)
     except Invalid as exc:
         raise Invalid(name("kpis"), exc.message) from None
-    start, end = _range(raw, period, today, name)
+    start, end = _range(raw, period, today, name, week_start)
     spec = ReportSpec(
         format=report_format,
         title=title,
@@ -164,8 +170,19 @@ def _date(value: Any, field_name: str) -> date:
     raise Invalid(field_name, "must be a date like 2026-03-01")
 
 
-def _range(raw: Mapping[str, Any], period: str, today: date, name: Any) -> tuple[date, date]:
-    """``start``/``end`` as given, or the ``last_periods`` complete periods before ``today``."""
+def _range(raw: Mapping[str, Any], period: str, today: date, name: Any, week_start: int = 0) -> tuple[date, date]:
+    """``start``/``end`` as given, the ``last_periods`` complete periods before ``today``, or ``range``."""
+    relative = raw.get("range")
+    if relative is not None:
+        others = [key for key in ("start", "end", "last_periods") if raw.get(key) is not None]
+        if others or relative not in RANGES:
+            raise Invalid(
+                name("range"),
+                ("give either range, last_periods, or start and end; " if others else f"unknown range {relative!r}; ")
+                + f"range is one of {', '.join(RANGES)}",
+            )
+        found = resolve_range(relative, today, week_start)
+        return found.start, found.end
     last = raw.get("last_periods")
     if last is None:
         for required in ("start", "end"):

@@ -7,12 +7,13 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kpi_core.kpis import drilldown, service
+from kpi_core.kpis import drilldown, ranges, service
 from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.definitions import kpi_definitions
-from kpi_core.kpis.periods import MAX_PERIODS, PERIODS
+from kpi_core.kpis.honest import Honesty
+from kpi_core.kpis.periods import MAX_PERIODS, QUERY_PERIODS
 from kpi_core.kpis.query import GROUP_BYS, NO_TEAM, Filters, KpiQuery
 from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
@@ -25,6 +26,7 @@ blp = Blueprint("kpis", __name__, url_prefix="/api/v1/kpis", description="KPI de
 
 ID = RECORD_ID
 DATES = "Local dates in the company time zone (KPI_TIMEZONE)"
+ADJUSTMENTS = ("category",)
 GROUPS = (
     "technician, team (technicians without a team: group_id 'none'), category (evaluation KPIs have no "
     "category and give no rows) or company (group_id 'company')"
@@ -69,19 +71,89 @@ def _group_by() -> fields.String:
 def _period() -> fields.String:
     return fields.String(
         load_default="month",
-        validate=validate.OneOf(PERIODS),
-        metadata={"description": "day, week (ISO, from Monday), month, quarter or year, in the company time zone"},
+        validate=validate.OneOf(QUERY_PERIODS),
+        metadata={
+            "description": "day, week (ISO, from Monday), month, quarter or year, in the company time zone; "
+            "range: one bucket for the whole range"
+        },
     )
 
 
-class ValuesQuerySchema(FilterSchema):
+RANGE_HELP = (
+    "Instead of start and end: a range resolved in the company time zone when asked: "
+    + ", ".join(ranges.RANGES)
+    + ". last_N_days are the N whole days before today; *_to_date run from the start of the current week "
+    "(KPI_WEEK_START), month, quarter or year up to and including today; last_* are the whole period before. "
+    "The answer gives the dates used (headers X-KPI-Start and X-KPI-End, end exclusive)."
+)
+
+
+class RangeSchema(FilterSchema):
+    """start and end, or range: one of them, checked whole."""
+
+    start = CalendarDate(metadata={"description": f"First day, inclusive (required without range). {DATES}"})
+    end = CalendarDate(
+        metadata={
+            "description": f"Day after the last, exclusive (required without range); at most {MAX_PERIODS} "
+            f"periods. {DATES}"
+        },
+    )
+    range = fields.String(validate=validate.OneOf(ranges.RANGES), metadata={"description": RANGE_HELP})
+
+    @validates_schema
+    def _start_end_or_range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        given = [name for name in ("start", "end") if data.get(name) is not None]
+        if data.get("range") is not None:
+            if given:
+                raise ValidationError(
+                    f"give either range or start and end, not both; range is one of {', '.join(ranges.RANGES)}",
+                    field_name="range",
+                )
+            return
+        missing = {name: ["Missing data for required field (or give range)."] for name in ("start", "end")}
+        for name in given:
+            missing.pop(name)
+        if missing:
+            raise ValidationError(missing)
+
+
+class ValuesQuerySchema(RangeSchema):
     kpi = fields.List(fields.String(), metadata={"description": "KPI key; repeatable; all KPIs when absent"})
     group_by = _group_by()
     period = _period()
-    start = CalendarDate(required=True, metadata={"description": f"First day, inclusive. {DATES}"})
-    end = CalendarDate(
-        required=True,
-        metadata={"description": f"Day after the last, exclusive; at most {MAX_PERIODS} periods. {DATES}"},
+    compare = fields.List(
+        fields.String(validate=validate.Length(min=1, max=40)),
+        metadata={
+            "description": "previous and/or year_ago (repeat, or comma-separated): each row gets an object of the "
+            "comparison window's value, numerator, denominator and change (the same elapsed part of the period "
+            "before for a period not over: 1-4 December against 1-4 November)"
+        },
+    )
+    adjust = fields.String(
+        validate=validate.OneOf(ADJUSTMENTS),
+        metadata={
+            "description": "category: for a rate by technician or team, the rate expected from the group's job mix "
+            "at the company's rate per category (expected), and observed / expected (ratio, with a 95% interval)"
+        },
+    )
+
+    @validates_schema
+    def _comparisons(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        asked = [part.strip() for item in data.get("compare", ()) for part in item.split(",")]
+        unknown = [part for part in asked if part not in ranges.COMPARISONS]
+        if unknown:
+            raise ValidationError(
+                f"unknown comparison {unknown[0]!r}; compare is one of {', '.join(ranges.COMPARISONS)}",
+                field_name="compare",
+            )
+
+
+class ComparisonSchema(Schema):
+    value = fields.Float(required=True, allow_none=True, metadata={"description": "null without a sample"})
+    numerator = fields.Float(required=True)
+    denominator = fields.Float(required=True)
+    change = fields.Float(
+        required=True, allow_none=True, metadata={"description": "The row's value minus this value (null if either is)"}
     )
 
 
@@ -96,11 +168,29 @@ class KpiValueSchema(Schema):
     ci_low = fields.Float(required=True, allow_none=True, metadata={"description": "95% Wilson interval (rates)"})
     ci_high = fields.Float(required=True, allow_none=True)
     status = fields.String(
-        required=True, allow_none=True, metadata={"enum": ["green", "amber", "red", None], "description": "vs target"}
+        required=True,
+        allow_none=True,
+        metadata={
+            "enum": ["green", "amber", "red", "insufficient", None],
+            "description": "vs target; insufficient: the sample is below the KPI's minimum (KPI_STATUS_MIN_SAMPLE)",
+        },
     )
+    period_end = CalendarDate(required=True, metadata={"description": "Day after the period's last (clipped)"})
+    complete = fields.Boolean(required=True, metadata={"description": "The period has ended (company time zone)"})
+    provisional = fields.Boolean(
+        required=True, metadata={"description": "Some facts' outcome window is still open: the value may change"}
+    )
+    pending = fields.Float(required=True, metadata={"description": "Facts left out until their outcome window closes"})
+    certain = fields.Boolean(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The 95% interval lies wholly inside the status's band (null: no interval or status)"},
+    )
+    previous = fields.Nested(ComparisonSchema, allow_none=True, metadata={"description": "With compare=previous"})
+    year_ago = fields.Nested(ComparisonSchema, allow_none=True, metadata={"description": "With compare=year_ago"})
 
 
-class DrilldownQuerySchema(FilterSchema):
+class DrilldownQuerySchema(RangeSchema):
     group_by = _group_by()
     group_id = fields.String(
         validate=validate.Length(min=1, max=64),
@@ -110,6 +200,18 @@ class DrilldownQuerySchema(FilterSchema):
     period_start = CalendarDate(required=True, metadata={"description": "The value's period_start"})
     start = CalendarDate(metadata={"description": "The range start the value was asked with, if inside the period"})
     end = CalendarDate(metadata={"description": "The range end the value was asked with, if inside the period"})
+    range = fields.String(
+        validate=validate.OneOf(ranges.RANGES), metadata={"description": "The range the value was asked with"}
+    )
+
+    @validates_schema
+    def _start_end_or_range(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # start and end stay optional here: only a range cut short needs them.
+        if data.get("range") is not None and (data.get("start") is not None or data.get("end") is not None):
+            raise ValidationError(
+                f"give either range or start and end, not both; range is one of {', '.join(ranges.RANGES)}",
+                field_name="range",
+            )
 
 
 class DrilldownRowSchema(Schema):
@@ -141,6 +243,31 @@ class RowPage(SQLPage):
         return list(db_session().execute(self.window(self.collection)).mappings())
 
 
+def resolved_range(args: dict[str, Any]) -> tuple[Any, Any, str | None]:
+    """The request's (start, end, calendar unit): as given, or its ``range`` resolved at the app's clock
+    in the company time zone (unit None where start and end were given)."""
+    name = args.get("range")
+    if name is None:
+        return args.get("start"), args.get("end"), None
+    state = app_state()
+    today = ranges.local_today(state.clock(), state.settings.zone)
+    found = ranges.resolve_range(name, today, state.settings.week_start_day)
+    return found.start, found.end, found.unit
+
+
+def honesty_of(args: dict[str, Any], unit: str | None) -> Honesty:
+    state = app_state()
+    asked = [part.strip() for item in args.get("compare", ()) for part in item.split(",")]
+    return Honesty(
+        compare=tuple(dict.fromkeys(asked)),
+        unit=unit,
+        week_start=state.settings.week_start_day,
+        now=state.clock(),
+        min_sample=state.settings.status_min_sample,
+        adjust=args.get("adjust"),
+    )
+
+
 def filters_of(args: dict[str, Any]) -> Filters:
     return Filters(
         teams=tuple(args.get("team", ())),
@@ -166,7 +293,7 @@ class KpiValues(MethodView):
     @blp.response(200, KpiValueSchema(many=True))
     @blp.doc(operationId="getKpiValues", summary="Compute KPI values by group and period")
     def get(self, args: dict[str, Any]) -> Any:
-        """KPIs x group x period over [start, end), computed from the facts you may see.
+        """KPIs x group x period over [start, end) (or a relative range), computed from the facts you may see.
 
         Rates and roll-ups pool numerators and denominators. A group with facts
         in a period but none in a KPI's sample has value null; a group with no
@@ -176,11 +303,18 @@ class KpiValues(MethodView):
         X-KPI-Cache: hit or miss). The sums of each month are cached on their
         own: after a change to one month, only that month is computed again
         (header X-KPI-Months-Computed: computed/total months of the range).
+
+        Each row says whether its period has ended (complete), whether facts whose outcome is not known
+        yet were left out (provisional, pending: a first-time fix within the callback window), whether
+        the sample is too small for a status (status insufficient) and whether the 95% interval lies
+        wholly inside the status's band (certain). The dates answered are in the headers X-KPI-Start and
+        X-KPI-End (end exclusive): with range, as resolved when asked.
         """
         state = app_state()
+        start, end, unit = resolved_range(args)
         query = KpiQuery(
-            start=args["start"],
-            end=args["end"],
+            start=start,
+            end=end,
             kpis=tuple(args.get("kpi", ())),
             group_by=args["group_by"],
             period=args["period"],
@@ -194,6 +328,7 @@ class KpiValues(MethodView):
             scope=current_scope(),
             cache=shared_cache(state.settings),
             ttl=state.settings.cache_ttl,
+            honesty=honesty_of(args, unit),
         )
         return answer_response(answer)
 
@@ -216,14 +351,15 @@ class KpiDrilldown(MethodView):
         period short).
         """
         state = app_state()
+        start, end, _unit = resolved_range(args)
         cell = drilldown.DrilldownQuery(
             kpi=key,
             period_start=args["period_start"],
             group_by=args["group_by"],
             group_id=args.get("group_id"),
             period=args["period"],
-            start=args.get("start"),
-            end=args.get("end"),
+            start=start,
+            end=end,
             filters=filters_of(args),
         )
         return drilldown.drilldown_statement(
@@ -238,4 +374,7 @@ def answer_response(answer: service.Answer) -> Response:
     response = Response(answer.body, mimetype="application/json")
     response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
     response.headers["X-KPI-Months-Computed"] = f"{answer.months_computed}/{answer.months_total}"
+    if answer.start is not None and answer.end is not None:
+        response.headers["X-KPI-Start"] = answer.start.isoformat()
+        response.headers["X-KPI-End"] = answer.end.isoformat()
     return response

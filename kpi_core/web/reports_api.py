@@ -19,6 +19,7 @@ from kpi_core.errors import Conflict
 from kpi_core.jobs.errors import QueueUnavailable
 from kpi_core.kpis.periods import MAX_PERIODS, PERIODS
 from kpi_core.kpis.query import GROUP_BYS
+from kpi_core.kpis.ranges import RANGES
 from kpi_core.reports import service
 from kpi_core.reports.filenames import content_disposition
 from kpi_core.reports.spec import DEFAULT_TITLE, TITLE_LENGTH
@@ -29,6 +30,7 @@ from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.jobs_runs_api import runner
 from kpi_core.web.pagination import SQLPage
 from kpi_core.web.schemas import CalendarDate, StrictSchema
+from kpi_core.web.state import app_state
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="PDF and CSV reports")
 
@@ -49,7 +51,7 @@ class ReportInSchema(StrictSchema):
     format = fields.String(
         required=True,
         validate=validate.Length(min=1, max=40),
-        metadata={"description": "A report format key (GET /api/v1/plugins lists them): pdf, csv, csv_wide, ..."},
+        metadata={"description": "A report format's key, as GET /api/v1/reports/formats lists them with their labels"},
     )
     title = fields.String(
         load_default=DEFAULT_TITLE,
@@ -64,6 +66,13 @@ class ReportInSchema(StrictSchema):
     last_periods = fields.Integer(
         validate=validate.Range(min=1, max=MAX_PERIODS),
         metadata={"description": "Instead of start and end: the last N complete periods before today"},
+    )
+    range = fields.String(
+        validate=validate.OneOf(RANGES),
+        metadata={
+            "description": "Instead of start and end: a relative range resolved on the day the report is made "
+            "(last_30_days, month_to_date, last_month, ...; see GET /api/v1/kpis/values)"
+        },
     )
     filters = fields.Nested(ReportFiltersSchema, load_default=dict)
 
@@ -99,6 +108,14 @@ class ReportSchema(Schema):
 
     def _download_url(self, state: service.ReportState) -> str | None:
         return url_for("reports.ReportDownload", report_id=state.id) if state.status == "finished" else None
+
+
+class ReportFormatSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "What a report request names as its format"})
+    label = fields.String(required=True, metadata={"description": "The format in words, for people"})
+    media_type = fields.String(required=True)
+    file_extension = fields.String(required=True)
+    plugin = fields.String(required=True, metadata={"description": "The plugin that declares it"})
 
 
 class ReportPage(SQLPage):
@@ -138,6 +155,27 @@ class Reports(MethodView):
         commit()
         state = service.get_report(db_session(), current_principal(), run.id)
         return state, {"Location": url_for("reports.ReportItem", report_id=run.id)}
+
+
+@blp.route("/formats")
+class ReportFormats(MethodView):
+    @requires(blp, "reports.read")
+    @blp.response(200, ReportFormatSchema(many=True))
+    @blp.doc(operationId="listReportFormats", summary="List the report formats, with their labels")
+    def get(self) -> Any:
+        """Every report format the installed plugins declare, by label (the order a form offers
+        them in): the key a request names and the label a person reads ("PDF report")."""
+        plugins = app_state().plugins
+        return [
+            {
+                "key": key,
+                "label": declared.label,
+                "media_type": declared.media_type,
+                "file_extension": declared.file_extension,
+                "plugin": plugins.owner_of("kpi_report_formats", key),
+            }
+            for key, declared in sorted(plugins.report_formats.items(), key=lambda item: item[1].label.casefold())
+        ]
 
 
 @blp.route("/<int:report_id>")

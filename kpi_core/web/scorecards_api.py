@@ -13,7 +13,7 @@ from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.periods import PERIODS
 from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
-from kpi_core.web.kpis_api import FilterSchema, answer_response, filters_of
+from kpi_core.web.kpis_api import RangeSchema, answer_response, filters_of, resolved_range
 from kpi_core.web.schemas import CalendarDate
 from kpi_core.web.state import app_state
 
@@ -24,15 +24,13 @@ blp = Blueprint(
 HOW = scorecards.__doc__.split("\n\n", 1)[1] if scorecards.__doc__ else ""
 
 
-class ScorecardQuerySchema(FilterSchema):
+class ScorecardQuerySchema(RangeSchema):
     kpi = fields.List(fields.String(), metadata={"description": "KPI key; repeatable; all KPIs when absent"})
     period = fields.String(
         load_default="month",
         validate=validate.OneOf(PERIODS),
         metadata={"description": "The period the window is made of; the previous window is as many periods back"},
     )
-    start = CalendarDate(required=True, metadata={"description": "First local day of the window, inclusive"})
-    end = CalendarDate(required=True, metadata={"description": "Day after the window's last, exclusive"})
     min_sample = fields.Integer(
         validate=validate.Range(min=0, max=100_000),
         metadata={"description": "Completed jobs needed to be ranked (default KPI_MIN_SAMPLE)"},
@@ -112,8 +110,8 @@ class ScorecardKpiSchema(Schema):
 
 
 class ScorecardsSchema(Schema):
-    start = CalendarDate(required=True)
-    end = CalendarDate(required=True)
+    start = CalendarDate(required=True, metadata={"description": "The window's first day (a range as resolved)"})
+    end = CalendarDate(required=True, metadata={"description": "The day after the window's last"})
     period = fields.String(required=True)
     previous_start = CalendarDate(required=True)
     previous_end = CalendarDate(required=True)
@@ -136,11 +134,12 @@ class Scorecards(MethodView):
         values (headers X-KPI-Cache and X-KPI-Months-Computed, counting the months of both windows and
         of the teams' current window)."""
         state = app_state()
+        start, end, _unit = resolved_range(args)
         answer = service.scorecards_answer(
             db_session(),
             state.plugins,
-            start=args["start"],
-            end=args["end"],
+            start=start,
+            end=end,
             period=args["period"],
             zone=state.settings.zone,
             scope=current_scope(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app
 
@@ -10,6 +12,7 @@ from kpi_core.accounts.auth import Authenticator
 from kpi_core.config import Settings
 from kpi_core.plugins import PluginHost
 from kpi_core.storage.db import Database
+from kpi_core.storage.types import utcnow
 
 EXTENSION_KEY = "kpi_core"
 
@@ -20,6 +23,9 @@ class AppState:
     database: Database
     plugins: PluginHost
     authenticator: Authenticator
+    clock: Callable[[], datetime] = utcnow
+    """The time now (UTC): relative ranges, complete periods and open outcome windows are judged by it.
+    Tests set it to freeze time."""
 
 
 def install(app: Flask, state: AppState) -> None:

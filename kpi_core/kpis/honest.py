@@ -1,0 +1,179 @@
+"""What each KPI row says about how far it can be trusted, besides its value.
+
+- ``period_end`` and ``complete``: the bucket's end (exclusive local date)
+  and whether it has ended in the company time zone.
+- ``provisional`` and ``pending``: facts whose outcome window
+  (``Metric.outcome_window``) is still open are left out of the value and
+  counted as pending; a value with any pending is provisional.
+- ``status``: ``insufficient`` below the KPI's minimum sample, and
+  ``certain``: whether the 95 % interval of a rate lies wholly inside the band
+  of its status (None for means, which have no interval, and without a status).
+- ``previous`` / ``year_ago``: the sums over the comparison windows of
+  :mod:`kpi_core.kpis.ranges`, computed from the same per-month pooled sums as
+  the value (:func:`fine_grid` cuts one grid at every window's bounds, with
+  the days no window covers left out).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kpi_core.kpis import engine
+from kpi_core.kpis.periods import RANGE, PeriodGrid, local_midnight
+from kpi_core.kpis.ranges import comparison_window
+from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE, INSUFFICIENT
+
+Window = tuple[date, date] | None
+
+
+@dataclass(frozen=True)
+class Honesty:
+    """How a values answer judges its rows: comparisons, the clock, minimum samples, job-mix adjustment.
+
+    ``unit`` is the calendar unit of a ``period=range`` bucket (month for
+    ``month_to_date``; None: compared by length); ``now`` the instant the
+    answer is made at (None: the real clock).
+    """
+
+    compare: tuple[str, ...] = ()
+    unit: str | None = None
+    week_start: int = 0
+    now: datetime | None = None
+    min_sample: int = DEFAULT_STATUS_MIN_SAMPLE
+    adjust: str | None = None
+
+
+def bucket_windows(grid: PeriodGrid, kind: str, unit: str | None, week_start: int) -> list[Window]:
+    """The ``kind`` comparison window of each bucket of ``grid``."""
+    if grid.period == RANGE:
+        return [comparison_window(kind, grid.dates[0], grid.dates[1], unit, week_start)]
+    # Calendar buckets are compared within their own period (ISO weeks for week).
+    return [
+        comparison_window(kind, grid.dates[index], grid.dates[index + 1], grid.period) for index in range(len(grid))
+    ]
+
+
+def fine_grid(grid: PeriodGrid, windows: Iterable[Window], zone: ZoneInfo) -> PeriodGrid:
+    """One grid cut at the bounds of ``grid``'s buckets and of every window, the days in none left out."""
+    spans = [(grid.dates[0], grid.dates[-1]), *(window for window in windows if window is not None)]
+    cuts = sorted({*grid.dates, *(day for span in spans for day in span)})
+    instant_of = dict(zip(grid.dates, grid.instants, strict=True))
+    gaps = frozenset(
+        index
+        for index in range(len(cuts) - 1)
+        if not any(low <= cuts[index] and cuts[index + 1] <= high for low, high in spans)
+    )
+    return PeriodGrid(
+        grid.period,
+        labels=tuple(cuts[:-1]),
+        dates=tuple(cuts),
+        instants=tuple(instant_of.get(day) or local_midnight(day, zone) for day in cuts),
+        gaps=gaps,
+    )
+
+
+class Pieces:
+    """Sums per (KPI, group) and piece of a fine grid, added up over any window."""
+
+    def __init__(self, rows: Sequence[engine.GroupSums]) -> None:
+        self.by_group: dict[tuple[str, str], list[engine.GroupSums]] = {}
+        for row in rows:
+            self.by_group.setdefault((row.kpi, row.group_id), []).append(row)
+        self.starts: dict[tuple[str, str], list[date]] = {}
+        for key, items in self.by_group.items():
+            items.sort(key=lambda row: row.period_start)
+            self.starts[key] = [row.period_start for row in items]
+
+    def within(self, low: date, high: date) -> list[engine.GroupSums]:
+        """The rows of pieces starting in [low, high)."""
+        return [row for items in self.by_group.values() for row in items if low <= row.period_start < high]
+
+    def total(self, kpi: str, group_id: str, window: tuple[date, date]) -> tuple[float, float, float] | None:
+        """(numerator, denominator, pending) of the group's pieces in ``window`` (None: no facts there)."""
+        starts = self.starts.get((kpi, group_id))
+        if not starts:
+            return None
+        items = self.by_group[(kpi, group_id)]
+        low, high = bisect.bisect_left(starts, window[0]), bisect.bisect_left(starts, window[1])
+        if low == high:
+            return None
+        chosen = items[low:high]
+        return (
+            sum(row.numerator for row in chosen),
+            sum(row.denominator for row in chosen),
+            sum(row.pending for row in chosen),
+        )
+
+
+def comparison(value: float | None, found: tuple[float, float, float] | None) -> dict[str, Any]:
+    """A ``previous``/``year_ago`` object: the window's value, numerator, denominator, and the change
+    (value minus the window's value, None where either is missing)."""
+    numerator, denominator = (found[0], found[1]) if found else (0.0, 0.0)
+    before = numerator / denominator if denominator > 0 else None
+    change = None if value is None or before is None else value - before
+    return {"value": before, "numerator": numerator, "denominator": denominator, "change": change}
+
+
+def certain_of(status: str | None, low: float | None, high: float | None, target: Any, direction: str) -> bool | None:
+    """Whether the interval [low, high] lies wholly inside the band of ``status`` (None without one)."""
+    if status in (None, INSUFFICIENT) or low is None or high is None or target is None:
+        return None
+    green, amber = float(target.green), float(target.amber)
+    if direction == "higher":
+        bands = {"green": (green, None), "amber": (amber, green), "red": (None, amber)}
+        floor, ceiling = bands[status]
+        return (floor is None or low >= floor) and (ceiling is None or high < ceiling)
+    # Lower is better: green at or below green, amber above green up to amber, red above amber.
+    bands = {"green": (None, green), "amber": (green, amber), "red": (amber, None)}
+    floor, ceiling = bands[status]
+    return (floor is None or low > floor) and (ceiling is None or high <= ceiling)
+
+
+def bucket_end(grid: PeriodGrid, label: date) -> date:
+    """The exclusive end of the bucket labelled ``label``."""
+    return grid.dates[grid.index_of(label) + 1]
+
+
+def is_complete(end: date, zone: ZoneInfo, now: datetime) -> bool:
+    """Whether a bucket ending (exclusive) on local date ``end`` has ended at ``now``."""
+    return local_midnight(end, zone) <= now
+
+
+def floor_minute(now: datetime) -> datetime:
+    """``now`` to the whole minute: outcome windows are judged per minute, so answers can be cached."""
+    return now.replace(second=0, microsecond=0)
+
+
+def longest_window(windows: Iterable[timedelta | None]) -> timedelta | None:
+    known = [window for window in windows if window is not None]
+    return max(known) if known else None
+
+
+def honest_fields(
+    value: Any,
+    sums: engine.GroupSums,
+    *,
+    end: date,
+    complete: bool,
+    target: Any,
+    direction: str,
+    windows: Mapping[str, Window] | None = None,
+    pieces: Pieces | None = None,
+) -> dict[str, Any]:
+    """The fields a row adds to its value (see the module's docstring)."""
+    row: dict[str, Any] = {
+        "period_end": end.isoformat(),
+        "complete": complete,
+        "provisional": sums.pending > 0,
+        "pending": sums.pending,
+        "certain": certain_of(value.status, value.ci_low, value.ci_high, target, direction),
+    }
+    for kind, window in (windows or {}).items():
+        found = pieces.total(sums.kpi, sums.group_id, window) if pieces is not None and window else None
+        row[kind] = comparison(value.value, found) if window is not None else None
+    return row
