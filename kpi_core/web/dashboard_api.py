@@ -41,7 +41,17 @@ class LayoutItemSchema(StrictSchema):
     )
 
 
+class CompanySchema(Schema):
+    currency = fields.String(required=True, metadata={"description": "ISO 4217 code of money amounts (KPI_CURRENCY)"})
+    timezone = fields.String(
+        required=True, metadata={"description": "IANA time zone that times are shown in (KPI_TIMEZONE)"}
+    )
+
+
 class DashboardSchema(Schema):
+    company = fields.Nested(
+        CompanySchema, required=True, metadata={"description": "How money and times are shown: the company's"}
+    )
     widgets = fields.List(fields.Nested(WidgetSpecSchema), required=True, metadata={"description": "The catalogue"})
     layout = fields.List(fields.Nested(LayoutItemSchema), required=True, metadata={"description": "Shown, in order"})
     customized = fields.Boolean(required=True, metadata={"description": "False: the default layout applies"})
@@ -57,8 +67,15 @@ class LayoutInSchema(StrictSchema):
 
 
 def _current() -> dict[str, Any]:
-    dashboard = dashboards.get_dashboard(db_session(), app_state().plugins, current_principal().user_id)
-    return asdict(dashboard)
+    state = app_state()
+    dashboard = dashboards.get_dashboard(db_session(), state.plugins, current_principal().user_id)
+    return {**asdict(dashboard), "company": company_settings()}
+
+
+def company_settings() -> dict[str, str]:
+    """The company's currency and time zone, which every page formats money and times with."""
+    settings = app_state().settings
+    return {"currency": settings.currency, "timezone": settings.timezone}
 
 
 @blp.route("")
@@ -68,8 +85,9 @@ class DashboardView(MethodView):
     @blp.response(200, DashboardSchema)
     @blp.doc(operationId="getDashboard", summary="Read the widget catalogue and one's layout")
     def get(self) -> Any:
-        """Every widget the installed plugins declare (with the plugin's name) and the layout the
-        current user saved, or the default one. The ETag is needed to change the layout."""
+        """Every widget the installed plugins declare (with the plugin's name), the layout the
+        current user saved, or the default one, and the company's currency and time zone that
+        every page writes money and times in. The ETag is needed to change the layout."""
         return _current()
 
 
@@ -88,7 +106,7 @@ class LayoutView(MethodView):
         state = app_state()
         dashboard = dashboards.save_layout(db_session(), state.plugins, current_principal().user_id, body["layout"])
         commit()
-        return asdict(dashboard)
+        return {**asdict(dashboard), "company": company_settings()}
 
     @requires(blp, "dashboard.use")
     @blp.etag
@@ -99,4 +117,4 @@ class LayoutView(MethodView):
         blp.check_etag(_current(), DashboardSchema)
         dashboard = dashboards.reset_layout(db_session(), app_state().plugins, current_principal().user_id)
         commit()
-        return asdict(dashboard)
+        return {**asdict(dashboard), "company": company_settings()}
