@@ -135,6 +135,44 @@ def test_filters_are_described_by_name(database, plugins, settings, crew):
     assert data.filters == {"team": ["North"], "technician": ["Ada"], "category": ["hvac"]}
 
 
+def test_a_managers_report_covers_their_teams_by_name_even_when_no_team_was_chosen(database, plugins, settings, crew):
+    manager = Scope(Principal(99, "boss", "manager", managed_team_ids=frozenset({crew["north"]})))
+
+    data = build(database, plugins, settings, spec(), manager)
+
+    assert data.scope == "North team"
+    assert data.filters == {"team": ["North"]}
+    assert {row.group_label for row in data.rows("company")} == {"North team"}
+
+
+@pytest.mark.parametrize(
+    ("chosen", "label"),
+    [((), "Company"), (("north", "south"), "North and South teams"), (("north",), "North team")],
+)
+def test_the_report_is_labelled_with_the_teams_it_is_filtered_on(database, plugins, settings, crew, chosen, label):
+    filters = Filters(teams=tuple(crew[name] for name in chosen))
+
+    data = build(database, plugins, settings, spec(filters=filters))
+
+    assert data.scope == label
+    assert data.filters == ({"team": [name.capitalize() for name in chosen]} if chosen else {})
+
+
+def test_a_report_on_chosen_technicians_is_labelled_with_their_names(database, plugins, settings, crew):
+    data = build(database, plugins, settings, spec(filters=Filters(technicians=(crew["ada"], crew["bob"]))))
+
+    assert data.scope == "Ada and Bob"
+
+
+def test_the_report_data_carries_the_companys_currency(database, plugins, settings, crew):
+    with database.session(write=False) as session:
+        data = build_report_data(
+            session, plugins, spec(), zone=settings.zone, scope=UNSCOPED, generated_at=NOW, currency="EUR"
+        )
+
+    assert data.currency == "EUR"
+
+
 # --- evaluations --------------------------------------------------------------------------------
 
 

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session, aliased
 from kpi_core.accounts.scope import Scope
 from kpi_core.kpis import engine
 from kpi_core.kpis.definitions import resolve_metrics
-from kpi_core.kpis.query import Filters
+from kpi_core.kpis.query import COMPANY
 from kpi_core.kpis.scorecards import DEFAULT_MIN_SAMPLE, compute_scorecards
 from kpi_core.plugins import PluginHost
+from kpi_core.reports.coverage import describe_coverage
 from kpi_core.reports.data import EvaluationSummary, MetricInfo, ReportData, ScorecardRow, ValueRow
 from kpi_core.reports.spec import ReportSpec
-from kpi_core.storage.models import Evaluation, Team, Technician
+from kpi_core.storage.models import Evaluation, Technician
 
 SUMMARY_LEVELS = ("company", "team", "technician")
 COMMENT_FIELD = "core.overall_comment"
@@ -46,15 +47,19 @@ def build_report_data(
     generated_at: datetime,
     min_sample: int | None = None,
     progress: Progress | None = None,
+    currency: str = "USD",
 ) -> ReportData:
-    """Everything the report shows, as ``scope`` may see it."""
+    """Everything the report shows, as ``scope`` may see it, money in ``currency`` (ISO 4217)."""
     target_for = engine.stored_targets(session, plugins)
+    coverage = describe_coverage(session, spec.filters, scope)
     levels = list(dict.fromkeys((spec.group_by, *SUMMARY_LEVELS)))
     values: dict[str, tuple[ValueRow, ...]] = {}
     for number, level in enumerate(levels):
         query = replace(spec.query, group_by=level)
         rows = engine.compute_values(session, plugins, query, zone=zone, scope=scope, target_for=target_for)
-        values[level] = tuple(ValueRow(**asdict(row)) for row in rows)
+        # The "company" level is whatever the report covers: a manager's is their teams, named so.
+        relabel = {"group_label": coverage.label} if level == COMPANY else {}
+        values[level] = tuple(ValueRow(**{**asdict(row), **relabel}) for row in rows)
         if progress is not None:
             progress(1 + 6 * (number + 1) // len(levels), f"computed the {level} values")
     return ReportData(
@@ -70,25 +75,12 @@ def build_report_data(
             for metric in resolve_metrics(plugins, spec.kpis)
         ),
         values=values,
-        filters=describe_filters(session, spec.filters),
+        filters=coverage.filters,
         scorecards=_scorecards(session, plugins, spec, zone=zone, scope=scope, min_sample=min_sample),
         evaluations=evaluation_summaries(session, spec, scope),
+        scope=coverage.label,
+        currency=currency,
     )
-
-
-def describe_filters(session: Session, filters: Filters) -> dict[str, list[str]]:
-    """The filters as a reader knows them: team and technician names, not ids (only those set)."""
-    described: dict[str, list[str]] = {}
-    if filters.teams:
-        described["team"] = list(
-            session.scalars(select(Team.name).where(Team.id.in_(filters.teams)).order_by(Team.name))
-        )
-    if filters.technicians:
-        names = select(Technician.name).where(Technician.id.in_(filters.technicians)).order_by(Technician.name)
-        described["technician"] = list(session.scalars(names))
-    if filters.categories:
-        described["category"] = list(filters.categories)
-    return described
 
 
 def evaluation_summaries(session: Session, spec: ReportSpec, scope: Scope) -> tuple[EvaluationSummary, ...]:

@@ -75,6 +75,16 @@ class ReportData:
     requested ``group_by``; PDF reports also ask for ``company``, ``team``
     and ``technician``). Periods run from ``start`` (inclusive) to ``end``
     (exclusive) in ``timezone``.
+
+    ``scope`` names, in words, what the report covers: ``"Company"``, or the
+    teams or technicians it is limited to (``"North team"``, ``"North and
+    South teams"``), by its filters or by what its requester may see; the
+    ``company`` level's rows carry it as their ``group_label``. ``filters``
+    maps ``team``, ``technician`` and ``category`` to the names they keep
+    (a manager's report names the manager's teams even when none was
+    chosen). ``currency`` is the company's ISO 4217 code, for values whose
+    metric unit is ``"currency"`` (``kpi_core.currencies`` rounds and writes
+    amounts in it).
     """
 
     title: str
@@ -89,6 +99,8 @@ class ReportData:
     filters: Mapping[str, Any] = field(default_factory=dict)
     scorecards: tuple[ScorecardRow, ...] = ()
     evaluations: tuple[EvaluationSummary, ...] = ()
+    scope: str = "Company"
+    currency: str = "USD"
 
     def rows(self, level: str | None = None) -> tuple[ValueRow, ...]:
         """Rows at ``level`` (the requested ``group_by`` by default)."""

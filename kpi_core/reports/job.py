@@ -87,6 +87,7 @@ def render_report(context: JobContext, report_run_id: int) -> dict[str, Any]:
             generated_at=utcnow(),
             min_sample=context.settings.min_sample,
             progress=context.progress,
+            currency=context.settings.currency,
         )
     context.progress(DATA_DONE, f"rendering the {report_format.label}")
     with _ticker(context, _expected_seconds(report_format, data), report_format.label):
