@@ -12,13 +12,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kpi_core.currencies import format_money
+
 MISSING = "\u2013"
 """An en dash, shown where there is no value: an empty sample is not a zero."""
 RANGE_DASH = " \u2013 "
 """Between the ends of a range, as typeset text has it."""
 
-_UNIT_SUFFIXES = {"minutes": "min", "hours": "h", "seconds": "s", "points": "pts"}
+_UNIT_SUFFIXES = {"minutes": "min", "hours": "h", "seconds": "s", "points": "pts", "jobs per day": "jobs/day"}
 """Units long enough to crowd a table cell, with the short form shown instead."""
+_FILTER_NAMES = {"team": "Teams", "technician": "Technicians", "category": "Categories"}
+"""The host's filter keys as the cover names them."""
 
 _PERIOD_NAMES = {
     "day": "Daily",
@@ -29,12 +33,15 @@ _PERIOD_NAMES = {
 }
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """A KPI value with its unit: ratios as percentages, :data:`MISSING` when missing."""
+def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
+    """A KPI value with its unit: ratios as percentages, money in ``currency`` ("$262.80"),
+    :data:`MISSING` when missing."""
     if value is None:
         return MISSING
     if unit == "ratio":
         return f"{value * 100:.1f}%"
+    if unit == "currency":
+        return format_money(value, currency)
     suffix = _UNIT_SUFFIXES.get(unit, unit)
     return f"{value:,.1f} {suffix}".rstrip()
 
@@ -114,7 +121,16 @@ def format_filters(filters: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(_filter_name(name), _filter_value(value)) for name, value in filters.items()]
 
 
+def unit_name(unit: str, currency: str) -> str:
+    """A unit as a caption or the definitions name it: "%" for ratios, the currency's code for money."""
+    if unit == "ratio":
+        return "%"
+    return currency if unit == "currency" else unit
+
+
 def _filter_name(name: str) -> str:
+    if name in _FILTER_NAMES:
+        return _FILTER_NAMES[name]
     words = str(name).replace("_", " ").strip()
     return words[:1].upper() + words[1:]
 

@@ -85,8 +85,8 @@ def periods_of(report: ReportData) -> list[date]:
     return sorted({row.period_start for rows in report.values.values() for row in rows})
 
 
-def metric_view(info: MetricInfo) -> MetricView:
-    unit = "%" if info.unit == "ratio" else info.unit
+def metric_view(info: MetricInfo, currency: str = "USD") -> MetricView:
+    unit = fmt.unit_name(info.unit, currency)
     direction = "↑ higher is better" if info.direction == "higher" else "↓ lower is better"
     return MetricView(info.key, info.label, unit, direction, info.formula)
 
@@ -96,7 +96,8 @@ class Series:
 
     def __init__(self, report: ReportData) -> None:
         self.periods = periods_of(report)
-        self.metrics = tuple(metric_view(info) for info in report.metrics)
+        self.currency = report.currency
+        self.metrics = tuple(metric_view(info, report.currency) for info in report.metrics)
         self.units = {info.key: info.unit for info in report.metrics}
         self.ticks = [fmt.period_tick(p, report.period, i == 0) for i, p in enumerate(self.periods)]
         self.index: dict[str, dict[str, dict[str, dict[date, ValueRow]]]] = {}
@@ -155,13 +156,17 @@ class Series:
             chart = embed(line_chart(points, unit=unit, **chart_options), f"Trend of {metric.label}")
         contribution = fmt.format_number((contributions or {}).get(metric.key))
         return KpiLine(
-            metric, fmt.format_value(pooled, unit), fmt.format_number(denominator, 0), recent, chart, contribution
+            metric,
+            fmt.format_value(pooled, unit, self.currency),
+            fmt.format_number(denominator, 0),
+            recent,
+            chart,
+            contribution,
         )
 
-    @staticmethod
-    def _cell(row: ValueRow | None, unit: str) -> Cell:
+    def _cell(self, row: ValueRow | None, unit: str) -> Cell:
         value, status = _value_status(row)
-        return Cell(fmt.format_value(value, unit), status)
+        return Cell(fmt.format_value(value, unit, self.currency), status)
 
 
 def _value_status(row: ValueRow | None) -> tuple[float | None, str | None]:

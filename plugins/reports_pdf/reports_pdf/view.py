@@ -23,6 +23,8 @@ PANEL_CHART = {"width": 340, "height": 110, "x_labels": True}
 """A chart of its own, in the company summary's grid."""
 ROW_CHART = {"width": 260, "height": 74, "x_labels": False}
 """A chart in a technician's KPI table: the periods are labelled once, under the table."""
+MATRIX_COLUMNS = 6
+"""KPI columns per table in the team matrix: each keeps about 25 mm, room for a badge and its heading."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class ReportView:
     """The whole report as the templates see it."""
 
     title: str
+    scope: str
+    currency: str
     range: str
     granularity: str
     timezone: str
@@ -65,6 +69,7 @@ class ReportView:
     axis: Markup
     company: GroupView | None
     teams: tuple[GroupView, ...]
+    team_columns: tuple[tuple[int, ...], ...]
     ranking: tuple[RankingRow, ...]
     technicians: tuple[TechnicianView, ...]
 
@@ -76,6 +81,8 @@ def build_view(report: ReportData) -> ReportView:
     recent = tuple(fmt.period_label(p, report.period) for p in series.periods[-RECENT_PERIODS:])
     return ReportView(
         title=report.title,
+        scope=report.scope,
+        currency=report.currency,
         range=fmt.format_range(report.start, report.end),
         granularity=fmt.period_granularity(report.period),
         timezone=report.timezone,
@@ -88,9 +95,18 @@ def build_view(report: ReportData) -> ReportView:
         axis=embed(axis_strip(series.ticks, width=ROW_CHART["width"])),
         company=company[0] if company else None,
         teams=tuple(series.groups("team", chart=None)),
+        team_columns=_column_groups(len(series.metrics)),
         ranking=_ranking(report.scorecards),
         technicians=_technicians(report, series),
     )
+
+
+def _column_groups(count: int) -> tuple[tuple[int, ...], ...]:
+    """The KPIs of the team matrix in tables of at most MATRIX_COLUMNS, as even as can be: a page
+    is too narrow for a dozen KPI columns, whose badges and headings would run into each other."""
+    tables = max(1, -(-count // MATRIX_COLUMNS))
+    size = -(-count // tables) if count else 0
+    return tuple(tuple(range(start, min(start + size, count))) for start in range(0, count, size or 1))
 
 
 def _ranking(scorecards: Iterable[ScorecardRow]) -> tuple[RankingRow, ...]:

@@ -18,6 +18,7 @@ from reports_pdf.formatting import MISSING
         (4.25, "stars", "4.2 stars"),
         (12.5, "minutes", "12.5 min"),
         (1234.5, "points", "1,234.5 pts"),
+        (2.4, "jobs per day", "2.4 jobs/day"),
         (None, "ratio", MISSING),
         (None, "minutes", MISSING),
     ],
@@ -64,7 +65,22 @@ def test_filters_read_as_names_and_values() -> None:
     filters = {"team_id": "North", "category": ["plumbing", "hvac"], "include_callbacks": False, "customer": None}
     assert fmt.format_filters(filters) == [
         ("Team id", "North"),
-        ("Category", "plumbing, hvac"),
+        ("Categories", "plumbing, hvac"),
         ("Include callbacks", "no"),
         ("Customer", "any"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [(262.8, "USD", "$262.80"), (13264.880000000001, "EUR", "€13,264.88"), (262.8, "CHF", "CHF\u00a0262.80")],
+)
+def test_money_is_written_in_the_companys_currency_never_as_currency(value, currency, expected) -> None:
+    assert fmt.format_value(value, "currency", currency) == expected
+
+
+def test_the_hosts_filters_are_named_in_the_plural_they_list() -> None:
+    assert fmt.format_filters({"team": ["North"], "technician": ["Ann", "Bob"]}) == [
+        ("Teams", "North"),
+        ("Technicians", "Ann, Bob"),
     ]

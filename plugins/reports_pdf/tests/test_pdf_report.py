@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from PIL import Image
 from reports_pdf.formatting import MISSING
 
-from kpi_core.reports.data import ReportData
+from kpi_core.reports.data import MetricInfo, ReportData, ValueRow
 
 HOSTILE = ("<script>alert(1)</script>", '=HYPERLINK("http://evil.example","x")')
 TECHNICIANS = ("Ann Archer", "Bob Baker", *HOSTILE)
@@ -45,8 +46,8 @@ def test_cover_shows_title_period_time_zone_filters_and_generation_time(pages: l
     assert "1 Jan 2026 \u2013 31 Mar 2026" in cover  # the end date is exclusive in ReportData
     assert "Monthly periods" in cover
     assert "Europe/London" in cover
-    assert "Team: North crew" in cover
-    assert "Category: plumbing, electrical" in cover
+    assert "Teams: North crew" in cover
+    assert "Categories: plumbing, electrical" in cover
     assert "2 Apr 2026, 09:30" in cover  # 08:30 UTC is 09:30 in London in April
 
 
@@ -149,5 +150,33 @@ def test_status_badges_and_charts_are_in_colour(sample: tuple[ReportData, bytes]
 def test_a_report_without_data_still_renders(report_factory, render_pdf, read_pages) -> None:
     pages = read_pages(render_pdf(report_factory((), values={}, scorecards=(), evaluations=())))
     text = "\n".join(pages)
-    assert "This report has no company-level values." in text
+    assert "This report has no summary values." in text
     assert "This report has no scorecards." in text
+
+
+def test_money_prints_with_the_companys_currency(report_factory, render_pdf, read_pages) -> None:
+    revenue = MetricInfo("productivity.revenue", "Revenue per job", "currency", "higher", "mean", "Revenue over jobs")
+    rows = tuple(
+        ValueRow(revenue.key, group_id, label, date(2026, month, 1), 262.8, 262.8 * 10, 10)
+        for group_id, label in (("company", "Acme Home Services"), ("tech-0", "Ann Archer"))
+        for month in (1, 2, 3)
+    )
+    report = report_factory(("Ann Archer",), metrics=(revenue,), currency="EUR")
+    report = dataclasses.replace(
+        report,
+        values={"company": rows[:3], "technician": rows[3:]},
+        scorecards=(),
+    )
+    words = " ".join("\n".join(read_pages(render_pdf(report))).split())
+    assert "€262.80" in words
+    assert "Currency EUR" in words  # the cover says which currency
+    assert "currency" not in words.replace("Currency EUR", "").lower()  # never "262.8 currency"
+
+
+def test_a_managers_report_is_titled_and_filtered_with_their_teams(report_factory, render_pdf, read_pages) -> None:
+    report = report_factory(("Ann Archer",), scope="North crew team", filters={"team": ["North crew"]})
+    pages = read_pages(render_pdf(report))
+    assert "North crew team summary" in pages[0]  # the contents
+    assert "Teams: North crew" in pages[0]
+    assert "Company summary" not in "\n".join(pages)
+    assert any("North crew team summary" in page and "Whole range" in page for page in pages[1:])
