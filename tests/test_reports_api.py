@@ -213,8 +213,10 @@ def test_a_csv_report_holds_the_numbers_the_values_api_gives(client, admin_heade
         assert float(row["denominator"]) == api["denominator"]
         if api["value"] is None:
             assert row["value"] == ""  # missing is empty, never 0
-        else:
-            assert float(row["value"]) == pytest.approx(api["value"], rel=1e-5)
+        elif row["unit"] == "%":  # a rate, as a percentage rounded to one decimal
+            assert float(row["value"]) == round(api["value"] * 100, 1)
+        else:  # a mean, rounded to two decimals
+            assert float(row["value"]) == round(api["value"], 2)
         assert row["status"] == (api["status"] or "")
 
 

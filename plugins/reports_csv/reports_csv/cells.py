@@ -1,4 +1,4 @@
-"""Turning report values into CSV cell text: safe text and plain numbers.
+"""Turning report values into CSV cell text: safe text and plain numbers, rounded for reading.
 
 Every cell the plugin writes passes through one of these functions, so the
 formula-injection rule and the number format live in one place.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from kpi_core.currencies import decimals
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """Leading characters that make Excel, LibreOffice or Sheets treat a cell as a formula (OWASP)."""
@@ -23,8 +25,13 @@ _INNER_TRIGGER = re.compile(
     "([" + re.escape("".join(SPLITTERS)) + "])" + '(?="*[' + re.escape("".join(FORMULA_TRIGGERS)) + "])"
 )
 
-SIGNIFICANT_DIGITS = 6
-"""Precision of KPI values and intervals: a rate of 0.833333 is 83.3333 %, well past what anyone reads."""
+RATE_DECIMALS = 1
+"""Rates are written as percentages to one decimal (``86.4`` for 0.863636), as the dashboard shows them."""
+DECIMALS = 2
+"""Means (ratings, minutes, jobs per day, points) to two decimals: ``4.39`` stars, ``6.21`` minutes."""
+PART_DECIMALS = 4
+"""Numerators and denominators of values that are not money: sums of flags and counts stay whole, sums
+of minutes keep enough to recompute the value; never a float's noise such as ``13264.880000000001``."""
 
 
 def neutralise(text: str) -> str:
@@ -37,8 +44,8 @@ def neutralise(text: str) -> str:
     ``Bob;=HYPERLINK(...)`` would become ``Bob`` and a formula: a trigger just
     after a separator or line end gets its quote too (``Bob;'=HYPERLINK(...)``),
     whatever separator writes or reads the file. Only text cells go through
-    here; numbers such as ``-0.25`` are written by :func:`rounded` and
-    :func:`exact` and stay numbers.
+    here; numbers such as ``-0.25`` are written by :func:`kpi_value` and
+    :func:`kpi_part` and stay numbers.
     """
     text = _INNER_TRIGGER.sub(r"\1'", text)
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
@@ -49,40 +56,52 @@ def text(value: object | None) -> str:
     return "" if value is None else neutralise(str(value))
 
 
-def rounded(value: float | None, significant: int = SIGNIFICANT_DIGITS) -> str:
-    """A KPI value rounded to ``significant`` digits, in plain decimal notation.
+def unit_label(unit: str, currency: str) -> str:
+    """A KPI's unit as a reader names it: ``%`` for a rate, the currency's code for money, else as declared."""
+    if unit == "ratio":
+        return "%"
+    if unit == "currency":
+        return currency
+    return unit
 
-    Empty for ``None`` (a missing value is not 0). Never an exponent or a
-    thousands separator, so every spreadsheet and CSV reader parses it in any
-    locale: ``0.000012``, not ``1.2e-05``.
-    """
+
+def kpi_value(value: float | None, unit: str, currency: str) -> str:
+    """A KPI value in its unit, rounded for reading: a rate in percent (``86.4``), money to the currency's
+    smallest unit (``268.30``; ``1263`` yen), anything else to two decimals. Empty for ``None``."""
     if value is None:
         return ""
-    _require_finite(value)
-    return _positional(f"{value:.{significant}g}")
+    if unit == "ratio":
+        return fixed(value * 100, RATE_DECIMALS)
+    if unit == "currency":
+        return fixed(value, decimals(currency), keep_zeros=True)
+    return fixed(value, DECIMALS)
 
 
-def exact(value: float | None) -> str:
-    """A numerator or denominator at full precision (whole numbers without ``.0``).
-
-    These are sums over facts, written exactly so ``numerator / denominator``
-    recomputes the value. Empty for ``None``.
-    """
+def kpi_part(value: float | None, unit: str, currency: str) -> str:
+    """A numerator or denominator: money to its smallest unit, else to at most four decimals (counts whole)."""
     if value is None:
         return ""
+    if unit == "currency":
+        return fixed(value, decimals(currency), keep_zeros=True)
+    return fixed(value, PART_DECIMALS)
+
+
+def fixed(value: float, places: int, *, keep_zeros: bool = False) -> str:
+    """``value`` rounded half to even to ``places`` decimals, in plain decimal notation.
+
+    Never an exponent or a thousands separator, so every spreadsheet and CSV
+    reader parses it in any locale. Trailing zeros go (``4.5``, ``12``) unless
+    ``keep_zeros`` (money keeps its cents: ``268.30``).
+    """
     _require_finite(value)
-    if float(value).is_integer():
-        return str(int(value))
-    # repr() is the shortest text that reads back as the same float.
-    return _positional(repr(float(value)))
-
-
-def _positional(number: str) -> str:
-    # Both "g" and repr() drop trailing zeros; only an exponent needs spelling out,
-    # and Decimal does that exactly. Checked first because Decimal is the slow path.
-    if "e" in number:
-        number = format(Decimal(number), "f")
-    return "0" if number == "-0" else number
+    quantum = Decimal(1).scaleb(-places)
+    number = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if number == 0:
+        number = abs(number)  # no "-0.0" for a value that rounds to zero
+    written = format(number, "f")
+    if not keep_zeros and "." in written:
+        written = written.rstrip("0").rstrip(".")
+    return written
 
 
 def _require_finite(value: float) -> None:

@@ -11,7 +11,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import TYPE_CHECKING, TypeVar
 
-from reports_csv.cells import exact, rounded, text
+from reports_csv.cells import kpi_part, kpi_value, text, unit_label
 
 if TYPE_CHECKING:
     from kpi_core.reports.data import ReportData, ValueRow
@@ -34,31 +34,45 @@ LONG_HEADER: tuple[str, ...] = (
     "ci_high",
     "status",
 )
-WIDE_KEY_HEADER: tuple[str, ...] = ("group_id", "group_label", "period_start")
-SAMPLE_SUFFIX = " n"
-"""Wide header of a KPI's denominator: ``"<kpi key> n"``. Keys never contain a space, so it cannot clash."""
+LEVELS = {"technician": "Technician", "team": "Team", "category": "Category", "company": "Company"}
+"""The wide layout's name column is headed by what its rows are."""
+SAMPLE_SUFFIX = " (sample)"
+"""Wide header of a KPI's denominator: ``"<KPI label> (sample)"``, beside ``"<KPI label> (<unit>)"``."""
 
 
 def long_rows(report: ReportData) -> Iterator[Row]:
     """Header, then one row per group, period and KPI, in the report's order."""
+    currency = report.currency
     # A KPI's key, label and unit cells are the same on every row: make them once.
-    kpi_cells = {info.key: [text(info.key), text(info.label), text(info.unit)] for info in report.metrics}
+    kpi_cells = {
+        info.key: [text(info.key), text(info.label), text(unit_label(info.unit, currency))] for info in report.metrics
+    }
+    units = {info.key: info.unit for info in report.metrics}
     yield [text(name) for name in LONG_HEADER]
     group_by = text(report.group_by)
     for row in report.rows():
+        unit = _lookup(units, row.kpi)
         yield [
             group_by,
             text(row.group_id),
             text(row.group_label),
             row.period_start.isoformat(),
-            *_lookup(kpi_cells, row.kpi),
-            rounded(row.value),
-            exact(row.numerator),
-            exact(row.denominator),
-            rounded(row.ci_low),
-            rounded(row.ci_high),
+            *kpi_cells[row.kpi],
+            kpi_value(row.value, unit, currency),
+            kpi_part(row.numerator, unit, currency),
+            kpi_part(row.denominator, unit if unit != "currency" else "", currency),
+            kpi_value(row.ci_low, unit, currency),
+            kpi_value(row.ci_high, unit, currency),
             text(row.status),
         ]
+
+
+def wide_header(report: ReportData) -> Row:
+    """``ID``, the rows' level (``Technician``), ``Period start``, then per KPI its value and sample columns."""
+    header = ["ID", LEVELS.get(report.group_by, report.group_by.capitalize()), "Period start"]
+    for info in report.metrics:
+        header += [f"{info.label} ({unit_label(info.unit, report.currency)})", info.label + SAMPLE_SUFFIX]
+    return [text(name) for name in header]
 
 
 def wide_rows(report: ReportData) -> Iterator[Row]:
@@ -68,10 +82,8 @@ def wide_rows(report: ReportData) -> Iterator[Row]:
     period leaves both of its cells empty.
     """
     metrics = {info.key: info for info in report.metrics}
-    header = [text(name) for name in WIDE_KEY_HEADER]
-    for key in metrics:
-        header += [text(key), text(key + SAMPLE_SUFFIX)]
-    yield header
+    currency = report.currency
+    yield wide_header(report)
     for block in _blocks(report.rows()):
         first = block[0]
         by_kpi: dict[str, ValueRow] = {}
@@ -81,9 +93,12 @@ def wide_rows(report: ReportData) -> Iterator[Row]:
                 raise ValueError(f"report has two {row.kpi!r} rows for {row.group_id!r} on {row.period_start}")
             by_kpi[row.kpi] = row
         cells = [text(first.group_id), text(first.group_label), first.period_start.isoformat()]
-        for key in metrics:
+        for key, info in metrics.items():
             row = by_kpi.get(key)
-            cells += ["", ""] if row is None else [rounded(row.value), exact(row.denominator)]
+            if row is None:
+                cells += ["", ""]
+            else:
+                cells += [kpi_value(row.value, info.unit, currency), kpi_part(row.denominator, "", currency)]
         yield cells
 
 

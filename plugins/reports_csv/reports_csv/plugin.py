@@ -15,14 +15,14 @@ def kpi_report_formats() -> list[ReportFormat]:
     return [
         ReportFormat(
             key="csv",
-            label="CSV (one row per group, period and KPI)",
+            label="Spreadsheet (CSV), one row per value",
             media_type=MEDIA_TYPE,
             file_extension="csv",
             render=render_long,
         ),
         ReportFormat(
             key="csv_wide",
-            label="CSV, wide (one row per group and period)",
+            label="Spreadsheet (CSV), one column per KPI",
             media_type=MEDIA_TYPE,
             file_extension="csv",
             render=render_wide,

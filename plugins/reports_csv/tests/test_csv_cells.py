@@ -7,7 +7,7 @@ import io
 import math
 
 import pytest
-from reports_csv.cells import exact, neutralise, rounded, text
+from reports_csv.cells import fixed, kpi_part, kpi_value, neutralise, text, unit_label
 
 
 @pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])
@@ -61,7 +61,15 @@ HOSTILE = [
 def cells_read_back(writer_delimiter: str, reader_delimiter: str) -> list[str]:
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=writer_delimiter)
-    writer.writerow(["first", *[text(value) for value in HOSTILE], rounded(-5.0), exact(-5.0), "last"])
+    writer.writerow(
+        [
+            "first",
+            *[text(value) for value in HOSTILE],
+            kpi_value(-5.0, "stars", "USD"),
+            kpi_part(-5.0, "", "USD"),
+            "last",
+        ]
+    )
     reader = csv.reader(io.StringIO(out.getvalue(), newline=""), delimiter=reader_delimiter)
     return [cell for row in reader for cell in row]
 
@@ -88,42 +96,62 @@ def test_text_cell_is_empty_for_none_and_neutralised_otherwise():
 
 
 def test_missing_numbers_are_empty_not_zero():
-    assert rounded(None) == ""
-    assert exact(None) == ""
+    assert kpi_value(None, "ratio", "USD") == ""
+    assert kpi_part(None, "stars", "USD") == ""
 
 
-def test_rates_are_fractions_with_six_significant_digits():
-    assert rounded(5 / 6) == "0.833333"
-    assert rounded(0.5) == "0.5"
-    assert rounded(1.0) == "1"
+def test_rates_are_percentages_to_one_decimal():
+    assert kpi_value(5 / 6, "ratio", "USD") == "83.3"
+    assert kpi_value(0.5, "ratio", "USD") == "50"
+    assert kpi_value(1.0, "ratio", "USD") == "100"
 
 
-def test_numbers_never_use_exponents():
-    assert rounded(1.2e-05) == "0.000012"
-    assert exact(1e-07) == "0.0000001"
-    assert rounded(1234567.8) == "1234570"
+def test_money_is_rounded_to_the_currencys_smallest_unit_and_keeps_its_cents():
+    assert kpi_value(268.3, "currency", "USD") == "268.30"
+    assert kpi_part(13264.880000000001, "currency", "USD") == "13264.88"
+    assert kpi_value(1262.6, "currency", "JPY") == "1263"
+    assert kpi_value(1.2345, "currency", "KWD") == "1.234"
+
+
+def test_means_are_rounded_to_two_decimals():
+    assert kpi_value(67.3076923076923, "points", "USD") == "67.31"
+    assert kpi_value(4.5, "stars", "USD") == "4.5"
+    assert kpi_value(12.0, "minutes", "USD") == "12"
+
+
+def test_numerators_and_denominators_lose_a_floats_noise_but_counts_stay_whole():
+    assert kpi_part(12.0, "ratio", "USD") == "12"
+    assert kpi_part(0.1 + 0.2, "minutes", "USD") == "0.3"
+    assert kpi_part(1234567.89, "minutes", "USD") == "1234567.89"
+
+
+def test_units_are_named_as_a_reader_knows_them():
+    assert unit_label("ratio", "EUR") == "%"
+    assert unit_label("currency", "EUR") == "EUR"
+    assert unit_label("jobs per day", "EUR") == "jobs per day"
+
+
+def test_numbers_never_use_exponents_or_thousands_separators():
+    assert fixed(1.2e-05, 6) == "0.000012"
+    assert fixed(1e-07, 7) == "0.0000001"
+    assert fixed(1234567.8, 2) == "1234567.8"
 
 
 def test_negative_numbers_stay_plain_numbers():
-    assert rounded(-0.25) == "-0.25"
-    assert exact(-3.0) == "-3"
-    assert float(rounded(-12.5)) == -12.5
-
-
-def test_numerator_and_denominator_are_exact_and_whole_numbers_have_no_decimal_point():
-    assert exact(12.0) == "12"
-    assert exact(1234567.89) == "1234567.89"
-    assert float(exact(0.1 + 0.2)) == 0.1 + 0.2
+    assert kpi_value(-0.25, "stars", "USD") == "-0.25"
+    assert kpi_part(-3.0, "ratio", "USD") == "-3"
+    assert float(kpi_value(-12.5, "minutes", "USD")) == -12.5
 
 
 def test_negative_zero_is_written_as_zero():
-    assert rounded(-0.0) == "0"
-    assert rounded(-1e-12, significant=1) == "-0.000000000001"
+    assert fixed(-0.0, 2) == "0"
+    assert fixed(-1e-12, 2) == "0"
+    assert fixed(-0.001, 2, keep_zeros=True) == "0.00"
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_numbers_are_refused(bad):
     with pytest.raises(ValueError, match="finite"):
-        rounded(bad)
+        kpi_value(bad, "stars", "USD")
     with pytest.raises(ValueError, match="finite"):
-        exact(bad)
+        kpi_part(bad, "ratio", "USD")

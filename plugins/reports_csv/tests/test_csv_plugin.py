@@ -18,5 +18,5 @@ def test_plugin_is_discovered_through_its_entry_point_and_owns_both_formats(tmp_
 
 def test_formats_are_labelled_for_the_people_choosing_them(tmp_path):
     host = load_plugins(Settings.from_env({}, secret_key="x" * 40, data_dir=tmp_path))
-    assert host.report_formats["csv"].label == "CSV (one row per group, period and KPI)"
-    assert host.report_formats["csv_wide"].label == "CSV, wide (one row per group and period)"
+    assert host.report_formats["csv"].label == "Spreadsheet (CSV), one row per value"
+    assert host.report_formats["csv_wide"].label == "Spreadsheet (CSV), one column per KPI"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import tracemalloc
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from kpi_core.reports.data import MetricInfo, ReportData, ValueRow
 
 FTF = MetricInfo("quality.first_time_fix_rate", "First-time fix rate", "ratio", "higher", "rate", "fixed / completed")
 RATING = MetricInfo("quality.customer_rating", "Customer rating", "stars", "higher", "mean", "mean of ratings")
+REVENUE = MetricInfo("productivity.revenue", "Revenue per job", "currency", "higher", "mean", "revenue / jobs")
 JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
 
 
@@ -36,8 +38,11 @@ def value_row(**overrides: Any) -> ValueRow:
     return ValueRow(**(fields | overrides))
 
 
-def make_report(rows: Iterable[ValueRow], metrics: tuple[MetricInfo, ...] = (FTF, RATING)) -> ReportData:
+def make_report(
+    rows: Iterable[ValueRow], metrics: tuple[MetricInfo, ...] = (FTF, RATING), currency: str = "USD"
+) -> ReportData:
     return ReportData(
+        currency=currency,
         title="Monthly scorecard",
         generated_at=datetime(2026, 3, 1, tzinfo=UTC),
         timezone="Europe/Madrid",
@@ -102,14 +107,31 @@ def test_long_row_carries_labels_units_and_exact_numbers():
         "period_start": "2026-01-01",
         "kpi": "quality.first_time_fix_rate",
         "kpi_label": "First-time fix rate",
-        "unit": "ratio",
-        "value": "0.75",
+        "unit": "%",
+        "value": "75",
         "numerator": "3",
         "denominator": "4",
-        "ci_low": "0.3",
-        "ci_high": "0.95",
+        "ci_low": "30",
+        "ci_high": "95",
         "status": "amber",
     }
+
+
+def test_long_layout_rounds_money_to_cents_and_names_the_currency():
+    row = value_row(kpi=REVENUE.key, value=276.44320000000005, numerator=13822.160000000002, denominator=50.0)
+    (written,) = as_dicts(render_long, make_report([row], metrics=(REVENUE,), currency="EUR"))
+    assert (written["unit"], written["value"], written["numerator"], written["denominator"]) == (
+        "EUR",
+        "276.44",
+        "13822.16",
+        "50",
+    )
+
+
+def test_long_layout_rounds_means_to_two_decimals():
+    row = value_row(kpi=RATING.key, value=4.393939393939394, numerator=145.0, denominator=33.0, ci_low=None)
+    (written,) = as_dicts(render_long, make_report([row]))
+    assert (written["unit"], written["value"]) == ("stars", "4.39")
 
 
 def test_long_layout_leaves_missing_values_empty():
@@ -121,21 +143,28 @@ def test_long_layout_leaves_missing_values_empty():
     assert (row["numerator"], row["denominator"]) == ("0", "0")
 
 
-def test_wide_layout_header_has_value_and_sample_column_per_kpi_in_report_order():
-    assert parsed(render_wide, make_report([]))[0] == [
-        "group_id",
-        "group_label",
-        "period_start",
-        "quality.first_time_fix_rate",
-        "quality.first_time_fix_rate n",
-        "quality.customer_rating",
-        "quality.customer_rating n",
+def test_wide_layout_header_names_each_kpi_with_its_unit_and_a_sample_column_in_report_order():
+    assert parsed(render_wide, make_report([], metrics=(FTF, RATING, REVENUE)))[0] == [
+        "ID",
+        "Technician",
+        "Period start",
+        "First-time fix rate (%)",
+        "First-time fix rate (sample)",
+        "Customer rating (stars)",
+        "Customer rating (sample)",
+        "Revenue per job (USD)",
+        "Revenue per job (sample)",
     ]
+
+
+def test_wide_layout_names_the_rows_by_what_they_are():
+    report = dataclasses.replace(make_report([]), group_by="team")
+    assert parsed(render_wide, report)[0][:3] == ["ID", "Team", "Period start"]
 
 
 def test_wide_layout_has_one_row_per_group_and_period():
     rows = as_dicts(render_wide, make_report(grid_rows(groups=3, periods=2)))
-    assert [(r["group_id"], r["period_start"]) for r in rows] == [
+    assert [(r["ID"], r["Period start"]) for r in rows] == [
         (f"tech-{g}", f"2026-01-0{p + 1}") for g in range(3) for p in range(2)
     ]
 
@@ -143,17 +172,17 @@ def test_wide_layout_has_one_row_per_group_and_period():
 def test_wide_row_holds_each_kpis_value_and_denominator():
     report = make_report([value_row(), value_row(kpi=RATING.key, value=4.5, numerator=45.0, denominator=10.0)])
     (row,) = as_dicts(render_wide, report)
-    assert row["quality.first_time_fix_rate"] == "0.75"
-    assert row["quality.first_time_fix_rate n"] == "4"
-    assert row["quality.customer_rating"] == "4.5"
-    assert row["quality.customer_rating n"] == "10"
+    assert row["First-time fix rate (%)"] == "75"
+    assert row["First-time fix rate (sample)"] == "4"
+    assert row["Customer rating (stars)"] == "4.5"
+    assert row["Customer rating (sample)"] == "10"
 
 
 def test_wide_layout_leaves_cells_of_a_missing_kpi_or_value_empty():
     report = make_report([value_row(value=None, denominator=0.0)])
     (row,) = as_dicts(render_wide, report)
-    assert (row["quality.first_time_fix_rate"], row["quality.first_time_fix_rate n"]) == ("", "0")
-    assert (row["quality.customer_rating"], row["quality.customer_rating n"]) == ("", "")
+    assert (row["First-time fix rate (%)"], row["First-time fix rate (sample)"]) == ("", "0")
+    assert (row["Customer rating (stars)"], row["Customer rating (sample)"]) == ("", "")
 
 
 def test_wide_layout_gathers_rows_that_arrive_out_of_order():
@@ -164,18 +193,18 @@ def test_wide_layout_gathers_rows_that_arrive_out_of_order():
         value_row(group_id="a", group_label="A", period_start=JAN, kpi=RATING.key, value=4.0),
     ]
     wide = as_dicts(render_wide, make_report(rows))
-    assert [(r["group_id"], r["period_start"]) for r in wide] == [
+    assert [(r["ID"], r["Period start"]) for r in wide] == [
         ("b", "2026-01-01"),
         ("b", "2026-02-01"),
         ("a", "2026-01-01"),
     ]
-    assert wide[2]["quality.customer_rating"] == "4"
+    assert wide[2]["Customer rating (stars)"] == "4"
 
 
 def test_wide_layout_lists_a_groups_periods_in_date_order():
     rows = [value_row(period_start=FEB), value_row(period_start=JAN)]
     wide = as_dicts(render_wide, make_report(rows))
-    assert [r["period_start"] for r in wide] == ["2026-01-01", "2026-02-01"]
+    assert [r["Period start"] for r in wide] == ["2026-01-01", "2026-02-01"]
 
 
 def test_a_row_for_a_kpi_missing_from_report_metrics_fails_the_render():
@@ -215,7 +244,7 @@ def test_labels_starting_with_a_formula_trigger_are_neutralised(trigger):
     label = trigger + 'HYPERLINK("http://x","click")'
     (long_row,) = as_dicts(render_long, make_report([value_row(group_label=label)]))
     (wide_row,) = as_dicts(render_wide, make_report([value_row(group_label=label)]))
-    assert long_row["group_label"] == wide_row["group_label"] == "'" + label
+    assert long_row["group_label"] == wide_row["Technician"] == "'" + label
 
 
 def test_every_text_cell_is_neutralised_including_ids_and_kpi_labels():
@@ -240,15 +269,15 @@ def test_the_semicolon_example_reads_back_whole_and_inert():
     (row,) = as_dicts(render_long, make_report([value_row(group_label="Bob;=HYPERLINK(…)", value=-5.0)]))
 
     assert row["group_label"] == "Bob;'=HYPERLINK(…)"
-    assert row["value"] == "-5"
+    assert row["value"] == "-500"
 
 
 def test_negative_numbers_stay_numeric():
     report = make_report([value_row(value=-0.25, numerator=-1.0, ci_low=-0.5)])
     (long_row,) = as_dicts(render_long, report)
     (wide_row,) = as_dicts(render_wide, report)
-    assert (long_row["value"], long_row["numerator"], long_row["ci_low"]) == ("-0.25", "-1", "-0.5")
-    assert wide_row["quality.first_time_fix_rate"] == "-0.25"
+    assert (long_row["value"], long_row["numerator"], long_row["ci_low"]) == ("-25", "-1", "-50")
+    assert wide_row["First-time fix rate (%)"] == "-25"
 
 
 # The caller's stream
