@@ -7,15 +7,25 @@ relative range crosses the March DST change.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
+from kpi_core.errors import Invalid
+from kpi_core.kpis import service
+from kpi_core.kpis.cache import MemoryCache
+from kpi_core.kpis.honest import Honesty
+from kpi_core.kpis.query import KpiQuery
+from kpi_core.kpis.ranges import resolve_range
+from kpi_core.reports.spec import parse_spec
 from kpi_core.storage.models import Job, Technician
 from kpi_core.web.state import EXTENSION_KEY
 
 VALUES = "/api/v1/kpis/values"
 BUDGET = "timeliness.on_budget_rate"
+ZONE = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -230,12 +240,6 @@ def test_the_drilldown_takes_the_range_its_value_was_asked_with(client, admin_he
 
 
 def test_a_report_spec_takes_a_relative_range_resolved_on_the_day_it_is_made(plugins):
-    from datetime import date
-    from zoneinfo import ZoneInfo
-
-    from kpi_core.errors import Invalid
-    from kpi_core.reports.spec import parse_spec
-
     raw = {"format": "csv", "range": "last_week", "period": "day"}
     spec = parse_spec(raw, plugins, ZoneInfo("UTC"), today=date(2026, 3, 8), week_start=6)
     assert (spec.start, spec.end) == (date(2026, 3, 1), date(2026, 3, 8))
@@ -246,3 +250,101 @@ def test_a_report_spec_takes_a_relative_range_resolved_on_the_day_it_is_made(plu
             parse_spec(bad, plugins, ZoneInfo("UTC"), today=date(2026, 3, 8), prefix="report_spec")
         assert caught.value.field == "report_spec.range"
         assert "month_to_date" in caught.value.message
+
+
+# --- comparisons ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def around_4_december(jobs, clock) -> int:
+    """Month to date on Friday 4 December 2026: 2 of 3 on budget; 1-4 November 1 of 2; 1-4 December 2025 1 of 1."""
+    ada = jobs.technician("Ada")
+    jobs.budget(ada, utc(2026, 12, 1, 15))
+    jobs.budget(ada, utc(2026, 12, 3, 15))
+    jobs.budget(ada, utc(2026, 12, 4, 15), on_budget=False)
+    jobs.budget(ada, utc(2026, 11, 2, 15))
+    jobs.budget(ada, utc(2026, 11, 4, 15), on_budget=False)
+    jobs.budget(ada, utc(2026, 11, 5, 15))  # after the elapsed part: not compared
+    jobs.budget(ada, utc(2026, 11, 20, 15), on_budget=False)
+    jobs.budget(ada, utc(2025, 12, 2, 15))
+    jobs.budget(ada, utc(2025, 12, 10, 15), on_budget=False)
+    clock.set(utc(2026, 12, 4, 20))
+    return ada
+
+
+@pytest.mark.parametrize("compare", ["previous,year_ago", ["previous", "year_ago"], ["year_ago", "previous,year_ago"]])
+def test_month_to_date_is_compared_with_the_same_elapsed_part(client, admin_headers, around_4_december, compare):
+    response = ask(client, admin_headers, range="month_to_date", period="range", compare=compare)
+
+    assert response.status_code == 200, response.json
+    [row] = response.json
+    assert (row["numerator"], row["denominator"], row["complete"]) == (2.0, 3.0, False)
+    assert row["previous"] == {"value": 0.5, "numerator": 1.0, "denominator": 2.0, "change": pytest.approx(2 / 3 - 0.5)}
+    assert row["year_ago"] == {"value": 1.0, "numerator": 1.0, "denominator": 1.0, "change": pytest.approx(2 / 3 - 1)}
+
+
+def test_comparisons_are_absent_unless_asked(client, admin_headers, around_4_december):
+    [row] = ask(client, admin_headers, range="month_to_date", period="range").json
+
+    assert "previous" not in row and "year_ago" not in row
+
+
+def test_month_to_date_on_31_march_is_compared_with_the_whole_of_february(client, admin_headers, jobs, clock):
+    ada = jobs.technician("Ada")
+    jobs.budget(ada, utc(2026, 3, 1, 15))
+    jobs.budget(ada, utc(2026, 2, 1, 15))
+    jobs.budget(ada, utc(2026, 2, 28, 15), on_budget=False)  # February's last day is in
+    jobs.budget(ada, utc(2026, 1, 31, 15), on_budget=False)
+    clock.set(utc(2026, 3, 31, 20))
+
+    [row] = ask(client, admin_headers, range="month_to_date", period="range", compare="previous").json
+
+    assert (row["period_start"], row["period_end"]) == ("2026-03-01", "2026-04-01")
+    assert (row["previous"]["numerator"], row["previous"]["denominator"]) == (1.0, 2.0)
+
+
+def test_each_month_is_compared_with_the_month_before_and_a_year_earlier(client, admin_headers, jobs, clock):
+    ada = jobs.technician("Ada")
+    for month, on_budget in ((12, False), (1, True), (2, True)):
+        jobs.budget(ada, utc(2026 if month < 12 else 2025, month, 10, 15), on_budget=on_budget)
+    jobs.budget(ada, utc(2025, 2, 10, 15), on_budget=False)
+    clock.set(utc(2026, 12, 4, 20))
+
+    rows = ask(client, admin_headers, start="2026-01-01", end="2026-03-01", compare="previous,year_ago").json
+
+    assert [
+        (row["period_start"], row["value"], row["previous"]["value"], row["year_ago"]["value"]) for row in rows
+    ] == [
+        ("2026-01-01", 1.0, 0.0, None),  # December 2025 (outside the range) is read for January's comparison
+        ("2026-02-01", 1.0, 1.0, 0.0),
+    ]
+    assert [row["previous"]["change"] for row in rows] == [1.0, 0.0]
+    assert rows[0]["year_ago"] == {"value": None, "numerator": 0.0, "denominator": 0.0, "change": None}
+
+
+def test_comparison_windows_are_more_months_of_the_same_sums_in_one_statement(database, plugins, around_4_december):
+    found = resolve_range("month_to_date", date(2026, 12, 4))
+    query = KpiQuery(start=found.start, end=found.end, kpis=(BUDGET,), group_by="technician", period="range")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if "FROM jobs" in statement:
+            statements.append(statement)
+
+    cache = MemoryCache()
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.session(write=False) as session:
+            honesty = Honesty(compare=("previous", "year_ago"), unit=found.unit, now=utc(2026, 12, 4, 20))
+            answer = service.kpi_values(session, plugins, query, zone=ZONE, cache=cache, honesty=honesty)
+            plain = service.kpi_values(
+                session, plugins, query, zone=ZONE, cache=cache, honesty=replace(honesty, compare=())
+            )
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+
+    # Three month pieces (1-4 Dec 2025, 1-4 Nov, 1-4 Dec) in one statement; the plain answer then reads its month.
+    assert len(statements) == 1
+    assert (answer.months_computed, answer.months_total) == (3, 3)
+    assert (plain.months_computed, plain.months_total) == (0, 1)
+    assert plain.dicts()[0]["denominator"] == answer.dicts()[0]["denominator"] == 3.0
