@@ -410,7 +410,11 @@ def test_a_file_with_one_invalid_row_writes_nothing_and_lists_every_error(post, 
     assert row_errors(response) == [
         (3, "status", "must be one of scheduled, completed, cancelled"),
         (3, "revenue", "must be an amount between 0 and 9,999,999,999.99"),
-        (4, "technician_ref", "no technician 'T99' (use create_technicians=1)"),
+        (
+            4,
+            "technician_ref",
+            "no technician 'T99' on file; choose “Create technicians that are not on file yet” to add them",
+        ),
     ]
     assert response.json["errors"]["error_count"] == 3
     assert response.json["message"] == "3 errors in 4 rows: nothing was imported"
@@ -495,7 +499,13 @@ def test_dry_run_of_an_invalid_file_lists_the_errors(post, database):
 def test_unknown_technician_is_a_row_error(post, database):
     response = post(csv_text([job("J1"), job("J2", technician_ref="T99")]))
 
-    assert row_errors(response) == [(3, "technician_ref", "no technician 'T99' (use create_technicians=1)")]
+    assert row_errors(response) == [
+        (
+            3,
+            "technician_ref",
+            "no technician 'T99' on file; choose “Create technicians that are not on file yet” to add them",
+        )
+    ]
     assert counts(database)["jobs"] == 0
 
 
@@ -617,7 +627,11 @@ def test_duplicate_external_ref_in_one_file_is_an_error_naming_the_first_row(pos
         ({"scheduled_start": "next tuesday"}, "scheduled_start", "is not an ISO 8601 date and time"),
         ({"arrived_at": "2026-13-01T09:00:00"}, "arrived_at", "is not an ISO 8601 date and time"),
         ({"completed_at": "2026-03-02 25:00"}, "completed_at", "is not an ISO 8601 date and time"),
-        ({"scheduled_start": "0001-01-01T00:00:00+01:00"}, "scheduled_start", "must be between 1970-01-01 and 2200-12-31"),
+        (
+            {"scheduled_start": "0001-01-01T00:00:00+01:00"},
+            "scheduled_start",
+            "must be between 1970-01-01 and 2200-12-31",
+        ),
         ({"estimated_minutes": "-5"}, "estimated_minutes", "must be between 0 and 100000"),
         ({"estimated_minutes": "1.5"}, "estimated_minutes", "is not a whole number"),
         ({"estimated_minutes": "ninety"}, "estimated_minutes", "is not a whole number"),

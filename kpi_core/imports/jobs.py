@@ -40,6 +40,10 @@ UPDATE_JOB = JOBS.update().where(JOBS.c.id == bindparam("b_id"))  # SET: the key
 UPDATE_CUSTOMER = CUSTOMERS.update().where(CUSTOMERS.c.id == bindparam("b_id"))
 
 
+CREATE_HINT = "choose “Create technicians that are not on file yet” to add them"
+"""What an admin's import says of an unknown technician: the import page's checkbox (the API's
+``create_technicians``), in the page's words."""
+
 Converters = tuple[tuple[str, bool, Callable[[Any], Any]], ...]
 
 
@@ -92,6 +96,7 @@ class JobImport:
     ) -> None:
         self.session = session
         self.scope = scope
+        self.zone = zone
         self.converters = _converters(zone)
         self.create_technicians = create_technicians
         self.report = ImportReport(kind="jobs", dry_run=dry_run)
@@ -110,6 +115,7 @@ class JobImport:
                 self.report.error(raw.number, None, raw.error)
                 continue
             values = _parse(raw, self.converters, self.report)
+            self.report.saw_scheduled(values["scheduled_start"], self.zone)
             if values["external_ref"] and self._unique_in_file(raw.number, values["external_ref"]):
                 batch.append((raw.number, values))
             if len(batch) >= BATCH_SIZE:
@@ -177,7 +183,7 @@ class JobImport:
                 self.report.error(number, "technician_ref", f"no technician {ref!r}{hint}")
                 return False
             if not self.create_technicians:
-                self.report.error(number, "technician_ref", f"no technician {ref!r} (use create_technicians=1)")
+                self.report.error(number, "technician_ref", f"no technician {ref!r} on file; {CREATE_HINT}")
                 return False
             technician = self._create_technician(ref)
         values["technician_id"] = technician.id

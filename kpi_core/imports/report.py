@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
 
 MAX_REPORTED_ERRORS = 1000
 
@@ -24,10 +25,23 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
+    first_scheduled: date | None = None
+    last_scheduled: date | None = None
+    """The company-zone days of the earliest and latest scheduled start in the file (jobs), so that
+    the import page can link to the rows it imported."""
 
     @property
     def ok(self) -> bool:
         return self.error_count == 0
+
+    def saw_scheduled(self, moment: datetime | None, zone: tzinfo) -> None:
+        if moment is None:
+            return
+        day = moment.astimezone(zone).date()
+        if self.first_scheduled is None or day < self.first_scheduled:
+            self.first_scheduled = day
+        if self.last_scheduled is None or day > self.last_scheduled:
+            self.last_scheduled = day
 
     def error(self, row: int, column: str | None, message: str) -> None:
         self.error_count += 1

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import IO, Any
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 
+from kpi_core.imports.columns import IMPORT_COLUMNS, template_csv
 from kpi_core.imports.feedback import FEEDBACK_COLUMNS, import_feedback
 from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
 from kpi_core.imports.readers import FileRejected, detect_format, read_rows
@@ -28,7 +30,11 @@ class ImportQuerySchema(StrictSchema):
 
 class JobImportQuerySchema(ImportQuerySchema):
     create_technicians = fields.Boolean(
-        load_default=False, metadata={"description": "Create technicians for unknown technician_ref (admins)"}
+        load_default=False,
+        metadata={
+            "description": "Create technicians for unknown technician_ref (admins; the import page's "
+            '"Create technicians that are not on file yet")'
+        },
     )
 
 
@@ -39,6 +45,38 @@ class ImportResultSchema(Schema):
     created = fields.Integer(required=True)
     updated = fields.Integer(required=True)
     unchanged = fields.Integer(required=True)
+    first_scheduled = fields.Date(
+        allow_none=True,
+        metadata={"description": "Jobs: the company-zone day of the earliest scheduled_start in the file"},
+    )
+    last_scheduled = fields.Date(
+        allow_none=True, metadata={"description": "Jobs: the company-zone day of the latest scheduled_start"}
+    )
+
+
+class ImportColumnSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "The column's header in the file"})
+    type = fields.String(required=True, metadata={"description": "What the column holds, in words"})
+    required = fields.Boolean(required=True)
+    example = fields.String(required=True, metadata={"description": "A value it may hold (empty: none needed)"})
+    description = fields.String(required=True, metadata={"description": "What it means, in words"})
+
+
+TEMPLATE_RESPONSE = {
+    "description": "A CSV with the header row and one example row (UTF-8 with a byte-order mark)",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+    "headers": {"Content-Disposition": {"description": "attachment, with the file name", "schema": {"type": "string"}}},
+}
+
+
+def _columns(kind: str) -> list[dict[str, Any]]:
+    return [asdict(column) for column in IMPORT_COLUMNS[kind]]
+
+
+def _template(kind: str) -> Response:
+    response = Response(template_csv(kind), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{kind}-import-template.csv"'
+    return response
 
 
 def _request_body(columns: tuple[str, ...]) -> dict[str, Any]:
@@ -120,6 +158,53 @@ class JobImport(MethodView):
         """Create or update jobs by external_ref. A file with any invalid row writes nothing and
         lists every error (the first 1,000, and a count). Importing the same file again changes nothing."""
         return _run("jobs", query)
+
+
+@blp.route("/jobs/columns")
+class JobImportColumns(MethodView):
+    @requires(blp, "imports.run")
+    @blp.response(200, ImportColumnSchema(many=True))
+    @blp.doc(operationId="listJobImportColumns", summary="Describe the columns of a jobs import")
+    def get(self) -> Any:
+        """Every column a jobs file may have, in order: its header, its type and an example in words,
+        and whether it is required. The import page lists them."""
+        return _columns("jobs")
+
+
+@blp.route("/jobs/template.csv")
+class JobImportTemplate(MethodView):
+    @requires(blp, "imports.run")
+    @blp.doc(
+        operationId="downloadJobImportTemplate",
+        summary="Download a template CSV for a jobs import",
+        responses={"200": TEMPLATE_RESPONSE},
+    )
+    def get(self) -> Any:
+        """A CSV with every column's header and an example row, to fill in and import."""
+        return _template("jobs")
+
+
+@blp.route("/feedback/columns")
+class FeedbackImportColumns(MethodView):
+    @requires(blp, "imports.run")
+    @blp.response(200, ImportColumnSchema(many=True))
+    @blp.doc(operationId="listFeedbackImportColumns", summary="Describe the columns of a feedback import")
+    def get(self) -> Any:
+        """Every column a feedback file may have, in order, with its type, an example and whether it is required."""
+        return _columns("feedback")
+
+
+@blp.route("/feedback/template.csv")
+class FeedbackImportTemplate(MethodView):
+    @requires(blp, "imports.run")
+    @blp.doc(
+        operationId="downloadFeedbackImportTemplate",
+        summary="Download a template CSV for a feedback import",
+        responses={"200": TEMPLATE_RESPONSE},
+    )
+    def get(self) -> Any:
+        """A CSV with every column's header and an example row, to fill in and import."""
+        return _template("feedback")
 
 
 @blp.route("/feedback")
