@@ -51,8 +51,11 @@ def kpi_form_fields() -> list[FormField]:
 
     Called once at start-up. Return a list of :class:`~kpi_core.declarations.FormField`:
     key, label, type (rating 1-5, yes_no, number, choice, text), required,
-    weight in the evaluation score, and help text. The host assembles the form
-    from every plugin's fields, versions it, and validates answers against it.
+    weight in the evaluation score, and help text. Rating and number fields
+    may say what the ends of their scale mean with ``scale_labels``, lowest
+    first (``("Poor", "Excellent")``), which the form shows beside 1 and 5.
+    The host assembles the form from every plugin's fields, versions it, and
+    validates answers against it.
     """
 
 

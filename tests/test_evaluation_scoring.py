@@ -117,6 +117,7 @@ def test_form_snapshot_keeps_every_declared_attribute_as_json_ready_values():
         "choices": ["poor", "fair", "good", "excellent"],
         "minimum": None,
         "maximum": None,
+        "scale_labels": [],
     }
     assert (snapshot[1]["minimum"], snapshot[1]["maximum"]) == (0, 20)
 

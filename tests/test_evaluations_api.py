@@ -125,6 +125,7 @@ def test_form_lists_every_plugins_fields_in_plugin_order(client, admin_headers, 
         "choices": [],
         "minimum": None,
         "maximum": None,
+        "scale_labels": ["Needs redoing", "Flawless"],
         "plugin": "kpi_quality",
     }
 
@@ -657,3 +658,214 @@ def test_list_sorts_by_score(client, admin_headers, org, create):
 
     assert [item["id"] for item in listed] == [high, low]
     assert "form_snapshot" not in listed[0]
+
+
+# --- rating scales labelled -------------------------------------------------------------
+
+
+def test_a_third_party_plugins_rating_scale_is_labelled_on_the_form(settings, database, admin_headers):
+    from tests.test_dashboard_api import thirdparty_plugin
+
+    plugins = load_plugins(settings, extra=[("fixture_cancellations", thirdparty_plugin())])
+    client = create_app(settings, database=database, plugins=plugins).test_client()
+
+    form = client.get(FORM, headers=admin_headers).json
+
+    field = next(item for item in form["fields"] if item["key"] == "fixture.cancellations_explained")
+    assert (field["plugin"], field["type"]) == ("fixture_cancellations", "rating")
+    assert field["scale_labels"] == ["Never explains", "Always explains"]
+
+
+def test_every_built_in_rating_field_says_what_its_ends_mean(client, admin_headers):
+    form = client.get(FORM, headers=admin_headers).json
+
+    ratings = [field for field in form["fields"] if field["type"] == "rating"]
+    assert ratings and all(len(field["scale_labels"]) == 2 for field in ratings)
+
+
+def test_an_evaluation_keeps_the_scale_labels_of_its_form(create, org):
+    evaluation = create(org.tina)
+
+    safety = next(field for field in evaluation["form_snapshot"] if field["key"] == "quality.safety")
+    assert safety["scale_labels"] == ["Unsafe", "Safe every time"]
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        {"type": "yes_no", "scale_labels": ("No", "Yes")},
+        {"type": "rating", "scale_labels": ("Poor",)},
+        {"type": "rating", "scale_labels": ("Poor", " ")},
+        {"type": "rating", "scale_labels": ["Poor", "Excellent"]},
+    ],
+)
+def test_scale_labels_are_two_words_on_a_rating_or_number_field(declaration):
+    from kpi_core.declarations import DeclarationError
+
+    with pytest.raises(DeclarationError, match="scale_labels"):
+        FormField("acme.care", "Care", **declaration)
+
+
+# --- every field error at once ------------------------------------------------------------
+
+
+def test_every_missing_and_wrong_answer_is_reported_at_once(client, admin_headers, org, database):
+    answers = {"quality.workmanship": 9, "quality.cleanliness": 4, "timeliness.paperwork_on_time": "yes"}
+    before = counts(database)
+
+    response = client.post(
+        URL,
+        json={"technician_id": org.tina, **PERIOD, "answers": answers, "status": "submitted"},
+        headers=admin_headers,
+    )
+
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]["json"]
+    assert set(errors) == {
+        "answers.quality.workmanship",
+        "answers.quality.communication",
+        "answers.quality.safety",
+        "answers.timeliness.punctuality",
+        "answers.timeliness.paperwork_on_time",
+    }
+    assert errors["answers.quality.safety"] == ["Choose a rating for Safety (required to submit)"]
+    assert "from 1 to 5" in errors["answers.quality.workmanship"][0]
+    assert counts(database) == before
+
+
+def test_the_technician_the_period_and_the_answers_are_reported_together(client, admin_headers, org):
+    body = {"technician_id": 999, "period_start": "2026-10-31", "period_end": "2026-10-01", "status": "submitted"}
+
+    response = client.post(URL, json=body, headers=admin_headers)
+
+    errors = response.json["errors"]["json"]
+    assert {"technician_id", "period_end", "answers.quality.workmanship", "answers.timeliness.punctuality"} <= set(
+        errors
+    )
+
+
+def test_fields_missing_from_the_body_are_reported_with_the_answers(client, admin_headers, org):
+    response = client.post(URL, json={"status": "submitted", "answers": {}}, headers=admin_headers)
+
+    assert response.status_code == 422
+    errors = response.json["errors"]["json"]
+    assert errors["technician_id"] == ["Choose the technician you are evaluating"]
+    assert errors["period_start"] == ["Enter the first day of the period"]
+    assert "answers.quality.safety" in errors
+
+
+def test_submitting_a_draft_reports_every_unanswered_field(client, create, org, admin_headers):
+    draft = create(org.tina, answers={"quality.workmanship": 4})
+
+    errors = submit(client, admin_headers, draft["id"]).json["errors"]["json"]
+
+    assert set(errors) == {f"answers.{key}" for key in COMPLETE if key != "quality.workmanship"}
+
+
+# --- idempotent create --------------------------------------------------------------------
+
+
+def post_with_key(client, headers, key: str, **changes):
+    body = {"technician_id": changes.pop("technician_id"), **PERIOD, "answers": COMPLETE, "status": "submitted"}
+    return client.post(URL, json={**body, **changes}, headers={**headers, "Idempotency-Key": key})
+
+
+def test_the_same_key_twice_creates_one_evaluation_and_answers_it_again(client, admin_headers, org, database):
+    before = counts(database)
+
+    first = post_with_key(client, admin_headers, "3f6c1a3e-key-1", technician_id=org.tina)
+    again = post_with_key(client, admin_headers, "3f6c1a3e-key-1", technician_id=org.tina)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    evaluations, audit = counts(database)
+    assert evaluations == before[0] + 1
+    assert audit == before[1] + 1  # the replay changed nothing, so recorded nothing
+
+
+def test_the_same_key_with_another_body_is_refused_by_name(client, admin_headers, org, database):
+    post_with_key(client, admin_headers, "key-2", technician_id=org.tina)
+    before = counts(database)
+
+    response = post_with_key(client, admin_headers, "key-2", technician_id=org.tina, status="draft")
+
+    assert response.status_code == 422
+    assert "different request" in response.json["errors"]["headers"]["Idempotency-Key"][0]
+    assert counts(database) == before
+
+
+def test_a_key_is_one_users_own(client, admin_headers, mandy, org, database):
+    before = counts(database)
+
+    post_with_key(client, admin_headers, "shared-key", technician_id=org.tina)
+    other = post_with_key(client, mandy, "shared-key", technician_id=org.tina)
+
+    assert other.status_code == 201 and "Idempotent-Replayed" not in other.headers
+    assert counts(database)[0] == before[0] + 2
+
+
+def test_a_refused_request_does_not_use_up_its_key(client, admin_headers, org):
+    refused = post_with_key(client, admin_headers, "key-3", technician_id=org.tina, answers={})
+    corrected = post_with_key(client, admin_headers, "key-3", technician_id=org.tina)
+
+    assert (refused.status_code, corrected.status_code) == (422, 201)
+
+
+def test_without_a_key_two_posts_are_two_evaluations(client, admin_headers, org, database):
+    before = counts(database)
+    body = {"technician_id": org.tina, **PERIOD}
+
+    client.post(URL, json=body, headers=admin_headers)
+    client.post(URL, json=body, headers=admin_headers)
+
+    assert counts(database)[0] == before[0] + 2
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])
+def test_a_malformed_key_is_refused_by_name(client, admin_headers, org, key):
+    response = client.post(
+        URL,
+        json={"technician_id": org.tina, **PERIOD},
+        headers={**admin_headers, "Idempotency-Key": key.encode().decode("latin-1")},
+    )
+
+    assert response.status_code == 422, response.json
+    assert "Idempotency-Key" in response.json["errors"]["headers"]
+
+
+def test_the_key_of_a_deleted_draft_says_so(client, admin_headers, org):
+    draft = post_with_key(client, admin_headers, "key-4", technician_id=org.tina, status="draft").json
+    etag = etag_of(client, admin_headers, draft["id"])
+    assert client.delete(f"{URL}/{draft['id']}", headers=if_match(admin_headers, etag)).status_code == 204
+
+    response = post_with_key(client, admin_headers, "key-4", technician_id=org.tina, status="draft")
+
+    assert response.status_code == 409
+    assert "deleted" in response.json["message"]
+
+
+def test_concurrent_requests_with_one_key_create_one_evaluation(app, admin_headers, org, database):
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = counts(database)[0]
+
+    def send(_: int):
+        return post_with_key(app.test_client(), admin_headers, "key-race", technician_id=org.tina)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(send, range(4)))
+
+    assert [answer.status_code for answer in answers] == [201] * 4
+    assert len({answer.json["id"] for answer in answers}) == 1
+    assert counts(database)[0] == before + 1
+
+
+def test_the_key_header_is_documented(client):
+    spec = client.get("/api/openapi.json").json
+    parameters = spec["paths"]["/api/v1/evaluations"]["post"]["parameters"]
+
+    header = next(item for item in parameters if item["name"] == "Idempotency-Key")
+    assert header["in"] == "header"
+    assert "same key" in header["description"]

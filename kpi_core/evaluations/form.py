@@ -20,6 +20,19 @@ from kpi_core.plugins import PluginHost
 
 TEXT_MAX = 2000
 FORM_FIELD_ATTRIBUTES = tuple(item.name for item in fields(FormField))
+TUPLE_ATTRIBUTES = ("choices", "scale_labels")
+
+
+class InvalidFields(Invalid):
+    """Several fields are invalid at once (422): ``problems`` maps each field to its message, in form order.
+
+    Reported whole, so a person filling in the form sees every problem at once.
+    """
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        first, message = next(iter(problems.items()))
+        super().__init__(first, message)
+        self.problems = dict(problems)
 
 
 @dataclass(frozen=True)
@@ -48,53 +61,74 @@ def fields_from_snapshot(snapshot: Sequence[Mapping[str, Any]]) -> list[FormFiel
     rebuilt = []
     for item in snapshot:
         known = {name: item[name] for name in FORM_FIELD_ATTRIBUTES if name in item}
-        known["choices"] = tuple(known.get("choices") or ())
+        for name in TUPLE_ATTRIBUTES:  # JSON keeps them as lists; older snapshots lack scale_labels
+            known[name] = tuple(known.get(name) or ())
         rebuilt.append(FormField(**known))
     return rebuilt
 
 
 def clean_answers(form_fields: Sequence[FormField], answers: Mapping[str, Any], *, complete: bool) -> dict[str, Any]:
-    """The answers with unanswered (null) fields dropped; raises :class:`Invalid` naming ``answers.<key>``.
+    """The answers with unanswered (null) fields dropped; raises :class:`InvalidFields` naming every
+    ``answers.<key>`` that is wrong, in form order (unknown keys last).
 
     Unknown keys and answers of the wrong type or out of range are rejected.
     With ``complete`` (submitting), every required field must be answered;
     drafts may leave any field open.
     """
-    by_key = {item.key: item for item in form_fields}
-    for key in answers:
-        if key not in by_key:
-            raise Invalid(f"answers.{key}", "is not a field of this evaluation's form")
-    cleaned = {key: value for key, value in answers.items() if value is not None}
-    for key, value in cleaned.items():
-        problem = answer_problem(by_key[key], value)
+    problems = answer_problems(form_fields, answers, complete=complete)
+    if problems:
+        raise InvalidFields(problems)
+    return {key: value for key, value in answers.items() if value is not None}
+
+
+def answer_problems(form_fields: Sequence[FormField], answers: Mapping[str, Any], *, complete: bool) -> dict[str, str]:
+    """Every problem of ``answers`` by field path (``answers.<key>``), in form order; empty when none."""
+    problems: dict[str, str] = {}
+    for item in form_fields:
+        value = answers.get(item.key)
+        if value is None:
+            if complete and item.required:
+                problems[f"answers.{item.key}"] = missing_message(item)
+            continue
+        problem = answer_problem(item, value)
         if problem:
-            raise Invalid(f"answers.{key}", problem)
-    if complete:
-        missing = [item.key for item in form_fields if item.required and item.key not in cleaned]
-        if missing:
-            others = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
-            raise Invalid(f"answers.{missing[0]}", f"is required to submit{others}")
-    return cleaned
+            problems[f"answers.{item.key}"] = problem
+    known = {item.key for item in form_fields}
+    for key in answers:
+        if key not in known:
+            problems[f"answers.{key}"] = "This question is not on the evaluation's form: leave it out"
+    return problems
+
+
+def missing_message(field: FormField) -> str:
+    """What to do about an unanswered required field, in the words of the form."""
+    if field.type == "rating":
+        return f"Choose a rating for {field.label} (required to submit)"
+    if field.type == "yes_no":
+        return f"Choose yes or no for {field.label} (required to submit)"
+    if field.type == "choice":
+        return f"Choose an answer for {field.label} (required to submit)"
+    return f"Enter {field.label} (required to submit)"
 
 
 def answer_problem(field: FormField, value: Any) -> str | None:
-    """Why ``value`` is not an answer ``field`` takes, or None if it is."""
+    """Why ``value`` is not an answer ``field`` takes, in words that say what to do; None if it is one."""
     whole = isinstance(value, int) and not isinstance(value, bool)
     number = whole or (isinstance(value, float) and math.isfinite(value))
     if field.type == "rating":
         if not whole or not RATING_MIN <= value <= RATING_MAX:
-            return f"must be a whole number from {RATING_MIN} to {RATING_MAX}"
+            return f"Choose a rating for {field.label}: a whole number from {RATING_MIN} to {RATING_MAX}"
     elif field.type == "yes_no":
         if not isinstance(value, bool):
-            return "must be true or false"
+            return f"Choose yes or no for {field.label} (true or false)"
     elif field.type == "number":
         # Declarations guarantee both bounds for number fields.
         low, high = float(field.minimum or 0), float(field.maximum or 0)
         if not number or not low <= value <= high:
-            return f"must be a number from {low:g} to {high:g}"
+            return f"Enter {field.label} as a number from {low:g} to {high:g}"
     elif field.type == "choice":
         if value not in field.choices:
-            return f"must be one of {', '.join(field.choices)}"
+            return f"Choose {field.label} from: {', '.join(field.choices)}"
     elif not isinstance(value, str) or len(value) > TEXT_MAX:
-        return f"must be text of at most {TEXT_MAX} characters"
+        return f"Enter {field.label} as text of at most {TEXT_MAX} characters"
     return None

@@ -97,6 +97,7 @@ def form_snapshot(fields: Sequence[FormField]) -> list[dict[str, Any]]:
     for field in fields:
         item = asdict(field)
         item["choices"] = list(field.choices)
+        item["scale_labels"] = list(field.scale_labels)
         snapshot.append(item)
     return snapshot
 

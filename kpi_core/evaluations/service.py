@@ -10,7 +10,7 @@ submitted, never drafts; managers those of their teams' technicians.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,7 @@ from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor, record, snapshot
 from kpi_core.declarations import FormField
 from kpi_core.errors import Conflict, Invalid, NotFound
-from kpi_core.evaluations.form import Form, clean_answers, fields_from_snapshot
+from kpi_core.evaluations.form import Form, InvalidFields, clean_answers, fields_from_snapshot
 from kpi_core.evaluations.scoring import AnswerRejected, score_answers
 from kpi_core.records import changes
 from kpi_core.storage.models import Evaluation, Technician
@@ -81,9 +81,17 @@ def get_evaluation(session: Session, scope: Scope, evaluation_id: int) -> Evalua
 
 
 def create_evaluation(session: Session, scope: Scope, actor: Actor, form: Form, data: Mapping[str, Any]) -> Evaluation:
-    """A new draft (or, with ``status: submitted``, a complete submitted evaluation) on the current form."""
-    _check_technician(session, scope, data["technician_id"])
-    _check_period(data["period_start"], data["period_end"])
+    """A new draft (or, with ``status: submitted``, a complete submitted evaluation) on the current form.
+
+    Raises :class:`InvalidFields` naming every field that is wrong (technician, period, answers) at once.
+    """
+    answered, problems = _checked(
+        lambda: _check_technician(session, scope, data["technician_id"]),
+        lambda: _check_period(data["period_start"], data["period_end"]),
+        lambda: _answered(form.fields, data.get("answers", {}), data["status"]),
+    )
+    if problems:
+        raise InvalidFields(problems)
     evaluation = Evaluation(
         technician_id=data["technician_id"],
         evaluator_id=actor.user_id,
@@ -92,9 +100,22 @@ def create_evaluation(session: Session, scope: Scope, actor: Actor, form: Form, 
         form_version=form.version,
         form_snapshot=form.snapshot,
         revision=1,
-        **_answered(form.fields, data.get("answers", {}), data["status"]),
+        **answered,
     )
     return changes.create(session, actor, ENTITY, evaluation)
+
+
+def new_evaluation_problems(session: Session, scope: Scope, form: Form, data: Mapping[str, Any]) -> dict[str, str]:
+    """Every problem of a new evaluation's fields, by field path; ``data`` may be partial (a body whose
+    other fields failed to parse): only what it has is checked."""
+    checks: list[Callable[[], Any]] = []
+    if "technician_id" in data:
+        checks.append(lambda: _check_technician(session, scope, data["technician_id"]))
+    if "period_start" in data and "period_end" in data:
+        checks.append(lambda: _check_period(data["period_start"], data["period_end"]))
+    if isinstance(data.get("answers"), Mapping):
+        checks.append(lambda: _answered(form.fields, data["answers"], data.get("status", "draft")))
+    return _checked(*checks)[1]
 
 
 def update_evaluation(
@@ -103,11 +124,17 @@ def update_evaluation(
     """Change a draft; ``answers``, when given, replaces all of its answers."""
     _require_status(evaluation, "draft", "only a draft is edited in place; revise a submitted evaluation instead")
     values = dict(data)
-    if "technician_id" in values:
-        _check_technician(session, scope, values["technician_id"])
-    _check_period(values.get("period_start", evaluation.period_start), values.get("period_end", evaluation.period_end))
-    if "answers" in values:
-        values.update(_answered(_form_of(evaluation), values.pop("answers"), "draft"))
+    answers = values.pop("answers", None)
+    answered, problems = _checked(
+        lambda: _check_technician(session, scope, values["technician_id"]) if "technician_id" in values else None,
+        lambda: _check_period(
+            values.get("period_start", evaluation.period_start), values.get("period_end", evaluation.period_end)
+        ),
+        lambda: _answered(_form_of(evaluation), answers, "draft") if answers is not None else {},
+    )
+    if problems:
+        raise InvalidFields(problems)
+    values.update(answered)
     return changes.update(session, actor, ENTITY, evaluation, values)
 
 
@@ -146,9 +173,13 @@ def revise_evaluation(
         raise Conflict("revision", f"only the latest revision can be revised: evaluation {newer.id}")
     start = data.get("period_start", evaluation.period_start)
     end = data.get("period_end", evaluation.period_end)
-    _check_period(start, end)
     keys = {item.key for item in form.fields}
     answers = data["answers"] if "answers" in data else {k: v for k, v in evaluation.answers.items() if k in keys}
+    answered, problems = _checked(
+        lambda: _check_period(start, end), lambda: _answered(form.fields, answers, data["status"])
+    )
+    if problems:
+        raise InvalidFields(problems)
     revision = Evaluation(
         technician_id=evaluation.technician_id,
         evaluator_id=actor.user_id,
@@ -158,7 +189,7 @@ def revise_evaluation(
         form_snapshot=form.snapshot,
         revision=evaluation.revision + 1,
         supersedes_id=evaluation.id,
-        **_answered(form.fields, answers, data["status"]),
+        **answered,
     )
     return changes.create(session, actor, ENTITY, revision)
 
@@ -184,6 +215,20 @@ def _form_of(evaluation: Evaluation) -> list[FormField]:
     return fields_from_snapshot(evaluation.form_snapshot)
 
 
+def _checked(*checks: Callable[[], Any]) -> tuple[Any, dict[str, str]]:
+    """Run every check, collecting the fields each names as invalid; the last check's result is returned."""
+    problems: dict[str, str] = {}
+    result = None
+    for check in checks:
+        try:
+            result = check()
+        except InvalidFields as exc:
+            problems.update(exc.problems)
+        except Invalid as exc:
+            problems[exc.field] = exc.message
+    return result, problems
+
+
 def _answered(form_fields: Sequence[FormField], answers: Mapping[str, Any], status: str) -> dict[str, Any]:
     """Checked answers, their score, and the status (with submitted_at when submitting)."""
     submitting = status == "submitted"
@@ -203,12 +248,14 @@ def _check_technician(session: Session, scope: Scope, technician_id: int) -> Non
     allowed = select(Technician.id).where(Technician.id == technician_id, scope.teams(Technician.team_id))
     if session.scalar(allowed) is None:
         yours = "" if scope.sees_all else " among your teams' technicians"
-        raise Invalid("technician_id", f"no technician with id {technician_id}{yours}")
+        raise Invalid(
+            "technician_id", f"Choose a technician from the list: there is no technician {technician_id}{yours}"
+        )
 
 
 def _check_period(start: date, end: date) -> None:
     if end < start:
-        raise Invalid("period_end", "must be on or after period_start")
+        raise Invalid("period_end", "The period must end on or after the day it starts")
 
 
 def _require_status(evaluation: Evaluation, status: str, message: str) -> None:

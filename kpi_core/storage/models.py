@@ -169,6 +169,26 @@ class Evaluation(Timestamped, Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a user sent with a create, and what that first request created.
+
+    A retry with the same key (same user, same operation) and the same request answers the record
+    created first instead of creating another; the same key with another request is refused
+    (kpi_core/evaluations/idempotency.py). ``fingerprint`` is a hash of the request.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_user_operation_key", "user_id", "operation", "key", unique=True),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    resource_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class KpiTarget(Timestamped, Base):
     __tablename__ = "targets"
     __table_args__ = (

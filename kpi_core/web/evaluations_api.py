@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from werkzeug.exceptions import UnprocessableEntity
 
-from kpi_core.evaluations import service
-from kpi_core.evaluations.form import TEXT_MAX, current_form
+from kpi_core.errors import Conflict, NotFound
+from kpi_core.evaluations import idempotency, service
+from kpi_core.evaluations.form import TEXT_MAX, InvalidFields, current_form
 from kpi_core.storage.models import EVALUATION_STATUSES, Evaluation
 from kpi_core.web.access import current_actor, current_principal, current_scope, requires
 from kpi_core.web.db import commit, db_session
-from kpi_core.web.errors import ErrorSchema
+from kpi_core.web.errors import ErrorSchema, error_response
 from kpi_core.web.pagination import SQLPage
 from kpi_core.web.schemas import RECORD_ID, CalendarDate, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
@@ -23,6 +26,19 @@ blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations", descr
 
 NEW_STATUSES = ("draft", "submitted")
 ANSWERS_DOC = "Answers by form field key; null leaves a field unanswered"
+CREATE = "createEvaluation"
+REPLAYED = "Idempotent-Replayed"
+
+
+@blp.errorhandler(InvalidFields)
+def every_field_error(error: InvalidFields) -> Response:
+    """Every invalid field at once (the app's handler of Invalid names only one)."""
+    errors = {"json": {field: [message] for field, message in error.problems.items()}}
+    count = len(error.problems)
+    message = f"{count} answer{'s' if count != 1 else ''} to correct" if count > 1 else error.message
+    unprocessable = UnprocessableEntity()
+    unprocessable.data = {"message": message, "errors": errors}  # type: ignore[attr-defined]
+    return error_response(unprocessable)
 
 
 class FormFieldSchema(Schema):
@@ -35,6 +51,10 @@ class FormFieldSchema(Schema):
     choices = fields.List(fields.String(), metadata={"description": "For choice fields, worst to best"})
     minimum = fields.Float(allow_none=True)
     maximum = fields.Float(allow_none=True)
+    scale_labels = fields.List(
+        fields.String(),
+        metadata={"description": "For rating and number fields: what the lowest and highest ends mean, lowest first"},
+    )
 
 
 class DeclaredFieldSchema(FormFieldSchema):
@@ -77,14 +97,45 @@ class EvaluationSummarySchema(EvaluationSchema):
 
 
 class EvaluationInSchema(StrictSchema):
-    technician_id = fields.Integer(required=True, validate=RECORD_ID)
-    period_start = CalendarDate(required=True)
-    period_end = CalendarDate(required=True, metadata={"description": "On or after period_start"})
+    technician_id = fields.Integer(
+        required=True, validate=RECORD_ID, error_messages={"required": "Choose the technician you are evaluating"}
+    )
+    period_start = CalendarDate(required=True, error_messages={"required": "Enter the first day of the period"})
+    period_end = CalendarDate(
+        required=True,
+        metadata={"description": "On or after period_start"},
+        error_messages={"required": "Enter the last day of the period"},
+    )
     answers = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": ANSWERS_DOC})
     status = fields.String(
         load_default="draft",
         validate=validate.OneOf(NEW_STATUSES),
         metadata={"description": "submitted requires every required field to be answered"},
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def _with_the_rest(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        # The service's checks (technician, period, answers) run here too, beside the fields' own, so
+        # that a body is answered with every problem at once; the service checks again before writing.
+        form = current_form(app_state().plugins)
+        problems = service.new_evaluation_problems(db_session(), current_scope(), form, data)
+        if problems:
+            raise ValidationError({field: [message] for field, message in problems.items()})
+
+
+class IdempotencyHeadersSchema(Schema):
+    idempotency_key = fields.String(
+        data_key=idempotency.HEADER,
+        validate=[
+            validate.Length(min=1, max=idempotency.KEY_MAX),
+            validate.Regexp(idempotency.KEY_PATTERN, error="Use visible ASCII characters only, such as a UUID"),
+        ],
+        metadata={
+            "description": "Makes the create safe to retry: the same key with the same body (by the same user) "
+            "answers the evaluation the first request created, with 201 again and the header "
+            "Idempotent-Replayed: true, instead of creating another; the same key with a different body "
+            "is refused (422). Send a new key (a UUID) for each new evaluation."
+        },
     )
 
 
@@ -151,15 +202,52 @@ class Evaluations(MethodView):
     @requires(blp, "evaluations.write")
     @blp.etag
     @blp.arguments(EvaluationInSchema)
-    @blp.response(201, EvaluationSchema)
-    @blp.doc(operationId="createEvaluation", summary="Create an evaluation")
-    def post(self, body: dict[str, Any]) -> Any:
+    @blp.arguments(IdempotencyHeadersSchema, location="headers")
+    @blp.response(
+        201,
+        EvaluationSchema,
+        headers={
+            REPLAYED: {
+                "description": "true when the answer repeats an earlier request with the same key",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    )
+    @blp.alt_response(422, schema=ErrorSchema, description="Every invalid field at once, by field path")
+    @blp.alt_response(409, schema=ErrorSchema, description="The key's evaluation has since been deleted")
+    @blp.doc(operationId=CREATE, summary="Create an evaluation")
+    def post(self, body: dict[str, Any], headers: dict[str, Any]) -> Any:
         """Evaluate a technician (managers: of a team they manage) on the current form, as a draft
-        (may be incomplete) or submitted directly (every required field answered)."""
-        form = current_form(app_state().plugins)
-        evaluation = service.create_evaluation(db_session(), current_scope(), current_actor(), form, body)
+        (may be incomplete) or submitted directly (every required field answered). A 422 names every
+        invalid field at once. With an ``Idempotency-Key`` header a retry creates nothing new."""
+        session, scope, actor = db_session(), current_scope(), current_actor()
+        key = headers.get("idempotency_key")
+        user_id = current_principal().user_id
+        body_hash = idempotency.fingerprint(body)
+        if key:
+            first = idempotency.previous(session, user_id, CREATE, key, body_hash)
+            if first is not None:
+                return _replay(first.resource_id, first.status_code)
+        evaluation = service.create_evaluation(session, scope, actor, current_form(app_state().plugins), body)
+        if key:
+            first = idempotency.remember(
+                session, user_id, CREATE, key, body_hash, status_code=201, resource_id=evaluation.id
+            )
+            if first is not None:  # a concurrent request with this key won: answer its evaluation
+                session.rollback()
+                return _replay(first.resource_id, first.status_code)
         commit()
         return evaluation
+
+
+def _replay(evaluation_id: int, status_code: int) -> Any:
+    try:
+        evaluation = service.get_evaluation(db_session(), current_scope(), evaluation_id)
+    except NotFound:
+        raise Conflict(
+            idempotency.HEADER, "the evaluation made with this key has since been deleted: send a new key to create one"
+        ) from None
+    return evaluation, status_code, {REPLAYED: "true"}
 
 
 @blp.route("/<int:evaluation_id>")

@@ -102,6 +102,7 @@ def kpi_form_fields() -> list[FormField]:
             required=False,
             weight=2,
             help_text="Plans the day's route and parts so that little time is lost between jobs.",
+            scale_labels=("Much time lost", "No time lost"),
         ),
         FormField(
             "productivity.van_stocked",
@@ -116,6 +117,7 @@ def kpi_form_fields() -> list[FormField]:
             "rating",
             weight=1,
             help_text="Points out further work the customer needs, honestly and without pressure.",
+            scale_labels=("Never", "Always, honestly"),
         ),
     ]
 

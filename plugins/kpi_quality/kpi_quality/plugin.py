@@ -141,6 +141,7 @@ def kpi_form_fields() -> list[FormField]:
             required=True,
             weight=3,
             help_text="Is the work done right, to code, and built to last?",
+            scale_labels=("Needs redoing", "Flawless"),
         ),
         FormField(
             "quality.cleanliness",
@@ -149,6 +150,7 @@ def kpi_form_fields() -> list[FormField]:
             required=True,
             weight=1,
             help_text="Is the site left as clean as it was found, or cleaner?",
+            scale_labels=("Left a mess", "Cleaner than found"),
         ),
         FormField(
             "quality.communication",
@@ -157,6 +159,7 @@ def kpi_form_fields() -> list[FormField]:
             required=True,
             weight=2,
             help_text="Does the customer understand what was done, what it cost and why?",
+            scale_labels=("Customer left unsure", "Customer fully informed"),
         ),
         FormField(
             "quality.safety",
@@ -165,6 +168,7 @@ def kpi_form_fields() -> list[FormField]:
             required=True,
             weight=2,
             help_text="Are safe practices and protective equipment used every time?",
+            scale_labels=("Unsafe", "Safe every time"),
         ),
     ]
 

@@ -157,6 +157,7 @@ def kpi_form_fields() -> list[FormField]:
             required=True,
             weight=2,
             help_text="Arrives when promised, and warns the customer early when running late.",
+            scale_labels=("Often late without warning", "Always on time"),
         ),
         FormField(
             "timeliness.paperwork_on_time",
