@@ -2,6 +2,7 @@
 import { LitElement, css, html, type TemplateResult } from "lit";
 import { tokens } from "./api";
 import { catalog } from "./catalog";
+import { configureCompany } from "./format";
 import { current, inAppPath, interceptLinks, navigate, onNavigate, type Location } from "./router";
 import { session } from "./session";
 import { shared } from "./styles";
@@ -20,6 +21,14 @@ const PAGES: Record<string, () => Promise<unknown>> = {
   admin: () => import("./pages/admin-page"),
 };
 
+/** The sections each role can use: the others are not in its navigation and open a plain
+ * "not available" page (not a form whose every request the API refuses). */
+const SECTIONS_OF: Record<Me["role"], readonly string[]> = {
+  admin: Object.keys(PAGES),
+  manager: ["dashboard", "technicians", "evaluations", "jobs", "reports"],
+  technician: ["dashboard", "technicians", "jobs"],
+};
+
 export class KpiApp extends LitElement {
   static styles = [
     shared,
@@ -27,20 +36,29 @@ export class KpiApp extends LitElement {
       :host {
         min-height: 100vh;
       }
+      /* Phone first: the brand and the user on one line, the navigation below it, wrapping;
+         on a wide screen all three share one line. Every link and button is a 44 px target. */
       header {
-        background: #1e3a8a;
-        color: #fff;
+        background: var(--header-bg);
+        color: var(--header-ink);
         display: flex;
         flex-wrap: wrap;
         align-items: center;
-        gap: 0.5rem 1rem;
-        padding: 0.5rem 1rem;
+        gap: 0.25rem 1rem;
+        padding: 0.25rem 0.75rem 0.5rem;
       }
       .brand {
         font-weight: 700;
-        color: #fff;
+        color: var(--header-ink);
         text-decoration: none;
         margin-right: auto;
+        display: inline-flex;
+        align-items: center;
+        min-height: var(--target);
+      }
+      nav {
+        order: 3;
+        flex: 1 1 100%;
       }
       nav ul {
         list-style: none;
@@ -51,37 +69,64 @@ export class KpiApp extends LitElement {
         padding: 0;
       }
       nav a {
-        color: #e0e7ff;
+        color: var(--header-link);
         text-decoration: none;
-        padding: 0.4rem 0.6rem;
+        padding: 0.4rem 0.75rem;
         border-radius: 6px;
-        display: inline-block;
+        display: inline-flex;
+        align-items: center;
+        min-height: var(--target);
+      }
+      nav a:hover {
+        text-decoration: underline;
       }
       nav a[aria-current="page"] {
-        background: #1d4ed8;
-        color: #fff;
+        background: var(--header-current);
+        color: var(--header-ink);
       }
       nav a:focus-visible,
       .brand:focus-visible,
       header button:focus-visible {
-        outline-color: #fbbf24;
+        outline-color: var(--header-focus);
       }
       .user {
         display: flex;
         gap: 0.5rem;
         align-items: center;
         font-size: 0.9rem;
+        min-width: 0;
+      }
+      .user span {
+        overflow: hidden;
+        text-overflow: ellipsis;
+        white-space: nowrap;
+        max-width: 12rem;
       }
       header button {
         background: transparent;
-        border-color: #c7d2fe;
-        min-height: 2rem;
-        padding: 0.2rem 0.6rem;
+        color: var(--header-ink);
+        border-color: var(--header-link);
+        padding: 0.2rem 0.75rem;
+      }
+      @media (min-width: 64rem) {
+        header {
+          flex-wrap: nowrap;
+          padding: 0.25rem 1rem;
+        }
+        nav {
+          order: 0;
+          flex: 0 1 auto;
+        }
       }
       main {
-        padding: 1rem;
+        padding: 1rem 0.75rem;
         max-width: 1400px;
         margin: 0 auto;
+      }
+      @media (min-width: 40rem) {
+        main {
+          padding: 1rem;
+        }
       }
       .skip {
         position: absolute;
@@ -90,7 +135,8 @@ export class KpiApp extends LitElement {
       .skip:focus {
         left: 0.5rem;
         top: 0.5rem;
-        background: #fff;
+        background: var(--surface);
+        color: var(--link);
         padding: 0.5rem;
         z-index: 10;
       }
@@ -121,12 +167,14 @@ export class KpiApp extends LitElement {
       catalog.forget();
       if (this.location.path !== "/login") this.toLogin();
     });
-    this.addEventListener("logged-in", () => this.afterLogin());
+    this.addEventListener("logged-in", () => void this.afterLogin());
     void this.start();
   }
 
   private async start(): Promise<void> {
-    this.user = await session.load();
+    const user = await session.load();
+    if (user) await this.loadCompany();
+    this.user = user;
     this.ready = true;
     if (!this.user && this.location.path !== "/login") this.toLogin();
     else if (this.user && (this.location.path === "/" || this.location.path === "/login")) this.home();
@@ -146,7 +194,13 @@ export class KpiApp extends LitElement {
     return "/dashboard";
   }
 
-  private afterLogin(): void {
+  /** Money and times are written in the company's currency and zone: known before any page draws. */
+  private async loadCompany(): Promise<void> {
+    configureCompany(await catalog.company().catch(() => null));
+  }
+
+  private async afterLogin(): Promise<void> {
+    await this.loadCompany();
     this.user = session.user;
     navigate(inAppPath(this.location.params.get("next")) ?? this.homePath(), { replace: true });
   }
@@ -172,7 +226,11 @@ export class KpiApp extends LitElement {
       ["/reports", "Reports"],
     ];
     if (role === "admin") links.push(["/admin", "Admin"]);
-    return links;
+    return links.filter(([href]) => this.allowed(href.split("/")[1]));
+  }
+
+  private allowed(section: string): boolean {
+    return !!this.user && SECTIONS_OF[this.user.role]?.includes(section);
   }
 
   render(): TemplateResult {
@@ -214,6 +272,11 @@ export class KpiApp extends LitElement {
       if (section === "") return loading("Opening");
       return html`<h1>Page not found</h1>
         <p>There is no page at this address. It may have been mistyped, or the link may be out of date.</p>
+        <p><a href=${this.homePath()}>Go to your start page</a></p>`;
+    }
+    if (!this.allowed(section)) {
+      return html`<h1>Not available</h1>
+        <p>This page is not available to your role (${this.user?.role}).</p>
         <p><a href=${this.homePath()}>Go to your start page</a></p>`;
     }
     // Each page module defines its element when loaded; until then its tag shows the fallback.

@@ -1,6 +1,7 @@
 // Reference data many views need (KPI definitions, teams, technicians, targets), fetched once per session.
 import { api } from "./api";
-import type { KpiDefinition, Team, Technician } from "./types";
+import type { Company } from "./format";
+import type { Dashboard, KpiDefinition, Team, Technician } from "./types";
 
 const cache = new Map<string, Promise<unknown>>();
 
@@ -16,6 +17,8 @@ function once<T>(key: string, load: () => Promise<T>): Promise<T> {
 export interface CompanyTarget {
   metric_key: string;
   company: { green: number; amber: number; weight: number } | null;
+  /** Teams' own targets, where they differ from the company's. */
+  teams?: { team_id: number | null; green: number; amber: number; weight: number }[];
 }
 
 export const catalog = {
@@ -26,6 +29,8 @@ export const catalog = {
   teams: () => once("teams", () => api.all<Team>("/api/v1/teams", { sort: "name" })),
   technicians: () => once("technicians", () => api.all<Technician>("/api/v1/technicians", { sort: "name" })),
   targets: () => once("targets", () => api.get<CompanyTarget[]>("/api/v1/targets")),
+  /** The company's currency and time zone (format.ts writes money and times with them). */
+  company: () => once("company", async (): Promise<Company> => (await api.get<Dashboard>("/api/v1/dashboard")).company),
   forget(key?: string): void {
     if (key) cache.delete(key);
     else cache.clear();

@@ -1,14 +1,80 @@
-// Numbers and dates in the reader's locale (the browser's language).
+// THE formatting module: every number, amount, date and time on screen goes through it.
+// Numbers are written in the reader's locale (the browser's language); money in the company's
+// currency (KPI_CURRENCY) and times in the company's time zone (KPI_TIMEZONE), labelled with the
+// zone's short name, never in the browser's zone. The shell calls configureCompany() once with
+// what GET /api/v1/dashboard says, before the first page is drawn.
 import type { KpiDefinition } from "./types";
 
 export const locale = navigator.language || "en-US";
 
+export interface Company {
+  currency: string;
+  timezone: string;
+}
+
 const percent = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const decimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
 const oneDecimal = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
-const money = new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const upToOneDecimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
 const integer = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
 const signedPoints = new Intl.NumberFormat(locale, { maximumFractionDigits: 1, signDisplay: "exceptZero" });
+
+let company: Company = { currency: "USD", timezone: "UTC" };
+let money = moneyFormat(company.currency);
+let axisMoney = moneyFormat(company.currency, 0);
+let signedMoney = moneyFormat(company.currency, undefined, "exceptZero");
+let stampFormat = stampFormatIn(company.timezone);
+let dayInZone = dayFormatIn(company.timezone);
+
+function moneyFormat(currency: string, digits?: number, signDisplay?: "exceptZero"): Intl.NumberFormat {
+  return new Intl.NumberFormat(locale, {
+    style: "currency",
+    currency,
+    ...(digits === undefined ? {} : { minimumFractionDigits: digits, maximumFractionDigits: digits }),
+    ...(signDisplay ? { signDisplay } : {}),
+  });
+}
+
+function stampFormatIn(timeZone: string): Intl.DateTimeFormat {
+  // dateStyle/timeStyle cannot be combined with timeZoneName: the parts are spelled out.
+  return new Intl.DateTimeFormat(locale, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    timeZone,
+    timeZoneName: "short",
+  });
+}
+
+function dayFormatIn(timeZone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat(locale, { day: "numeric", month: "short", year: "numeric", timeZone });
+}
+
+/** Use the company's currency and time zone from now on (an unknown one keeps the previous). */
+export function configureCompany(next: Partial<Company> | null | undefined): void {
+  const wanted = { ...company, ...(next ?? {}) };
+  try {
+    money = moneyFormat(wanted.currency);
+    axisMoney = moneyFormat(wanted.currency, 0);
+    signedMoney = moneyFormat(wanted.currency, undefined, "exceptZero");
+    stampFormat = stampFormatIn(wanted.timezone);
+    dayInZone = dayFormatIn(wanted.timezone);
+    company = wanted;
+  } catch {
+    configureCompany(company); // a code or zone this browser does not know: keep what worked
+  }
+}
+
+export function companySettings(): Company {
+  return { ...company };
+}
+
+/** The company time zone's short name now ("CST", "GMT+1", "UTC"), for labels such as "Times in CST". */
+export function zoneName(at: Date = new Date()): string {
+  return stampFormat.formatToParts(at).find((part) => part.type === "timeZoneName")?.value ?? company.timezone;
+}
 
 export function formatNumber(value: number | null | undefined): string {
   return value === null || value === undefined ? "–" : decimal.format(value);
@@ -22,33 +88,56 @@ export function formatScore(value: number | null | undefined): string {
   return value === null || value === undefined ? "–" : oneDecimal.format(value);
 }
 
+/** An amount of money in the company's currency: "$262.80". */
+export function formatMoney(value: number | null | undefined): string {
+  return value === null || value === undefined ? "–" : money.format(value);
+}
+
 export function isRatio(kpi?: Pick<KpiDefinition, "unit"> | null): boolean {
   return kpi?.unit === "ratio";
 }
 
-/** A KPI value in its unit: ratios as percentages, means with their unit. */
-export function formatKpi(value: number | null | undefined, kpi?: KpiDefinition | null): string {
+export function isMoney(kpi?: Pick<KpiDefinition, "unit"> | null): boolean {
+  return kpi?.unit === "currency";
+}
+
+/** A KPI value in its unit: ratios as percentages, money in the company's currency, means with their unit. */
+export function formatKpi(value: number | null | undefined, kpi?: Pick<KpiDefinition, "unit"> | null): string {
   if (value === null || value === undefined) return "–";
   if (isRatio(kpi)) return percent.format(value);
-  // The company's currency is not known here: amounts are plain numbers with cents.
-  if (kpi?.unit === "currency") return money.format(value);
+  if (isMoney(kpi)) return money.format(value);
   const unit = kpi?.unit ? ` ${kpi.unit}` : "";
   return `${oneDecimal.format(value)}${unit}`;
 }
 
-/** The change between two values: percentage points for ratios, plain difference otherwise. */
-export function formatChange(change: number | null | undefined, kpi?: KpiDefinition | null): string {
+/** A part of a KPI value (what the drill-down counts): money for money KPIs, else a rounded number. */
+export function formatKpiPart(value: number | null | undefined, kpi?: Pick<KpiDefinition, "unit"> | null): string {
+  if (value === null || value === undefined) return "–";
+  return isMoney(kpi) ? money.format(value) : decimal.format(value);
+}
+
+/** A chart axis tick; ``value`` is as plotted (ratios already in percent). */
+export function formatAxis(value: number, kpi?: Pick<KpiDefinition, "unit"> | null): string {
+  if (isRatio(kpi)) return `${upToOneDecimal.format(value)} %`;
+  if (isMoney(kpi)) return axisMoney.format(value);
+  return upToOneDecimal.format(value);
+}
+
+/** The change between two values: percentage points for ratios, money for money, plain difference otherwise. */
+export function formatChange(change: number | null | undefined, kpi?: Pick<KpiDefinition, "unit"> | null): string {
   if (change === null || change === undefined) return "–";
-  return isRatio(kpi) ? `${signedPoints.format(change * 100)} pp` : signedPoints.format(change);
+  if (isRatio(kpi)) return `${signedPoints.format(change * 100)} pp`;
+  return isMoney(kpi) ? signedMoney.format(change) : signedPoints.format(change);
 }
 
 export function formatSigned(value: number | null | undefined): string {
   return value === null || value === undefined ? "–" : signedPoints.format(value);
 }
 
+// Periods and calendar days are local dates already (the API computes them in the company's zone):
+// they are written as they are, never shifted into any zone.
 const monthFormat = new Intl.DateTimeFormat(locale, { month: "short", year: "numeric", timeZone: "UTC" });
 const dayFormat = new Intl.DateTimeFormat(locale, { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
-const stampFormat = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
 
 /** A period's first day (YYYY-MM-DD) as the reader would name the period. */
 export function formatPeriod(periodStart: string, period: string): string {
@@ -59,10 +148,29 @@ export function formatPeriod(periodStart: string, period: string): string {
   return dayFormat.format(date);
 }
 
+/** A calendar day: its first ten characters (YYYY-MM-DD) as the day they name. */
 export function formatDate(day: string | null | undefined): string {
   return day ? dayFormat.format(new Date(`${day.slice(0, 10)}T00:00:00Z`)) : "–";
 }
 
+/** The day an instant falls on in the company's time zone: "Mar 1, 2026". */
+export function formatDayOf(stamp: string | null | undefined): string {
+  return stamp ? dayInZone.format(new Date(stamp)) : "–";
+}
+
+/** An instant in the company's time zone, with the zone's short name: "Mar 1, 2026, 9:30 AM CST". */
 export function formatStamp(stamp: string | null | undefined): string {
   return stamp ? stampFormat.format(new Date(stamp)) : "–";
+}
+
+/** The company-zone calendar day (YYYY-MM-DD) an instant falls on, for links and date filters. */
+export function localDay(stamp: string | Date): string {
+  const parts = new Intl.DateTimeFormat("en-CA", {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    timeZone: company.timezone,
+  }).formatToParts(typeof stamp === "string" ? new Date(stamp) : stamp);
+  const get = (type: string) => parts.find((part) => part.type === type)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")}`;
 }

@@ -42,6 +42,8 @@ export interface KpiDefinition {
   source: "jobs" | "evaluations";
   plugin: string;
   default_target: Target | null;
+  /** What to do where the KPI has no value, in words ("" when the generic text applies). */
+  empty_hint?: string;
 }
 
 export interface KpiValue {
@@ -78,17 +80,39 @@ export interface LayoutItem {
 }
 
 export interface Dashboard {
+  /** The company's currency (ISO 4217) and time zone (IANA): how money and times are shown. */
+  company: { currency: string; timezone: string };
   widgets: WidgetSpec[];
   layout: LayoutItem[];
   customized: boolean;
 }
 
+/** A rank (null: not ranked) among ``of`` ranked technicians. */
+export interface Standing {
+  rank: number | null;
+  of: number;
+}
+
+/** Where a technician stands in their team (null without one) and in the whole company. */
+export interface Peers {
+  team: Standing | null;
+  company: Standing;
+}
+
 export interface Contribution {
   kpi: string;
+  label?: string;
   value: number | null;
   status: string | null;
   weight: number;
   points: number | null;
+  contribution?: number | null;
+  sample?: number;
+  /** Rank on this KPI among the technicians listed. */
+  rank?: number | null;
+  peers?: Peers;
+  team_value?: number | null;
+  target?: { green: number; amber: number } | null;
 }
 
 export interface ScorecardRow {
@@ -100,6 +124,7 @@ export interface ScorecardRow {
   previous_score: number | null;
   change: number | null;
   rank: number | null;
+  peers?: Peers;
   sample: number;
   unranked_reason: string | null;
   contributions: Contribution[];
@@ -126,6 +151,8 @@ export interface FormField {
   choices?: string[];
   minimum?: number | null;
   maximum?: number | null;
+  /** What the lowest and highest ends of a rating or number scale mean, lowest first. */
+  scale_labels?: string[];
   plugin: string;
 }
 
@@ -141,6 +168,8 @@ export interface Evaluation {
   technician_comment: string | null;
   submitted_at: string | null;
   acknowledged_at: string | null;
+  /** The form it was made on (GET of one evaluation only; listings leave it out). */
+  form_snapshot?: Omit<FormField, "plugin">[];
 }
 
 export interface Job {

@@ -4,9 +4,11 @@ import { LitElement, css, html, type TemplateResult } from "lit";
 import { api, download, request } from "../api";
 import { catalog } from "../catalog";
 import { addDays, defaultFilters } from "../filters";
-import { formatCount, formatStamp } from "../format";
+import { companySettings, formatCount, formatStamp, zoneName } from "../format";
+import { MONTHDAYS, WEEKDAYS, cronFromWords, describeCron, type Frequency } from "../schedule-words";
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
+import { TableBoxes } from "../components/tables";
 import type { KpiDefinition, Me, Team, Technician } from "../types";
 
 interface Report {
@@ -36,7 +38,26 @@ interface Schedule {
   report_spec: Record<string, unknown> | null;
 }
 
+interface ReportFormat {
+  key: string;
+  label: string;
+}
+
 const POLL_MS = 1000;
+/** A report's state as its reader says it. */
+const STATUS_WORDS: Record<string, string> = { queued: "Waiting", running: "Being made", finished: "Ready", failed: "Failed" };
+const ROWS_BY: [string, string][] = [
+  ["technician", "Technician"],
+  ["team", "Team"],
+  ["category", "Job category"],
+  ["company", "Whole company (one row per period)"],
+];
+const PERIODS: [string, string][] = [
+  ["week", "Week"],
+  ["month", "Month"],
+  ["quarter", "Quarter"],
+  ["year", "Year"],
+];
 
 export class ReportsPage extends LitElement {
   static styles = [
@@ -44,11 +65,33 @@ export class ReportsPage extends LitElement {
     css`
       .sections {
         display: grid;
+        grid-template-columns: minmax(0, 1fr);
         gap: 1rem;
       }
+      form .row {
+        margin-bottom: 0.9rem;
+      }
+      .row > .field {
+        flex: 1 1 9rem;
+      }
+      .row > .field:has(button) {
+        flex: 0 0 auto;
+      }
+      .row > .field:has(select[multiple]) {
+        flex-basis: 16rem;
+      }
+      .row select,
+      .row input {
+        width: 100%;
+      }
       select[multiple] {
-        min-height: 8rem;
-        min-width: 16rem;
+        min-height: 9rem;
+      }
+      td button + button {
+        margin-left: 0.5rem;
+      }
+      td:has(button) {
+        white-space: nowrap;
       }
     `,
   ];
@@ -66,27 +109,31 @@ export class ReportsPage extends LitElement {
     error: { state: true },
     problem: { state: true },
     scheduleError: { state: true },
+    frequency: { state: true },
   };
   declare params: URLSearchParams;
   declare user: Me;
   declare kpis: KpiDefinition[];
   declare teams: Team[];
   declare technicians: Technician[];
-  declare formats: string[];
+  declare formats: ReportFormat[];
   declare reports: Report[] | null;
   declare schedules: Schedule[] | null;
   declare current: Report | null;
   declare error: unknown;
   declare problem: unknown;
   declare scheduleError: unknown;
+  declare frequency: Frequency;
   private timer = 0;
 
   constructor() {
     super();
+    new TableBoxes(this);
     this.kpis = [];
     this.teams = [];
     this.technicians = [];
-    this.formats = ["pdf", "csv"];
+    this.formats = [];
+    this.frequency = "monthly";
     this.reports = null;
     this.schedules = null;
     this.current = null;
@@ -110,12 +157,10 @@ export class ReportsPage extends LitElement {
     catalog.kpis().then((kpis) => (this.kpis = kpis), () => {});
     catalog.teams().then((teams) => (this.teams = teams), () => {});
     catalog.technicians().then((people) => (this.technicians = people), () => {});
+    // Named by their labels ("PDF report"), never by their keys.
     api
-      .get<{ plugins: { contributes: Record<string, string[]> }[] }>("/api/v1/plugins")
-      .then((listing) => {
-        const formats = listing.plugins.flatMap((plugin) => plugin.contributes.kpi_report_formats ?? []);
-        if (formats.length) this.formats = formats;
-      })
+      .get<ReportFormat[]>("/api/v1/reports/formats")
+      .then((formats) => (this.formats = formats))
       .catch(() => {});
     try {
       this.reports = (await api.page<Report>("/api/v1/reports", { page_size: 20 })).items;
@@ -198,11 +243,18 @@ export class ReportsPage extends LitElement {
     const reportForm = this.renderRoot.querySelector<HTMLFormElement>("form.report")!;
     const { start: _start, end: _end, ...spec } = this.spec(reportForm);
     this.scheduleError = null;
+    // Chosen in words, stored as cron, read in the company's time zone (the API's default).
+    const cron = cronFromWords({
+      frequency: this.frequency,
+      weekday: Number(data.get("weekday") ?? 1),
+      monthday: Number(data.get("monthday") ?? 1),
+      time: String(data.get("time") || "07:00"),
+    });
     try {
       await api.post("/api/v1/schedules", {
         name: data.get("name"),
         kind: "report",
-        cron: data.get("cron"),
+        cron,
         report_spec: { ...spec, last_periods: Number(data.get("last_periods")) || 1 },
       });
       form.reset();
@@ -210,6 +262,15 @@ export class ReportsPage extends LitElement {
     } catch (error) {
       this.scheduleError = error;
     }
+  }
+
+  private scheduleErr(path: string): TemplateResult | string {
+    const message = fieldError(this.scheduleError, path);
+    return message ? html`<p class="field-error">${message}</p>` : "";
+  }
+
+  private formatLabel(key: string): string {
+    return this.formats.find((format) => format.key === key)?.label ?? "Report";
   }
 
   private err(path: string): TemplateResult | string {
@@ -223,7 +284,8 @@ export class ReportsPage extends LitElement {
     const eta = report.eta_seconds !== null && report.eta_seconds !== undefined ? ` · about ${formatCount(report.eta_seconds)} s left` : "";
     return html`<div class="card report-progress" aria-live="polite">
       <p id="report-status">
-        <strong>${report.title}</strong> (${report.format}): ${report.status}${report.status === "running" ? `${eta}` : ""}
+        <strong>${report.title}</strong> (${this.formatLabel(report.format)}):
+        ${STATUS_WORDS[report.status] ?? report.status}${report.status === "running" ? `${eta}` : ""}
         ${report.message ? html` — ${report.message}` : ""}
       </p>
       <progress aria-labelledby="report-status" max="100" .value=${report.progress}></progress>
@@ -250,20 +312,20 @@ export class ReportsPage extends LitElement {
               <div class="field">
                 <label for="format">Format</label>
                 <select id="format" name="format">
-                  ${this.formats.map((format) => html`<option value=${format}>${format}</option>`)}
+                  ${this.formats.map((format) => html`<option value=${format.key}>${format.label}</option>`)}
                 </select>
                 ${this.err("format")}
               </div>
               <div class="field">
                 <label for="group_by">Rows by</label>
                 <select id="group_by" name="group_by">
-                  ${["technician", "team", "category", "company"].map((g) => html`<option value=${g}>${g}</option>`)}
+                  ${ROWS_BY.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
                 </select>
               </div>
               <div class="field">
                 <label for="r-period">Period</label>
                 <select id="r-period" name="period">
-                  ${["week", "month", "quarter", "year"].map((p) => html`<option value=${p} ?selected=${p === "month"}>${p}</option>`)}
+                  ${PERIODS.map(([value, label]) => html`<option value=${value} ?selected=${value === "month"}>${label}</option>`)}
                 </select>
               </div>
               <div class="field">
@@ -310,7 +372,7 @@ export class ReportsPage extends LitElement {
               ? loading("Loading reports")
               : !this.reports.length
                 ? empty("No reports yet.")
-                : html`<div class="table-wrap">
+                : html`<div class="table-wrap cards">
                     <table>
                       <thead>
                         <tr>
@@ -326,9 +388,9 @@ export class ReportsPage extends LitElement {
                         ${this.reports.map(
                           (report) => html`<tr>
                             <td>${report.title}</td>
-                            <td>${report.format}</td>
+                            <td>${this.formatLabel(report.format)}</td>
                             <td>${formatStamp(report.created_at)}</td>
-                            <td>${report.status}${report.status === "running" ? ` (${report.progress} %)` : ""}</td>
+                            <td>${STATUS_WORDS[report.status] ?? report.status}${report.status === "running" ? ` (${report.progress} %)` : ""}</td>
                             <td class="num">${report.size_bytes ? formatCount(report.size_bytes / 1024) : "–"}</td>
                             <td>
                               ${report.status === "finished"
@@ -354,25 +416,25 @@ export class ReportsPage extends LitElement {
         ? loading("Loading schedules")
         : !schedules.length
           ? empty("No report schedules.")
-          : html`<div class="table-wrap">
+          : html`<div class="table-wrap cards">
               <table>
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
-                    <th scope="col">When (cron)</th>
-                    <th scope="col">Time zone</th>
-                    <th scope="col">Next</th>
-                    <th scope="col">Enabled</th>
+                    <th scope="col">When</th>
+                    <th scope="col">Next report</th>
+                    <th scope="col">Status</th>
                   </tr>
                 </thead>
                 <tbody>
                   ${schedules.map(
                     (s) => html`<tr>
                       <td>${s.name}</td>
-                      <td><code>${s.cron}</code></td>
-                      <td>${s.timezone}</td>
+                      <td class="schedule-when">
+                        ${describeCron(s.cron)}${s.timezone === companySettings().timezone ? "" : ` (${s.timezone} time)`}
+                      </td>
                       <td>${formatStamp(s.next_fire_at)}</td>
-                      <td>${s.enabled ? "yes" : "no"}</td>
+                      <td>${s.enabled ? "On" : "Paused"}</td>
                     </tr>`,
                   )}
                 </tbody>
@@ -381,17 +443,47 @@ export class ReportsPage extends LitElement {
       ${this.user.role === "admin"
         ? html`<h3>Schedule the report above</h3>
             ${this.scheduleError instanceof Error ? html`<div class="state error" role="alert">${this.scheduleError.message}</div>` : ""}
-            <form class="row" @submit=${this.schedule} novalidate>
+            <p class="hint" id="s-zone">Times are in the company's time zone (${zoneName()}).</p>
+            <form class="row schedule" @submit=${this.schedule} novalidate>
               <div class="field">
                 <label for="s-name">Name</label>
-                <input id="s-name" name="name" required />
+                <input id="s-name" name="name" required />${this.scheduleErr("name")}
               </div>
               <div class="field">
-                <label for="s-cron">Cron (min hour day month weekday)</label>
-                <input id="s-cron" name="cron" value="0 7 1 * *" />
+                <label for="s-frequency">How often</label>
+                <select
+                  id="s-frequency"
+                  name="frequency"
+                  @change=${(event: Event) => (this.frequency = (event.target as HTMLSelectElement).value as Frequency)}
+                >
+                  <option value="daily" ?selected=${this.frequency === "daily"}>Every day</option>
+                  <option value="weekly" ?selected=${this.frequency === "weekly"}>Every week</option>
+                  <option value="monthly" ?selected=${this.frequency === "monthly"}>Every month</option>
+                </select>
+              </div>
+              ${this.frequency === "weekly"
+                ? html`<div class="field">
+                    <label for="s-weekday">On</label>
+                    <select id="s-weekday" name="weekday">
+                      ${WEEKDAYS.map((day, index) => html`<option value=${index} ?selected=${index === 1}>${day}</option>`)}
+                    </select>
+                  </div>`
+                : ""}
+              ${this.frequency === "monthly"
+                ? html`<div class="field">
+                    <label for="s-monthday">On day</label>
+                    <select id="s-monthday" name="monthday">
+                      ${MONTHDAYS.map((day) => html`<option value=${day}>${day}</option>`)}
+                    </select>
+                  </div>`
+                : ""}
+              <div class="field">
+                <label for="s-time">At</label>
+                <input id="s-time" name="time" type="time" value="07:00" required aria-describedby="s-zone" />
+                ${this.scheduleErr("cron")}
               </div>
               <div class="field">
-                <label for="s-last">Last complete periods</label>
+                <label for="s-last">Periods it covers (the latest complete ones)</label>
                 <input id="s-last" name="last_periods" type="number" min="1" value="1" />
               </div>
               <div class="field"><button type="submit">Add schedule</button></div>
