@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, insert, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 
+from kpi_core.storage.limits import year_problem
 from kpi_productivity.tables import shifts, technicians
 
 MAX_SHIFT = timedelta(hours=24)
@@ -42,6 +43,10 @@ class Shift:
 
 def _timestamp(value: Any, zone: ZoneInfo) -> datetime:
     parsed = datetime.fromisoformat(str(value).strip())
+    # The host's supported years: beyond them storing in UTC could overflow (year 1 or 9999).
+    problem = year_problem(parsed)
+    if problem:
+        raise ValueError(f"{value!r}: {problem}")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
 
 

@@ -84,3 +84,14 @@ def test_the_import_job_reads_a_csv_file_in_the_company_zone(database, settings,
     assert import_shifts_job(context, path=str(path)) == {"imported": 1}
     with pytest.raises(ShiftImportError, match="either rows or path"):
         import_shifts_job(context)
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:00:00", "0001-01-01T00:30:00+01:00", "1969-06-01T08:00:00"])
+def test_a_shift_outside_the_supported_years_is_a_row_error(stamp):
+    from zoneinfo import ZoneInfo
+
+    from kpi_productivity.shifts import parse_rows
+
+    rows = [{"technician": "T1", "starts_at": stamp, "ends_at": stamp}]
+    with pytest.raises(ShiftImportError, match=r"row 1: .*must be between 1970-01-01 and 2200-12-31"):
+        parse_rows(rows, {"T1": 1}, ZoneInfo("America/New_York"))
