@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event
 
+from kpi_core.declarations import Target
 from kpi_core.errors import Invalid
 from kpi_core.kpis import service
 from kpi_core.kpis.cache import MemoryCache
-from kpi_core.kpis.honest import Honesty
+from kpi_core.kpis.engine import GroupSums, value_of
+from kpi_core.kpis.honest import Honesty, certain_of
 from kpi_core.kpis.query import KpiQuery
 from kpi_core.kpis.ranges import resolve_range
 from kpi_core.reports.spec import parse_spec
@@ -348,3 +351,93 @@ def test_comparison_windows_are_more_months_of_the_same_sums_in_one_statement(da
     assert (answer.months_computed, answer.months_total) == (3, 3)
     assert (plain.months_computed, plain.months_total) == (0, 1)
     assert plain.dicts()[0]["denominator"] == answer.dicts()[0]["denominator"] == 3.0
+
+
+# --- small samples ----------------------------------------------------------------------------
+
+
+def many(jobs, technician: int, count: int, *, late: int = 0, day: int = 10) -> None:
+    for index in range(count):
+        jobs.budget(technician, utc(2026, 6, day, 12) + timedelta(minutes=index), on_budget=index >= late)
+
+
+JUNE = {"start": "2026-06-01", "end": "2026-07-01", "group_by": "technician"}
+
+
+def test_a_status_needs_the_minimum_sample_and_says_whether_its_interval_is_inside_the_band(
+    client, admin_headers, jobs
+):
+    nine, ten, thirty = jobs.technician("Nine"), jobs.technician("Ten"), jobs.technician("Thirty")
+    many(jobs, nine, 9)  # 9 of 9 on budget: too few (KPI_STATUS_MIN_SAMPLE is 10)
+    many(jobs, ten, 10)  # 10 of 10: green (target 85 %), but the interval 72-100 % crosses 85 %
+    many(jobs, thirty, 30)  # 30 of 30: interval 88.6-100 %, wholly green
+
+    rows = {row["group_label"]: row for row in ask(client, admin_headers, **JUNE).json}
+
+    assert (rows["Nine"]["value"], rows["Nine"]["status"], rows["Nine"]["certain"]) == (1.0, "insufficient", None)
+    assert (rows["Ten"]["status"], rows["Ten"]["certain"]) == ("green", False)
+    assert rows["Ten"]["ci_low"] == pytest.approx(0.7225, abs=1e-4)
+    assert (rows["Thirty"]["status"], rows["Thirty"]["certain"]) == ("green", True)
+    assert rows["Thirty"]["ci_low"] == pytest.approx(0.8865, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("status", "low", "high", "direction", "certain"),
+    [
+        # Higher is better, green 0.9, amber 0.8: green is [0.9, 1], amber [0.8, 0.9), red [0, 0.8).
+        ("green", 0.9, 1.0, "higher", True),
+        ("green", 0.8999, 1.0, "higher", False),
+        ("amber", 0.8, 0.8999, "higher", True),
+        ("amber", 0.8, 0.9, "higher", False),
+        ("amber", 0.7999, 0.85, "higher", False),
+        ("red", 0.1, 0.7999, "higher", True),
+        ("red", 0.1, 0.8, "higher", False),
+        # Lower is better, green 0.05, amber 0.10: green is [0, 0.05], amber (0.05, 0.10], red above.
+        ("green", 0.0, 0.05, "lower", True),
+        ("green", 0.0, 0.0501, "lower", False),
+        ("amber", 0.0501, 0.10, "lower", True),
+        ("amber", 0.05, 0.10, "lower", False),
+        ("red", 0.1001, 0.3, "lower", True),
+        ("red", 0.10, 0.3, "lower", False),
+        ("insufficient", 0.0, 1.0, "higher", None),
+        (None, 0.0, 1.0, "higher", None),
+    ],
+)
+def test_certain_at_the_thresholds(status, low, high, direction, certain):
+    target = SimpleNamespace(green=0.9, amber=0.8) if direction == "higher" else SimpleNamespace(green=0.05, amber=0.1)
+    assert certain_of(status, low, high, target, direction) is certain
+
+
+def test_a_metric_may_declare_its_own_minimum_sample(plugins):
+    metric = replace(plugins.metrics[BUDGET], min_sample=3)
+    sums = GroupSums(BUDGET, "1", "Ada", None, date(2026, 6, 1), 3.0, 3.0)
+    target = Target(green=0.85, amber=0.7, weight=1)
+
+    assert value_of(metric, sums, target, metric.min_sample_of(None, 10)).status == "green"  # type: ignore[arg-type]
+    assert value_of(metric, replace(sums, numerator=2.0, denominator=2.0), target, 3).status == "insufficient"
+
+
+def test_scorecards_never_colour_or_rank_a_kpi_on_too_few_jobs(client, admin_headers, jobs):
+    nine, ten = jobs.technician("Nine"), jobs.technician("Ten")
+    many(jobs, nine, 9)
+    many(jobs, ten, 10, late=5)
+
+    response = client.get(
+        "/api/v1/scorecards",
+        query_string={"kpi": BUDGET, "start": "2026-06-01", "end": "2026-07-01", "min_sample": 1},
+        headers=admin_headers,
+    )
+
+    assert response.status_code == 200, response.json
+    parts = {row["technician"]: row["contributions"][0] for row in response.json["technicians"]}
+    # Nine's 100 % on 9 jobs would beat Ten's 50 % on 10: it is neither coloured nor ranked.
+    assert (parts["Nine"]["status"], parts["Nine"]["rank"], parts["Nine"]["peers"]["company"]["rank"]) == (
+        "insufficient",
+        None,
+        None,
+    )
+    assert (parts["Ten"]["status"], parts["Ten"]["rank"], parts["Ten"]["peers"]["company"]) == (
+        "red",
+        1,
+        {"rank": 1, "of": 1},
+    )

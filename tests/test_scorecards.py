@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -16,6 +16,12 @@ from kpi_core.storage.models import Feedback, Job, Team, Technician
 FTF = "quality.first_time_fix_rate"
 RATING = "quality.avg_customer_rating"
 JUNE = {"kpi": [FTF, RATING], "period": "month", "start": "2026-06-01", "end": "2026-07-01", "min_sample": 2}
+
+
+@pytest.fixture
+def settings(settings):
+    """These crews are small: every KPI value gets a status here (the minimum is tested on its own below)."""
+    return replace(settings, status_min_sample=1)
 
 
 @pytest.fixture
@@ -197,7 +203,7 @@ def test_a_change_to_one_month_computes_that_month_again_only(
     with database.session(write=False) as session:
         expected = compute_scorecards(
             session, plugins, start=date(2026, 5, 1), end=date(2026, 7, 1), period="month", zone=settings.zone,
-            kpis=JUNE["kpi"], min_sample=2,
+            kpis=JUNE["kpi"], min_sample=2, status_min_sample=settings.status_min_sample,
         )  # fmt: skip
     assert body == json.loads(json.dumps(asdict(expected), default=str))
 

@@ -20,7 +20,10 @@ How a score is made, in words (the API and the reports say the same):
    among the technician's team and among the whole company, with the number
    ranked in each, whoever asks (a technician sees their own row only, with
    these ranks, never their peers' rows). Each KPI is ranked the same way on
-   its value (lower first for a lower-is-better KPI).
+   its value (lower first for a lower-is-better KPI), but only where the
+   KPI's own sample reaches its minimum (KPI_STATUS_MIN_SAMPLE, or the KPI's
+   declared one): below it the KPI's status is "insufficient", uncoloured
+   and unranked.
 5. The change compares the score with the same technician's score over the
    window of equal length just before (the previous month for a month).
 6. Beside each KPI: the target that applies (green and amber) and the value
@@ -49,7 +52,7 @@ from kpi_core.kpis.context import ContextFor, stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
 from kpi_core.kpis.periods import PeriodGrid, count_periods, local_midnight, period_floor
 from kpi_core.kpis.standings import Peers, competition_ranks, group_ranks, peers_of
-from kpi_core.kpis.stats import status_of
+from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE, INSUFFICIENT, status_of
 from kpi_core.plugins import PluginHost
 from kpi_core.storage.models import Job, Team, Technician
 
@@ -136,6 +139,7 @@ def compute_scorecards(
     kpis: Sequence[str] = (),
     min_sample: int = DEFAULT_MIN_SAMPLE,
     sums_of: SumsOf | None = None,
+    status_min_sample: int = DEFAULT_STATUS_MIN_SAMPLE,
 ) -> Scorecards:
     """The scorecards of every technician ``scope`` may see (and ``filters`` keep) over local dates [start, end).
 
@@ -153,6 +157,8 @@ def compute_scorecards(
     previous_start, previous_end = previous_window(start, end, period)
     in_force = engine.stored_targets(session, plugins)
     context_for = stored_contexts(session, plugins)
+    # A KPI's value on fewer facts than its minimum gets no colour and no rank ("insufficient").
+    minimum = {metric.key: metric.min_sample_of(context_for(metric), status_min_sample) for metric in metrics}
 
     # Peers are every technician of the company: only the category filter narrows the facts.
     peer_filters = q.Filters(categories=filters.categories)
@@ -173,7 +179,7 @@ def compute_scorecards(
     listed = {row[0] for row in _technicians(session, scope, filters, current)}
     rows = []
     for technician_id, name, team_id, team in _technicians(session, UNSCOPED, peer_filters, current):
-        contributions = _contributions(metrics, current, str(technician_id), team_id, in_force, team_values)
+        contributions = _contributions(metrics, current, str(technician_id), team_id, in_force, team_values, minimum)
         score = _score(contributions)
         before = _score(_contributions(metrics, previous, str(technician_id), team_id, in_force))
         sample = samples.get(technician_id, 0)
@@ -261,6 +267,7 @@ def _contributions(
     team_id: int | None,
     in_force: Any,
     team_values: dict[tuple[str, str], Any] | None = None,
+    minimum: dict[str, int] | None = None,
 ) -> list[Contribution]:
     items = []
     for metric in metrics:
@@ -269,6 +276,8 @@ def _contributions(
         value = found[1].value if found else None
         sample = found[0].denominator if found else 0.0
         status = status_of(value, target, metric.direction)
+        if minimum is not None and value is not None and sample < minimum.get(metric.key, 0):
+            status = INSUFFICIENT
         weight = float(target.weight) if target is not None else 0.0
         points = points_of(value, target, metric.direction)
         team_found = (team_values or {}).get((metric.key, str(team_id))) if team_id is not None else None
@@ -309,7 +318,10 @@ def _standings(
             row.technician_id: part.value
             for row in rows
             for part in row.contributions
-            if part.kpi == metric.key and part.value is not None and row.sample >= min_sample
+            if part.kpi == metric.key
+            and part.value is not None
+            and row.sample >= min_sample
+            and part.status != INSUFFICIENT
         }
         kpi_ranks[metric.key] = group_ranks(eligible, team_of, higher_first=higher)
         kpi_listed[metric.key] = competition_ranks(

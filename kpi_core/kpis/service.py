@@ -328,6 +328,7 @@ def scorecards_answer(
     min_sample: int = scorecards.DEFAULT_MIN_SAMPLE,
     cache: ResultCache | None = None,
     ttl: int = 86400,
+    status_min_sample: int = scorecards.DEFAULT_STATUS_MIN_SAMPLE,
 ) -> Answer:
     """The scorecards (:func:`kpi_core.kpis.scorecards.compute_scorecards`) as JSON, from the cache when
     it has them. They cover the previous window too, and list technicians: a technician added, renamed,
@@ -348,6 +349,7 @@ def scorecards_answer(
         "range": [start.isoformat(), end.isoformat()],
         "filters": _filters_key(filters),
         "min_sample": min_sample,
+        "status_min_sample": status_min_sample,
         "technicians": [roster[0], str(roster[1])],
     }
     window = scorecards.one_bucket(previous_start, end, period, zone)
@@ -373,6 +375,7 @@ def scorecards_answer(
         kpis=kpis,
         min_sample=min_sample,
         sums_of=sums_of,
+        status_min_sample=status_min_sample,
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":"), allow_nan=False).encode()
     if cache is None:

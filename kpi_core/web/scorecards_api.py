@@ -58,7 +58,14 @@ class ContributionSchema(Schema):
     kpi = fields.String(required=True)
     label = fields.String(required=True)
     value = fields.Float(required=True, allow_none=True, metadata={"description": "Pooled over the window"})
-    status = fields.String(required=True, allow_none=True, metadata={"enum": ["green", "amber", "red", None]})
+    status = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "enum": ["green", "amber", "red", "insufficient", None],
+            "description": "insufficient: too small a sample to colour or rank (KPI_STATUS_MIN_SAMPLE)",
+        },
+    )
     weight = fields.Float(required=True, metadata={"description": "The target's weight (0: not scored)"})
     points = fields.Float(required=True, allow_none=True, metadata={"description": "0-100 against the target"})
     contribution = fields.Float(
@@ -148,5 +155,6 @@ class Scorecards(MethodView):
             min_sample=args.get("min_sample", state.settings.min_sample),
             cache=shared_cache(state.settings),
             ttl=state.settings.cache_ttl,
+            status_min_sample=state.settings.status_min_sample,
         )
         return answer_response(answer)
