@@ -118,3 +118,53 @@ export function periodStartOf(day: string, period: Period): string {
   if (period === "year") return `${day.slice(0, 4)}-01-01`;
   return day;
 }
+
+/** Ranges a person picks in words; each is whole months, counted in months. */
+export const RANGES = [
+  ["this_month", "This month"],
+  ["last_month", "Last month"],
+  ["last_3_months", "Last 3 months"],
+  ["last_6_months", "Last 6 months"],
+  ["this_year", "This year"],
+  ["last_12_months", "Last 12 months"],
+] as const;
+export type Range = (typeof RANGES)[number][0];
+
+/** The filters' period, start and end for a range in words (``today`` in the reader's calendar). */
+export function rangeFilters(range: Range, today = new Date()): Pick<Filters, "period" | "start" | "end"> {
+  const thisMonth = isoDay(new Date(Date.UTC(today.getFullYear(), today.getMonth(), 1)));
+  const nextMonth = addMonths(thisMonth, 1);
+  switch (range) {
+    case "this_month":
+      return { period: "month", start: thisMonth, end: nextMonth };
+    case "last_month":
+      return { period: "month", start: addMonths(thisMonth, -1), end: thisMonth };
+    case "last_3_months":
+      return { period: "month", start: addMonths(thisMonth, -2), end: nextMonth };
+    case "this_year":
+      return { period: "month", start: `${thisMonth.slice(0, 4)}-01-01`, end: nextMonth };
+    case "last_12_months":
+      return { period: "month", start: addMonths(thisMonth, -11), end: nextMonth };
+    default:
+      return { period: "month", start: addMonths(thisMonth, -5), end: nextMonth };
+  }
+}
+
+/** The range in words that ``filters`` cover, or null for any other range. */
+export function rangeOf(filters: Filters, today = new Date()): Range | null {
+  const found = RANGES.find(([range]) => {
+    const wanted = rangeFilters(range, today);
+    return wanted.start === filters.start && wanted.end === filters.end && wanted.period === filters.period;
+  });
+  return found ? found[0] : null;
+}
+
+/**
+ * What the numbers of a user's unfiltered view cover, in words: a technician's are their own, a
+ * manager's their teams', an admin's the whole company's. Never "whole company" for a technician.
+ */
+export function scopeName(role: string | undefined): string {
+  if (role === "technician") return "your own numbers";
+  if (role === "manager") return "your teams";
+  return "whole company";
+}

@@ -115,7 +115,7 @@ def test_a_technician_acknowledges_a_submitted_evaluation(login, page, server):
         token=manager,
     )
     login("tech")
-    row = page.locator(f"tr[data-evaluation='{created['id']}']")
+    row = page.locator(f"kpi-evaluation-card [data-evaluation='{created['id']}']")
     row.get_by_label("Your comment (optional)").fill("Thanks, noted.")
     row.get_by_role("button", name="Acknowledge").click()
     row.get_by_text("Thanks, noted.").wait_for()
@@ -143,9 +143,8 @@ def test_a_csv_import_shows_progress_and_row_errors(login, page, server, tmp_pat
     page.goto("/jobs")
     page.get_by_role("heading", name="Import jobs or feedback").wait_for()
 
-    page.get_by_label("File").set_input_files(str(write_csv(tmp_path / "bad.csv", [good, bad, worse])))
+    page.get_by_label("File", exact=True).set_input_files(str(write_csv(tmp_path / "bad.csv", [good, bad, worse])))
     page.get_by_role("button", name="Import").click()
-    page.locator("progress").wait_for()
     errors = page.locator("table.row-errors tbody tr")
     errors.first.wait_for()
     text = page.locator("table.row-errors").inner_text()
@@ -155,7 +154,7 @@ def test_a_csv_import_shows_progress_and_row_errors(login, page, server, tmp_pat
     assert "Nothing was imported" in page.get_by_role("alert").inner_text()
     screenshot("import-errors")
 
-    page.get_by_label("File").set_input_files(str(write_csv(tmp_path / "good.csv", [good])))
+    page.get_by_label("File", exact=True).set_input_files(str(write_csv(tmp_path / "good.csv", [good])))
     page.get_by_role("button", name="Import").click()
     result = page.locator("p.import-result")
     result.wait_for()

@@ -1,11 +1,12 @@
 // Administration: users, teams, targets and weights, plugins (with their load errors and
 // settings) and background jobs. Each tab is its own URL (/admin/<tab>).
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
-import { api, request } from "../api";
+import { api, ApiError, request } from "../api";
 import { catalog } from "../catalog";
 import { formatNumber, formatStamp } from "../format";
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
+import { TableBoxes } from "../components/tables";
 import type { Me, Team } from "../types";
 
 const TABS: [string, string][] = [
@@ -85,23 +86,49 @@ export class AdminPage extends LitElement {
         flex-wrap: wrap;
         gap: 0.25rem;
         margin-bottom: 1rem;
-        border-bottom: 2px solid #e5e7eb;
+        border-bottom: 2px solid var(--border);
       }
       .tabs a {
+        display: inline-flex;
+        align-items: center;
+        min-height: var(--target);
         padding: 0.5rem 0.8rem;
         text-decoration: none;
         border-radius: 6px 6px 0 0;
       }
       .tabs a[aria-current="page"] {
-        background: #1d4ed8;
-        color: #fff;
+        background: var(--accent);
+        color: var(--on-accent);
       }
       .grid {
         display: grid;
+        grid-template-columns: minmax(0, 1fr);
         gap: 1rem;
       }
+      .row > .field {
+        flex: 1 1 12rem;
+      }
+      .row > .field:has(button) {
+        flex: 0 0 auto;
+      }
+      .row > .field input,
+      .row > .field select {
+        width: 100%;
+      }
       td input {
-        width: 6rem;
+        width: 6.5rem;
+      }
+      .with-unit {
+        display: inline-flex;
+        align-items: center;
+        gap: 0.3rem;
+      }
+      .targets .field {
+        margin-bottom: 0;
+      }
+      td form.row {
+        gap: 0.5rem;
+        align-items: center;
       }
     `,
   ];
@@ -113,6 +140,8 @@ export class AdminPage extends LitElement {
     problem: { state: true },
     error: { state: true },
     notice: { state: true },
+    rowErrors: { state: true },
+    rowSaved: { state: true },
   };
   declare tab: string;
   declare user: Me;
@@ -120,14 +149,20 @@ export class AdminPage extends LitElement {
   declare problem: unknown;
   declare error: unknown;
   declare notice: string;
+  /** Targets form: each row's problems by field (green, amber, weight), and the row just saved. */
+  declare rowErrors: Map<string, Record<string, string>>;
+  declare rowSaved: string;
 
   constructor() {
     super();
+    new TableBoxes(this);
     this.tab = "users";
     this.data = null;
     this.problem = null;
     this.error = null;
     this.notice = "";
+    this.rowErrors = new Map();
+    this.rowSaved = "";
   }
 
   protected willUpdate(changed: PropertyValues): void {
@@ -238,7 +273,7 @@ export class AdminPage extends LitElement {
     return html`<div class="grid">
       <section class="card">
         <h2>Users</h2>
-        <div class="table-wrap">
+        <div class="table-wrap cards">
           <table>
             <thead>
               <tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Disabled</th><th scope="col">Last login</th></tr>
@@ -290,48 +325,119 @@ export class AdminPage extends LitElement {
   }
 
   private targets(targets: MetricTargets[]): TemplateResult {
-    const save = (event: SubmitEvent, metric: MetricTargets) => {
-      event.preventDefault();
-      const data = new FormData(event.target as HTMLFormElement);
-      const body = { green: Number(data.get("green")), amber: Number(data.get("amber")), weight: Number(data.get("weight")) };
-      const etag = metric.company?.source === "stored" ? metric.company.etag : null;
-      void this.change(
-        () => request("PUT", `/api/v1/targets/${encodeURIComponent(metric.metric_key)}`, { json: body, headers: etag ? { "If-Match": etag } : {} }),
-        `Target of ${metric.label} saved.`,
-      );
-    };
     return html`<section class="card">
       <h2>Company targets and weights</h2>
-      <p class="hint">Green and amber thresholds per KPI (for lower-is-better KPIs green is the lower one) and the weight in the scorecard.</p>
-      <div class="table-wrap">
-        <table>
+      <p class="hint">
+        Per KPI: the value that is on target (green), the value below which it is off target (amber), and its weight
+        in the scorecard (0 leaves it out of the score). Rates are entered in per cent.
+      </p>
+      <div class="table-wrap cards">
+        <table class="targets">
           <thead>
-            <tr><th scope="col">KPI</th><th scope="col">Better</th><th scope="col">Green</th><th scope="col">Amber</th><th scope="col">Weight</th><th scope="col">Source</th><th scope="col"></th></tr>
+            <tr>
+              <th scope="col">KPI</th>
+              <th scope="col">Green (on target)</th>
+              <th scope="col">Amber (off target below)</th>
+              <th scope="col">Weight</th>
+              <th scope="col">Set by</th>
+              <th scope="col"><span class="visually-hidden">Save</span></th>
+            </tr>
           </thead>
           <tbody>
-            ${targets.map(
-              (metric) => html`<tr>
-                <td>${metric.label} <span class="hint">${metric.plugin}</span></td>
-                <td>${metric.direction}</td>
-                <td colspan="4">
-                  <form id="target-${metric.metric_key}" class="row" @submit=${(e: SubmitEvent) => save(e, metric)} novalidate>
-                    <label class="visually-hidden" for="g-${metric.metric_key}">Green for ${metric.label}</label>
-                    <input id="g-${metric.metric_key}" name="green" type="number" step="any" .value=${String(metric.company?.green ?? "")} />
-                    <label class="visually-hidden" for="a-${metric.metric_key}">Amber for ${metric.label}</label>
-                    <input id="a-${metric.metric_key}" name="amber" type="number" step="any" .value=${String(metric.company?.amber ?? "")} />
-                    <label class="visually-hidden" for="w-${metric.metric_key}">Weight of ${metric.label}</label>
-                    <input id="w-${metric.metric_key}" name="weight" type="number" step="any" min="0" .value=${String(metric.company?.weight ?? "")} />
-                    <span>${metric.company?.source ?? "none"}</span>
-                  </form>
-                </td>
-                <td><button type="submit" form="target-${metric.metric_key}">Save</button></td>
-              </tr>`,
-            )}
+            ${targets.map((metric) => this.targetRow(metric))}
           </tbody>
         </table>
       </div>
-      ${this.err("green")}${this.err("amber")}${this.err("weight")}
     </section>`;
+  }
+
+  private targetRow(metric: MetricTargets): TemplateResult {
+    const key = metric.metric_key;
+    const form = `target-${key}`;
+    const rate = metric.unit === "ratio";
+    const errors = this.rowErrors.get(key) ?? {};
+    const shown = (value: number | undefined) => (value === undefined ? "" : rate ? String(Number((value * 100).toFixed(6))) : String(value));
+    const input = (name: "green" | "amber" | "weight", label: string, value: number | undefined) => {
+      const id = `${name[0]}-${key}`;
+      const error = errors[name];
+      const unit = name === "weight" ? "" : rate ? "%" : metric.unit && metric.unit !== "count" ? metric.unit : "";
+      return html`<td class=${error ? "field invalid" : "field"}>
+        <label class="visually-hidden" for=${id}>${label} for ${metric.label}${rate && name !== "weight" ? ", in per cent" : ""}</label>
+        <span class="with-unit">
+          <input id=${id} name=${name} form=${form} type="text" inputmode="decimal" autocomplete="off" .value=${shown(value)}
+            aria-invalid=${error ? "true" : "false"} aria-describedby=${error ? `${id}-error` : ""} />
+          ${unit ? html`<span class="unit" aria-hidden="true">${unit}</span>` : ""}
+        </span>
+        ${error ? html`<p class="field-error" id="${id}-error"><span class="visually-hidden">Error:</span> ${error}</p>` : ""}
+      </td>`;
+    };
+    const saved = this.rowSaved === key;
+    return html`<tr data-target=${key}>
+      <td>
+        <form id=${form} @submit=${(e: SubmitEvent) => this.saveTarget(e, metric)} novalidate></form>
+        <strong>${metric.label}</strong>
+        <div class="hint">${metric.direction === "lower" ? "Lower is better" : "Higher is better"}</div>
+      </td>
+      ${input("green", "Green", metric.company?.green)} ${input("amber", "Amber", metric.company?.amber)}
+      ${input("weight", "Weight", metric.company?.weight)}
+      <td>${metric.company?.source === "stored" ? "An admin" : "The default"}</td>
+      <td>
+        <button type="submit" form=${form}>Save<span class="visually-hidden"> ${metric.label}</span></button>
+        ${saved ? html`<p class="hint" role="status">Saved.</p>` : ""}
+      </td>
+    </tr>`;
+  }
+
+  /** The row's numbers as the API takes them (rates typed in % become 0-1), or each field's problem. */
+  private targetBody(metric: MetricTargets, data: FormData): { body?: Record<string, number>; errors: Record<string, string> } {
+    const rate = metric.unit === "ratio";
+    const errors: Record<string, string> = {};
+    const read = (name: string) => {
+      const raw = String(data.get(name) ?? "").trim().replace(/\s*%$/, "").replace(",", ".");
+      return raw === "" ? NaN : Number(raw);
+    };
+    const [green, amber, weight] = [read("green"), read("amber"), read("weight")];
+    for (const [name, value, word] of [["green", green, "green"], ["amber", amber, "amber"]] as const) {
+      if (!Number.isFinite(value)) errors[name] = rate ? `Enter the ${word} threshold in per cent, such as 90` : `Enter the ${word} threshold as a number`;
+      else if (rate && (value < 0 || value > 100)) errors[name] = `Enter a ${word} threshold between 0 % and 100 %`;
+    }
+    if (!Number.isFinite(weight) || weight < 0) errors.weight = "Enter a weight of 0 or more (0 leaves the KPI out of the score)";
+    if (!errors.green && !errors.amber) {
+      const unit = rate ? " %" : "";
+      if (metric.direction === "lower" && green > amber) errors.green = `Green must be at most amber (${amber}${unit}): lower is better`;
+      if (metric.direction !== "lower" && green < amber) errors.green = `Green must be at least amber (${amber}${unit}): higher is better`;
+    }
+    if (Object.keys(errors).length) return { errors };
+    const share = (value: number) => (rate ? Number((value / 100).toFixed(8)) : value);
+    return { body: { green: share(green), amber: share(amber), weight }, errors };
+  }
+
+  private async saveTarget(event: SubmitEvent, metric: MetricTargets): Promise<void> {
+    event.preventDefault();
+    const key = metric.metric_key;
+    const { body, errors } = this.targetBody(metric, new FormData(event.target as HTMLFormElement));
+    this.rowSaved = "";
+    this.rowErrors = new Map(this.rowErrors).set(key, errors);
+    if (!body) return this.focusFirstError(key);
+    const etag = metric.company?.source === "stored" ? metric.company.etag : null;
+    try {
+      await request("PUT", `/api/v1/targets/${encodeURIComponent(key)}`, { json: body, headers: etag ? { "If-Match": etag } : {} });
+      catalog.forget("targets");
+      this.data = { targets: await api.get<MetricTargets[]>("/api/v1/targets") };
+      this.rowSaved = key;
+    } catch (error) {
+      const fields = error instanceof ApiError ? error.fields : {};
+      const named = Object.fromEntries(["green", "amber", "weight"].filter((name) => fields[name]).map((name) => [name, fields[name]]));
+      // A problem the API names on no field of the row (the ETag, a lost connection) goes beside Save.
+      if (!Object.keys(named).length) named.weight = error instanceof Error ? error.message : String(error);
+      this.rowErrors = new Map(this.rowErrors).set(key, named);
+      this.focusFirstError(key);
+    }
+  }
+
+  private async focusFirstError(key: string): Promise<void> {
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLElement>(`tr[data-target="${key}"] [aria-invalid="true"]`)?.focus();
   }
 
   private plugins(listing: PluginList, settings: PluginSetting[] | null): TemplateResult {
@@ -348,7 +454,7 @@ export class AdminPage extends LitElement {
       <section class="card">
         <h2>Load errors</h2>
         ${listing.problems.length
-          ? html`<div class="table-wrap"><table class="problems">
+          ? html`<div class="table-wrap cards"><table class="problems">
               <thead><tr><th scope="col">Plugin</th><th scope="col">Stage</th><th scope="col">Reason</th></tr></thead>
               <tbody>${listing.problems.map((p) => html`<tr><td>${p.name}</td><td>${p.stage}</td><td>${p.reason}</td></tr>`)}</tbody>
             </table></div>`
@@ -356,7 +462,7 @@ export class AdminPage extends LitElement {
       </section>
       <section class="card">
         <h2>Installed plugins</h2>
-        <div class="table-wrap">
+        <div class="table-wrap cards">
           <table>
             <thead><tr><th scope="col">Plugin</th><th scope="col">Version</th><th scope="col">Contributes</th></tr></thead>
             <tbody>
@@ -375,7 +481,7 @@ export class AdminPage extends LitElement {
         ? html`<section class="card">
             <h2>Plugin settings</h2>
             ${settings.length
-              ? html`<div class="table-wrap"><table>
+              ? html`<div class="table-wrap cards"><table>
                   <thead><tr><th scope="col">Setting</th><th scope="col">Value</th><th scope="col">Default</th></tr></thead>
                   <tbody>
                     ${settings.map(
@@ -411,7 +517,7 @@ export class AdminPage extends LitElement {
       <section class="card">
         <h2>Background jobs</h2>
         ${jobs.length
-          ? html`<div class="table-wrap"><table>
+          ? html`<div class="table-wrap cards"><table>
               <thead><tr><th scope="col">Job</th><th scope="col">Plugin</th><th scope="col">Default schedule</th><th scope="col"></th></tr></thead>
               <tbody>
                 ${jobs.map(
@@ -427,7 +533,7 @@ export class AdminPage extends LitElement {
       <section class="card">
         <h2>Recent runs</h2>
         ${runs.length
-          ? html`<div class="table-wrap"><table>
+          ? html`<div class="table-wrap cards"><table>
               <thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col" class="num">Progress</th><th scope="col">Requested</th><th scope="col">Finished</th><th scope="col">Error</th></tr></thead>
               <tbody>
                 ${runs.map(

@@ -1,44 +1,138 @@
 // A technician's page: scorecard, trends (every value links to the jobs behind it) and
 // evaluations, with acknowledge for the technician. /technicians alone lists technicians.
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
+import { repeat } from "lit/directives/repeat.js";
 import { api, ApiError } from "../api";
 import { catalog } from "../catalog";
-import { filterQuery, periodStartOf, readFilters, type Filters } from "../filters";
-import { formatCount, formatDate, formatKpi, formatPeriod, formatScore, formatSigned, formatStamp } from "../format";
+import { RANGES, filterQuery, filtersToParams, periodStartOf, rangeFilters, rangeOf, readFilters, type Filters, type Range } from "../filters";
+import { navigate } from "../router";
+import { formatCount, formatDate, formatKpi, formatPeriod, formatScore, formatSigned } from "../format";
 import { shared } from "../styles";
 import { empty, failed, loading } from "../components/states";
-import type { Evaluation, KpiDefinition, KpiValue, Me, ScorecardRow, Scorecards, Team, Technician } from "../types";
+import { TableBoxes } from "../components/tables";
+import type { Contribution, Evaluation, KpiDefinition, KpiValue, Me, ScorecardRow, Scorecards, Standing, Team, Technician } from "../types";
+import "../components/evaluation-card";
 import { drilldownHref, type DashboardData } from "../widgets/data";
 import "../widgets/trend";
 
 type Loaded<T> = { value?: T; error?: unknown };
 
+const EVALUATIONS_SHOWN = 4;
+
 export class TechnicianPage extends LitElement {
   static styles = [
     shared,
     css`
+      /* Phone first: one column of cards, the headline score on top, tables as cards. */
       .sections {
         display: grid;
+        grid-template-columns: minmax(0, 1fr);
         gap: 1rem;
       }
-      .score {
-        font-size: 2.5rem;
-        font-weight: 700;
+      .sections {
+        margin-top: 1rem;
+      }
+      .sections > .card {
+        container-type: inline-size;
+      }
+      /* A KPI on a phone: its name and value on one line, the rest (weight, points) below. */
+      @container (max-width: 36rem) {
+        .score-table tr > :first-child {
+          flex: 1 1 55%;
+        }
+        .score-table tr > :nth-child(2) {
+          flex: 0 0 auto;
+          text-align: right;
+          font-weight: 700;
+          font-size: 1.05rem;
+        }
+        .score-table tr > td:nth-child(2)[data-label]::before {
+          content: none;
+        }
+        .score-table tr > :nth-child(n + 3) {
+          font-size: 0.9rem;
+        }
       }
       .facts {
-        display: flex;
-        flex-wrap: wrap;
-        gap: 1.5rem;
-        align-items: baseline;
+        display: grid;
+        grid-template-columns: repeat(auto-fit, minmax(6.5rem, 1fr));
+        gap: 0.5rem;
+        margin-bottom: 0.75rem;
+      }
+      .facts > * {
+        background: var(--surface-2);
+        border: 1px solid var(--border);
+        border-radius: 8px;
+        padding: 0.5rem 0.75rem;
+      }
+      .facts > :first-child {
+        grid-column: 1 / -1;
+        background: none;
+        border: 0;
+        padding: 0;
+      }
+      .score {
+        font-size: 3rem;
+        font-weight: 800;
+        line-height: 1.05;
+        font-variant-numeric: tabular-nums;
+      }
+      @container (min-width: 44rem) {
+        .facts {
+          display: flex;
+          flex-wrap: wrap;
+          align-items: stretch;
+        }
+        .facts > * {
+          flex: 1 1 8rem;
+        }
+        .facts > :first-child {
+          flex: 0 0 auto;
+          padding-right: 1rem;
+        }
+      }
+      #trend-kpi {
+        width: 100%;
+        max-width: 26rem;
+      }
+      /* The chart sits in this page's card: no second frame around it. */
+      kpi-trend-widget {
+        --widget-border: 0;
+        --widget-padding: 0;
+        --widget-shadow: none;
+        margin-bottom: 0.75rem;
+      }
+      .kpi-values tbody th {
+        min-width: 8rem;
+        max-width: 11rem;
+      }
+      .kpi-values td {
+        white-space: nowrap;
+      }
+      /* A value's status colours its link too (the link colour would hide it). */
+      td.cell.status-green a,
+      td.cell.status-amber a,
+      td.cell.status-red a {
+        color: inherit;
+        font-weight: 600;
       }
       td.cell a {
         text-decoration: none;
+        display: inline-flex;
+        align-items: center;
+        min-height: 2rem;
       }
       .ack {
         display: flex;
         flex-wrap: wrap;
         gap: 0.5rem;
         align-items: end;
+      }
+      .ack > div {
+        flex: 1 1 12rem;
+      }
+      .ack input {
+        width: 100%;
       }
     `,
   ];
@@ -56,6 +150,7 @@ export class TechnicianPage extends LitElement {
     chosen: { state: true },
     list: { state: true },
     ackError: { state: true },
+    allEvaluations: { state: true },
   };
   declare technicianId: number | null;
   declare params: URLSearchParams;
@@ -69,9 +164,12 @@ export class TechnicianPage extends LitElement {
   declare chosen: string;
   declare list: Loaded<Technician[]> | null;
   declare ackError: unknown;
+  declare allEvaluations: boolean;
+  private waitingIds = new Set<number>();
 
   constructor() {
     super();
+    new TableBoxes(this);
     this.technicianId = null;
     this.params = new URLSearchParams();
     this.technician = null;
@@ -83,6 +181,7 @@ export class TechnicianPage extends LitElement {
     this.chosen = "";
     this.list = null;
     this.ackError = null;
+    this.allEvaluations = false;
   }
 
   private get filters(): Filters {
@@ -132,6 +231,7 @@ export class TechnicianPage extends LitElement {
     this.scorecard = scorecard;
     this.values = values;
     this.evaluations = evaluations;
+    this.waitingIds = new Set((evaluations.value ?? []).filter((e) => e.status === "submitted").map((e) => e.id));
     if (!this.chosen || !this.kpis.has(this.chosen)) this.chosen = [...this.kpis.keys()][0] ?? "";
   }
 
@@ -143,7 +243,7 @@ export class TechnicianPage extends LitElement {
     return html`<h1>Technicians</h1>
       ${!people.length
         ? empty("No technicians yet.")
-        : html`<div class="card table-wrap">
+        : html`<div class="card table-wrap cards">
             <table>
               <thead>
                 <tr>
@@ -190,6 +290,7 @@ export class TechnicianPage extends LitElement {
         ${team ? team.name : "No team"} · ${person.external_ref} · ${formatDate(filters.start)} to
         ${formatDate(new Date(Date.parse(filters.end) - 86_400_000).toISOString())}
       </p>
+      ${this.rangeControl(person, filters)}
       <div class="sections">
         ${this.scorecardSection()} ${this.trendSection(person)} ${this.evaluationSection(person)}
       </div>`;
@@ -201,36 +302,54 @@ export class TechnicianPage extends LitElement {
     else if (this.scorecard.error) body = failed(this.scorecard.error);
     else if (!this.scorecard.value?.row) body = empty("No jobs in this range: no scorecard.");
     else {
-      const { row, cards } = this.scorecard.value;
+      const { row } = this.scorecard.value;
+      const own = this.user.technician_id === row.technician_id;
+      const scored = row.contributions.filter((part) => part.weight > 0);
+      const unscored = row.contributions.filter((part) => part.weight <= 0);
       body = html`<div class="facts">
           <div><span class="score" data-score=${row.score ?? ""}>${formatScore(row.score)}</span> / 100</div>
-          <div>Rank: <strong>${row.rank ?? "not ranked"}</strong> of ${formatCount(cards.technicians.filter((t) => t.rank).length)}</div>
+          ${this.rankFact("Team rank", row.peers?.team ?? null)} ${this.rankFact("Company rank", row.peers?.company ?? null)}
           <div>Change: <strong>${formatSigned(row.change)}</strong></div>
           <div>Jobs: <strong>${formatCount(row.sample)}</strong></div>
         </div>
-        ${row.unranked_reason ? html`<p class="hint">${row.unranked_reason}</p>` : ""}
-        <div class="table-wrap">
+        ${row.unranked_reason ? html`<p class="hint">Not ranked: ${row.unranked_reason}.</p>` : ""}
+        <div class="table-wrap cards score-table">
           <table>
+            <caption class="visually-hidden">
+              Each KPI in the score: ${own ? "your" : "the technician's"} value, the team's, the target, its weight and the points it gives
+            </caption>
             <thead>
               <tr>
                 <th scope="col">KPI</th>
-                <th scope="col" class="num">Value</th>
+                <th scope="col" class="num">${own ? "Yours" : "Value"}</th>
+                <th scope="col" class="num">Team</th>
+                <th scope="col" class="num">Target</th>
                 <th scope="col" class="num">Weight</th>
                 <th scope="col" class="num">Points</th>
               </tr>
             </thead>
             <tbody>
-              ${row.contributions.map(
-                (part) => html`<tr>
-                  <td>${this.kpis.get(part.kpi)?.label ?? part.kpi}</td>
-                  <td class="num status-${part.status ?? "none"}">${formatKpi(part.value, this.kpis.get(part.kpi))}</td>
+              ${scored.map((part) => {
+                const kpi = this.kpis.get(part.kpi);
+                return html`<tr data-kpi=${part.kpi}>
+                  <td>${kpi?.label ?? part.label ?? ""}</td>
+                  <td class="num status-${part.status ?? "none"}" data-value=${part.value ?? ""}>
+                    ${formatKpi(part.value, kpi)}${statusWords(part.status)}
+                  </td>
+                  <td class="num" data-team-value=${part.team_value ?? ""}>${formatKpi(part.team_value, kpi)}</td>
+                  <td class="num">${targetWords(part, kpi)}</td>
                   <td class="num">${formatScore(part.weight)}</td>
                   <td class="num">${formatScore(part.points)}</td>
-                </tr>`,
-              )}
+                </tr>`;
+              })}
             </tbody>
           </table>
-        </div>`;
+        </div>
+        ${unscored.length
+          ? html`<p class="hint unscored">
+              Not in the score (weight 0): ${unscored.map((part) => this.kpis.get(part.kpi)?.label ?? part.label).join(", ")}.
+            </p>`
+          : ""}`;
     }
     return html`<section class="card" aria-labelledby="scorecard-title">
       <h2 id="scorecard-title">Scorecard</h2>
@@ -257,6 +376,7 @@ export class TechnicianPage extends LitElement {
         scorecards: null,
         latest: periodStartOf(filters.end, filters.period),
         previous: "",
+        group: { by: "technician", id: String(person.id) }, // the chart's points open this technician's jobs
       };
       catalog.targets().then(
         (targets) => targets.forEach((t) => data.targets.set(t.metric_key, t.company)),
@@ -280,7 +400,7 @@ export class TechnicianPage extends LitElement {
           </select>
         </div>
         <kpi-trend-widget .spec=${spec} .data=${data}></kpi-trend-widget>
-        <div class="table-wrap">
+        <div class="table-wrap sticky newest-last">
           <table class="kpi-values">
             <caption class="visually-hidden">KPI values by period; each value links to what it counts</caption>
             <thead>
@@ -305,7 +425,7 @@ export class TechnicianPage extends LitElement {
                         data-kpi=${key}
                         data-value=${String(row.value)}
                         title="n=${formatCount(row.denominator)}"
-                        >${formatKpi(row.value, this.kpis.get(key))}</a
+                        >${formatKpi(row.value, this.kpis.get(key))}${statusWords(row.status)}</a
                       >
                     </td>`;
                   })}
@@ -321,18 +441,37 @@ export class TechnicianPage extends LitElement {
     </section>`;
   }
 
-  private async acknowledge(event: SubmitEvent, evaluation: Evaluation): Promise<void> {
-    event.preventDefault();
-    const comment = String(new FormData(event.target as HTMLFormElement).get("comment") || "") || null;
-    this.ackError = null;
-    try {
-      await api.post(`/api/v1/evaluations/${evaluation.id}/acknowledge`, { comment });
-      this.evaluations = await this.settle(
-        api.get<Evaluation[]>("/api/v1/evaluations", { technician: evaluation.technician_id, sort: "-period_end", page_size: 50 }),
-      );
-    } catch (error) {
-      this.ackError = error;
-    }
+  private async reloadEvaluations(technicianId: number): Promise<void> {
+    this.evaluations = await this.settle(
+      api.get<Evaluation[]>("/api/v1/evaluations", { technician: technicianId, sort: "-period_end", page_size: 50 }),
+    );
+  }
+
+  /** The range of the scorecard and trends, chosen in words; a range from a shared link is kept as it is. */
+  private rangeControl(person: Technician, filters: Filters): TemplateResult {
+    const chosen = rangeOf(filters);
+    const change = (event: Event) => {
+      const range = (event.target as HTMLSelectElement).value as Range;
+      if (!range) return;
+      navigate(`/technicians/${person.id}?${filtersToParams({ ...filters, ...rangeFilters(range) })}`);
+    };
+    return html`<div class="field range">
+      <label for="range">Period</label>
+      <select id="range" name="range" @change=${change}>
+        ${chosen === null
+          ? html`<option value="" selected>
+              ${formatDate(filters.start)} to ${formatDate(new Date(Date.parse(filters.end) - 86_400_000).toISOString())}
+            </option>`
+          : ""}
+        ${RANGES.map(([range, label]) => html`<option value=${range} ?selected=${chosen === range}>${label}</option>`)}
+      </select>
+    </div>`;
+  }
+
+  private rankFact(what: string, standing: Standing | null): TemplateResult | string {
+    if (!standing) return "";
+    const place = standing.rank === null ? "not ranked" : `${formatCount(standing.rank)} of ${formatCount(standing.of)}`;
+    return html`<div data-rank=${what}>${what}: <strong>${place}</strong></div>`;
   }
 
   private evaluationSection(person: Technician): TemplateResult {
@@ -342,41 +481,25 @@ export class TechnicianPage extends LitElement {
     else if (this.evaluations.error) body = failed(this.evaluations.error);
     else if (!this.evaluations.value?.length) body = empty("No evaluations yet.");
     else {
-      body = html`${this.ackError ? failed(this.ackError) : ""}
-        <div class="table-wrap">
-          <table class="evaluations">
-            <thead>
-              <tr>
-                <th scope="col">Period</th>
-                <th scope="col">Status</th>
-                <th scope="col" class="num">Score</th>
-                <th scope="col">Submitted</th>
-                <th scope="col">Comment / acknowledge</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${this.evaluations.value.map(
-                (evaluation) => html`<tr data-evaluation=${evaluation.id}>
-                  <td>${formatDate(evaluation.period_start)} – ${formatDate(evaluation.period_end)}</td>
-                  <td><span class="badge">${evaluation.status}</span></td>
-                  <td class="num">${formatScore(evaluation.score)}</td>
-                  <td>${formatStamp(evaluation.submitted_at)}</td>
-                  <td>
-                    ${evaluation.status === "submitted" && own
-                      ? html`<form class="ack" @submit=${(e: SubmitEvent) => this.acknowledge(e, evaluation)}>
-                          <div>
-                            <label for="comment-${evaluation.id}">Your comment (optional)</label>
-                            <input id="comment-${evaluation.id}" name="comment" maxlength="2000" />
-                          </div>
-                          <button type="submit">Acknowledge</button>
-                        </form>`
-                      : (evaluation.technician_comment ?? (evaluation.acknowledged_at ? `Acknowledged ${formatStamp(evaluation.acknowledged_at)}` : "–"))}
-                  </td>
-                </tr>`,
-              )}
-            </tbody>
-          </table>
-        </div>`;
+      // Those waiting for the reader's acknowledgement first; the newest few, and the rest on request.
+      // Waiting when the page opened: an evaluation just acknowledged keeps its place.
+      const waiting = (e: Evaluation) => (own && this.waitingIds.has(e.id) ? 0 : 1);
+      const ordered = [...this.evaluations.value].sort((a, b) => waiting(a) - waiting(b));
+      const shown = this.allEvaluations ? ordered : ordered.slice(0, EVALUATIONS_SHOWN);
+      body = html`<div class="evaluations" @acknowledged=${() => this.reloadEvaluations(person.id)}>
+          ${repeat(
+            shown,
+            (evaluation) => evaluation.id,
+            (evaluation) => html`<kpi-evaluation-card .evaluation=${evaluation} ?own=${own}></kpi-evaluation-card>`,
+          )}
+        </div>
+        ${ordered.length > EVALUATIONS_SHOWN
+          ? html`<p>
+              <button class="secondary" aria-expanded=${this.allEvaluations} @click=${() => (this.allEvaluations = !this.allEvaluations)}>
+                ${this.allEvaluations ? "Show the latest only" : `Show all ${formatCount(ordered.length)} evaluations`}
+              </button>
+            </p>`
+          : ""}`;
     }
     return html`<section class="card" aria-labelledby="evaluations-title">
       <h2 id="evaluations-title">Evaluations</h2>
@@ -386,6 +509,20 @@ export class TechnicianPage extends LitElement {
       ${body}
     </section>`;
   }
+}
+
+const STATUS_WORDS: Record<string, string> = { green: "on target", amber: "close to target", red: "below target" };
+
+/** A status said in words as well as by colour (for screen readers; the colour is for the eye). */
+function statusWords(status: string | null | undefined): TemplateResult | string {
+  const words = status ? STATUS_WORDS[status] : undefined;
+  return words ? html`<span class="visually-hidden">, ${words}</span>` : "";
+}
+
+/** The green threshold in the KPI's unit, said with its direction ("90 % or more"). */
+function targetWords(part: Contribution, kpi: KpiDefinition | undefined): string {
+  if (!part.target) return "–";
+  return `${formatKpi(part.target.green, kpi)} or ${kpi?.direction === "lower" ? "less" : "more"}`;
 }
 
 customElements.define("kpi-technician-page", TechnicianPage);
