@@ -156,7 +156,10 @@ class Metric:
       that holds it as a number of days, e.g. ``"callback_window_days"``).
       Facts whose window is still open are left out of the value and counted
       as ``pending``; the value is ``provisional`` while any are.
-      ``outcome_window_label`` says so in words in the drill-down.
+      ``outcome_window_label`` says so in words in the drill-down;
+      ``outcome_settled(context)``, a SQL condition, marks facts whose outcome
+      is already final inside the window (a job already called back), which
+      count at once.
     - ``min_sample``: the fewest facts in a value's sample for it to get a
       green/amber/red status (a whole number, or a setting name); by default
       ``KPI_STATUS_MIN_SAMPLE``. Below it the status is ``insufficient``.
@@ -181,6 +184,7 @@ class Metric:
     empty_hint: str = ""
     outcome_window: timedelta | str | None = None
     outcome_window_label: str = "Outcome not known yet: its window is still open"
+    outcome_settled: ExpressionBuilder | None = None
     min_sample: int | str | None = None
     exclusions: tuple[Exclusion, ...] = ()
 
@@ -228,6 +232,8 @@ class Metric:
                 f"metric {self.key!r}: outcome_window must be a positive timedelta or the name of a plugin setting"
             )
         _require_text("metric", self.key, "outcome_window_label", self.outcome_window_label)
+        if self.outcome_settled is not None and not callable(self.outcome_settled):
+            raise DeclarationError(f"metric {self.key!r}: outcome_settled must be a callable(context)")
         minimum = self.min_sample
         if minimum is not None and not (
             (isinstance(minimum, int) and not isinstance(minimum, bool) and minimum >= 0)

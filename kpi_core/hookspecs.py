@@ -42,6 +42,20 @@ def kpi_metrics() -> list[Metric]:
     thresholds and a weight until an admin sets their own; an optional
     ``empty_hint`` tells the dashboard's reader, in words, what the KPI needs
     where it has no value (for example data that only an import brings).
+
+    Honest numbers, all optional: ``outcome_window`` is how long after its
+    period column a fact's outcome may still change, as a ``timedelta`` or the
+    name of the plugin's setting holding it in days (the quality plugin's
+    first-time fix names ``callback_window_days``); facts whose window is still
+    open are left out of the value and counted as ``pending``, and the row is
+    ``provisional`` (``outcome_settled`` marks facts already final inside the
+    window; ``outcome_window_label`` is the reason shown for the others).
+    ``min_sample`` (a number or a setting name) is the fewest facts a value
+    needs for a green/amber/red status, else ``KPI_STATUS_MIN_SAMPLE``.
+    ``exclusions`` is an ordered tuple of
+    :class:`~kpi_core.declarations.Exclusion` (reason code, label in words, SQL
+    condition) that the drill-down uses to say why each fact left out of the
+    sample is left out ("cancelled", "no arrival time recorded").
     """
 
 

@@ -441,3 +441,90 @@ def test_scorecards_never_colour_or_rank_a_kpi_on_too_few_jobs(client, admin_hea
         1,
         {"rank": 1, "of": 1},
     )
+
+
+# --- provisional values -------------------------------------------------------------------------
+
+FTF = "quality.first_time_fix_rate"
+
+
+def fix(database, technician: int, completed: datetime, ref: str, callback_after_days: int | None = None) -> None:
+    """A completed job, and a callback booked ``callback_after_days`` after its completion."""
+    with database.session() as session:
+        job = Job(
+            external_ref=ref, technician_id=technician, category="plumbing", status="completed", completed_at=completed
+        )
+        session.add(job)
+        session.flush()
+        if callback_after_days is not None:
+            session.add(
+                Job(
+                    external_ref=f"{ref}-callback",
+                    technician_id=technician,
+                    category="plumbing",
+                    status="scheduled",
+                    scheduled_start=completed + timedelta(days=callback_after_days),
+                    callback_of_id=job.id,
+                )
+            )
+
+
+@pytest.fixture
+def callbacks(database, jobs) -> None:
+    """Now is 4 December 2026, noon UTC; the callback window is 30 days.
+
+    November: A done 29 days ago, no callback (still open); B 31 days ago, no callback (a fix);
+    C 29 days ago, called back after 2 days (already not a fix). October: D called back after 29 days
+    (not a fix), E after 31 days (a fix: the callback came after the window)."""
+    ada = jobs.technician("Ada")
+    now = utc(2026, 12, 4, 12)
+    fix(database, ada, now - timedelta(days=29), "A")
+    fix(database, ada, now - timedelta(days=31), "B")
+    fix(database, ada, now - timedelta(days=29, hours=1), "C", callback_after_days=2)
+    fix(database, ada, utc(2026, 10, 20, 12), "D", callback_after_days=29)
+    fix(database, ada, utc(2026, 10, 21, 12), "E", callback_after_days=31)
+
+
+def test_jobs_whose_callback_window_is_open_are_pending_not_fixes(client, admin_headers, clock, callbacks):
+    clock.set(utc(2026, 12, 4, 12))
+
+    rows = ask(client, admin_headers, kpi=FTF, start="2026-10-01", end="2026-12-01").json
+
+    summary = [(r["period_start"], r["numerator"], r["denominator"], r["pending"], r["provisional"]) for r in rows]
+    assert summary == [("2026-10-01", 1.0, 2.0, 0.0, False), ("2026-11-01", 1.0, 2.0, 1.0, True)]
+
+
+def test_once_the_window_closes_the_pending_job_counts_and_no_stale_answer_is_served(
+    client, admin_headers, clock, callbacks
+):
+    clock.set(utc(2026, 12, 4, 12))
+    ask(client, admin_headers, kpi=FTF, start="2026-11-01", end="2026-12-01")
+    clock.set(utc(2026, 12, 5, 12, 1))  # A was completed 30 days and a minute ago
+
+    response = ask(client, admin_headers, kpi=FTF, start="2026-11-01", end="2026-12-01")
+
+    assert response.headers["X-KPI-Cache"] == "miss"
+    [row] = response.json
+    assert (row["numerator"], row["denominator"], row["pending"], row["provisional"]) == (2.0, 3.0, 0.0, False)
+
+
+def test_the_window_is_the_plugin_setting(client, admin_headers, clock, callbacks):
+    clock.set(utc(2026, 12, 4, 12))
+    response = client.put(
+        "/api/v1/plugins/settings/quality.callback_window_days", json={"value": 28}, headers=admin_headers
+    )
+    assert response.status_code == 200, response.json
+
+    [row] = ask(client, admin_headers, kpi=FTF, start="2026-11-01", end="2026-12-01").json
+
+    # With 28 days, A (29 days ago) is settled: a fix.
+    assert (row["numerator"], row["denominator"], row["pending"]) == (2.0, 3.0, 0.0)
+
+
+def test_scorecards_leave_pending_jobs_out_as_the_values_do(client, admin_headers, clock, callbacks):
+    clock.set(utc(2026, 12, 4, 12))
+    query = {"kpi": FTF, "start": "2026-11-01", "end": "2026-12-01", "min_sample": 1}
+
+    [ada] = client.get("/api/v1/scorecards", query_string=query, headers=admin_headers).json["technicians"]
+
+    assert (ada["contributions"][0]["value"], ada["contributions"][0]["sample"]) == (0.5, 2.0)

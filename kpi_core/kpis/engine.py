@@ -35,12 +35,12 @@ SUM(denominators) over its facts, never a mean of its technicians' values.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, and_, case, func, literal, literal_column, null, or_, select, union_all
+from sqlalchemy import Integer, Select, and_, case, func, literal, literal_column, not_, null, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
@@ -53,7 +53,7 @@ from kpi_core.kpis.periods import PeriodGrid
 from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE, INSUFFICIENT, status_of, wilson_interval
 from kpi_core.plugins import PluginHost
 from kpi_core.records import targets
-from kpi_core.storage.types import UTCDateTime
+from kpi_core.storage.types import UTCDateTime, utcnow
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,17 @@ def compute_values(
     override, else company, else the plugin's default); ``context_for`` the
     context each metric is built with (by default with the plugin settings in
     the database); ``min_sample`` the sample below which a status is
-    ``insufficient`` (a metric's own ``min_sample`` first; None: never). Raises Invalid (422)
+    ``insufficient`` (a metric's own ``min_sample`` first; None: never). Facts
+    whose outcome window is open at ``query.as_of`` (by default now) are pending,
+    outside the sums. Raises Invalid (422)
     for an unknown KPI, a bad range or more periods than allowed.
     """
     grid = q.validate_grid(query, zone)
     metrics = resolve_metrics(plugins, query.kpis)
     if context_for is None:
         context_for = stored_contexts(session, plugins)
+    if query.as_of is None:  # outcome windows judged now, to the minute, as the API does
+        query = replace(query, as_of=utcnow().replace(second=0, microsecond=0))
     sums = fetch_sums(session, metrics, query, grid, scope, context_for)
     if target_for is None:
         target_for = stored_targets(session, plugins)
@@ -291,8 +295,12 @@ def open_outcome(metric: Metric, ctx: Any, as_of: Any) -> Any | None:
     column = metric.period_column(ctx)
     cutoff = as_of - window
     if q.is_date_column(column):
-        return column > literal(cutoff.date(), Date())
-    return column > literal(cutoff, UTCDateTime())
+        still_open = column > literal(cutoff.date(), Date())
+    else:
+        still_open = column > literal(cutoff, UTCDateTime())
+    if metric.outcome_settled is not None:
+        return and_(still_open, not_(metric.outcome_settled(ctx)))
+    return still_open
 
 
 def _bucket(column: Any, bounds: list[Any], low: int, high: int) -> Any:

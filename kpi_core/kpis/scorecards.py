@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -140,6 +140,7 @@ def compute_scorecards(
     min_sample: int = DEFAULT_MIN_SAMPLE,
     sums_of: SumsOf | None = None,
     status_min_sample: int = DEFAULT_STATUS_MIN_SAMPLE,
+    as_of: datetime | None = None,
 ) -> Scorecards:
     """The scorecards of every technician ``scope`` may see (and ``filters`` keep) over local dates [start, end).
 
@@ -165,7 +166,9 @@ def compute_scorecards(
 
     def values(low: date, high: date, group_by: str = "technician") -> dict[tuple[str, str], Any]:
         window = one_bucket(low, high, period, zone)
-        query = q.KpiQuery(start=low, end=high, group_by=group_by, period=period, filters=peer_filters)
+        query = q.KpiQuery(
+            start=low, end=high, group_by=group_by, period=period, filters=peer_filters, as_of=as_of
+        )  # fmt: skip
         if sums_of is None:
             sums = engine.fetch_sums(session, metrics, query, window, UNSCOPED, context_for)
         else:

@@ -329,6 +329,7 @@ def scorecards_answer(
     cache: ResultCache | None = None,
     ttl: int = 86400,
     status_min_sample: int = scorecards.DEFAULT_STATUS_MIN_SAMPLE,
+    now: datetime | None = None,
 ) -> Answer:
     """The scorecards (:func:`kpi_core.kpis.scorecards.compute_scorecards`) as JSON, from the cache when
     it has them. They cover the previous window too, and list technicians: a technician added, renamed,
@@ -353,6 +354,12 @@ def scorecards_answer(
         "technicians": [roster[0], str(roster[1])],
     }
     window = scorecards.one_bucket(previous_start, end, period, zone)
+    # Facts whose outcome window is open are pending, as in KPI values (judged at ``now``, to the minute).
+    now = now or utcnow()
+    as_of = honest.floor_minute(now)
+    context_for = contexts_for(plugins, grouped_by_plugin(settings))
+    longest = honest.longest_window(metric.outcome_window_of(context_for(metric)) for metric in metrics)
+    question.update(_time_key(window, now, as_of, longest, zone))
     key = answer_key(session, plugins, question, zone, scope, settings, in_force, window)
     found = lookup(cache, key)
     if found is not None:
@@ -362,7 +369,7 @@ def scorecards_answer(
     sums_of = None
     if cache is not None:
         # The whole company's sums, whoever asks: ranks among peers need them (scorecards.py).
-        sums_of = _cached_sums(session, plugins, metrics, zone, UNSCOPED, settings, cache, ttl, pooled)
+        sums_of = _cached_sums(session, plugins, metrics, zone, UNSCOPED, settings, cache, ttl, pooled, longest)
     result = scorecards.compute_scorecards(
         session,
         plugins,
@@ -376,6 +383,7 @@ def scorecards_answer(
         min_sample=min_sample,
         sums_of=sums_of,
         status_min_sample=status_min_sample,
+        as_of=as_of,
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":"), allow_nan=False).encode()
     if cache is None:
@@ -401,12 +409,13 @@ def _cached_sums(
     cache: ResultCache,
     ttl: int,
     log: list[segments.PooledSums],
+    longest: timedelta | None = None,
 ) -> scorecards.SumsOf:
     """Scorecard windows' sums month by month through the cache (shared with KPI values by technician);
     each window's :class:`~kpi_core.kpis.segments.PooledSums` is appended to ``log``."""
 
     def sums_of(query: q.KpiQuery, window: PeriodGrid, context_for: ContextFor) -> list[engine.GroupSums]:
-        keys = _slice_keys(session, plugins, query, metrics, zone, scope, settings, window)
+        keys = _slice_keys(session, plugins, query, metrics, zone, scope, settings, window, longest)
         log.append(
             segments.pooled_sums(
                 session, metrics, query, window, zone=zone, cache=cache, key_of=keys, ttl=ttl, scope=scope,

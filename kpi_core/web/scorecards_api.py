@@ -156,5 +156,6 @@ class Scorecards(MethodView):
             cache=shared_cache(state.settings),
             ttl=state.settings.cache_ttl,
             status_min_sample=state.settings.status_min_sample,
+            now=state.clock(),
         )
         return answer_response(answer)

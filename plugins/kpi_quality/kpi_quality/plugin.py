@@ -81,6 +81,10 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_completed_original(ctx)),
             period_column=_job_completed_at,
             default_target=Target(green=0.90, amber=0.80, weight=2),
+            # A fix is only known once the callback window has closed without a callback.
+            outcome_window="callback_window_days",
+            outcome_window_label="Callback window still open",
+            outcome_settled=_had_callback,
         ),
         Metric(
             key="quality.avg_customer_rating",
