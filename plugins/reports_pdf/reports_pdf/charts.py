@@ -183,8 +183,17 @@ class _Plot:
         return [f'<path d="{lines}" stroke="{_GRID}" stroke-width="0.8"/>', baseline, *labels]
 
     def ticks(self, labels: Sequence[str], baseline: float) -> list[str]:
+        """Period labels centred under their points, but never left of the plot (where the lowest y
+        label is: "Sep '26" would run into "260") nor past the chart's right edge."""
         every = max(1, math.ceil(len(labels) / _MAX_TICKS))
-        return [_label(label, self.x(i), baseline, "middle") for i, label in enumerate(labels) if i % every == 0]
+        placed = []
+        for i, label in enumerate(labels):
+            if i % every:
+                continue
+            half = text_width(label) / 2
+            centre = min(max(self.x(i), self.left + half), self.right + _RIGHT - half)
+            placed.append(_label(label, centre, baseline, "middle"))
+        return placed
 
     def band(self, low: float, high: float) -> str:
         top, bottom = self.y(max(low, high)), self.y(min(low, high))

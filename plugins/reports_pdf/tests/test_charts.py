@@ -83,3 +83,14 @@ def test_a_hundred_charts_take_well_under_a_second_to_draw() -> None:
     for _ in range(100):
         line_chart(points, unit="ratio")
     assert time.perf_counter() - started < 1.0
+
+
+def test_period_labels_stay_clear_of_the_y_labels_and_inside_the_chart() -> None:
+    from reports_pdf.charts import text_width
+
+    points = [ChartPoint(tick, value) for tick, value in (("Sep '26", 260.0), ("Oct", 262.0), ("Nov '26", 264.0))]
+    root = ET.fromstring(line_chart(points, unit="currency", width=340))
+    texts = {text.text: float(text.get("x")) for text in root.iter(f"{SVG}text")}
+    y_labels_end = max(x + text_width(label) for label, x in texts.items() if label[0].isdigit())
+    assert texts["Sep '26"] >= y_labels_end  # the first period starts right of "260", not under it
+    assert texts["Nov '26"] + text_width("Nov '26") <= 340.1  # x is written to one decimal
