@@ -171,6 +171,9 @@ def test_a_technician_reads_the_whole_evaluation_then_acknowledges_it(login, pag
 
 def test_a_rate_target_typed_as_90_is_stored_as_90_percent(login, page, server, screenshot):
     admin = server.token("admin")
+    weight = next(t for t in server.get("/api/v1/targets", admin) if t["metric_key"] == "quality.first_time_fix_rate")[
+        "company"
+    ]["weight"]
     login("admin")
     page.goto("/admin/targets")
     row = page.locator("tr[data-target='quality.first_time_fix_rate']")
@@ -182,15 +185,16 @@ def test_a_rate_target_typed_as_90_is_stored_as_90_percent(login, page, server, 
     row.get_by_role("status").filter(has_text="Saved").wait_for()
 
     stored = next(t for t in server.get("/api/v1/targets", admin) if t["metric_key"] == "quality.first_time_fix_rate")
-    assert (stored["company"]["green"], stored["company"]["amber"]) == (0.9, 0.8)
+    assert (stored["company"]["green"], stored["company"]["amber"], stored["company"]["weight"]) == (0.9, 0.8, weight)
     assert row.get_by_label("Green for First-time fix rate, in per cent").input_value() == "90"
     screenshot("admin-targets")
 
 
-def test_a_rate_target_out_of_range_is_refused_on_its_row(login, page, server):
+def test_a_rate_target_out_of_range_is_refused_on_its_row(login, page, server, screenshot):
     admin = server.token("admin")
     before = server.get("/api/v1/targets", admin)
     login("admin")
+    page.set_viewport_size(PHONE)
     page.goto("/admin/targets")
     row = page.locator("tr[data-target='timeliness.on_time_arrival_rate']")
     row.wait_for()
@@ -202,6 +206,9 @@ def test_a_rate_target_out_of_range_is_refused_on_its_row(login, page, server):
     error.wait_for()
     assert error.inner_text().endswith("Enter a green threshold between 0 % and 100 %")
     assert server.get("/api/v1/targets", admin) == before
+    no_horizontal_scroll(page)
+    row.scroll_into_view_if_needed()
+    screenshot("admin-target-error-phone", full_page=False)
 
 
 # --- scope ----------------------------------------------------------------------------------

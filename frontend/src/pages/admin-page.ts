@@ -3,7 +3,7 @@
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
 import { api, ApiError, request } from "../api";
 import { catalog } from "../catalog";
-import { formatNumber, formatStamp } from "../format";
+import { companySettings, formatNumber, formatStamp, isMoney } from "../format";
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
@@ -328,16 +328,17 @@ export class AdminPage extends LitElement {
     return html`<section class="card">
       <h2>Company targets and weights</h2>
       <p class="hint">
-        Per KPI: the value that is on target (green), the value below which it is off target (amber), and its weight
-        in the scorecard (0 leaves it out of the score). Rates are entered in per cent.
+        Per KPI: the value from which it is on target (green), the value past which it is off target (amber; in
+        between it is close), and its weight in the scorecard (0 leaves it out of the score). Rates are entered in
+        per cent.
       </p>
       <div class="table-wrap cards">
         <table class="targets">
           <thead>
             <tr>
               <th scope="col">KPI</th>
-              <th scope="col">Green (on target)</th>
-              <th scope="col">Amber (off target below)</th>
+              <th scope="col">Green: on target from</th>
+              <th scope="col">Amber: off target past</th>
               <th scope="col">Weight</th>
               <th scope="col">Set by</th>
               <th scope="col"><span class="visually-hidden">Save</span></th>
@@ -356,15 +357,18 @@ export class AdminPage extends LitElement {
     const form = `target-${key}`;
     const rate = metric.unit === "ratio";
     const errors = this.rowErrors.get(key) ?? {};
-    const shown = (value: number | undefined) => (value === undefined ? "" : rate ? String(Number((value * 100).toFixed(6))) : String(value));
+    // A rate's thresholds are shown (and typed) in per cent; a weight is a plain number.
+    const shown = (value: number | undefined, percent: boolean) =>
+      value === undefined ? "" : percent ? String(Number((value * 100).toFixed(6))) : String(value);
     const input = (name: "green" | "amber" | "weight", label: string, value: number | undefined) => {
       const id = `${name[0]}-${key}`;
       const error = errors[name];
-      const unit = name === "weight" ? "" : rate ? "%" : metric.unit && metric.unit !== "count" ? metric.unit : "";
+      const percent = rate && name !== "weight";
+      const unit = name === "weight" ? "" : rate ? "%" : isMoney(metric) ? companySettings().currency : metric.unit;
       return html`<td class=${error ? "field invalid" : "field"}>
         <label class="visually-hidden" for=${id}>${label} for ${metric.label}${rate && name !== "weight" ? ", in per cent" : ""}</label>
         <span class="with-unit">
-          <input id=${id} name=${name} form=${form} type="text" inputmode="decimal" autocomplete="off" .value=${shown(value)}
+          <input id=${id} name=${name} form=${form} type="text" inputmode="decimal" autocomplete="off" .value=${shown(value, percent)}
             aria-invalid=${error ? "true" : "false"} aria-describedby=${error ? `${id}-error` : ""} />
           ${unit ? html`<span class="unit" aria-hidden="true">${unit}</span>` : ""}
         </span>

@@ -126,12 +126,12 @@ export class LeaderboardWidget extends WidgetBase {
             </tr>
           </thead>
           <tbody>
-            ${shown.map((row) => this.row(data, cards, row))}
+            ${shown.map((row) => this.row(data, cards, row, !!single))}
             ${unranked.length
               ? html`<tr>
                     <th colspan=${metrics.length + 5} scope="rowgroup">Not ranked</th>
                   </tr>
-                  ${unranked.map((row) => this.row(data, cards, row))}`
+                  ${unranked.map((row) => this.row(data, cards, row, !!single))}`
               : ""}
           </tbody>
         </table>
@@ -170,8 +170,9 @@ export class LeaderboardWidget extends WidgetBase {
     };
   }
 
-  private row(data: DashboardData, cards: Scorecards, row: ScorecardRow): TemplateResult {
-    const rank = this.rankOf(row);
+  private row(data: DashboardData, cards: Scorecards, row: ScorecardRow, single = false): TemplateResult {
+    // Alone in the list (a technician's own dashboard), the rank that means something is the company's.
+    const rank = single ? (this.partOf(row, this.rankedBy)?.peers?.company.rank ?? null) : this.rankOf(row);
     const why = this.whyUnranked(cards, row);
     return html`<tr class=${rank === null ? "unranked" : ""} data-technician=${row.technician_id} data-rank=${rank ?? ""}>
       <td class="num">${rank ?? "–"}</td>
