@@ -6,8 +6,23 @@ export function loading(what = "Loading"): TemplateResult {
   return html`<p class="state" role="status" aria-live="polite">${what}…</p>`;
 }
 
-export function empty(message: string): TemplateResult {
-  return html`<p class="state empty">${message}</p>`;
+/** A link in an empty state to where the missing data comes from ("Import jobs"). */
+export interface EmptyAction {
+  href: string;
+  label: string;
+}
+
+/**
+ * Nothing to show: ``message`` says why ("No jobs in Dec 2026."), ``hint`` what to do about it
+ * ("Choose a longer period, or import jobs."), and ``action`` links to where that is done.
+ */
+export function empty(message: string, hint?: string, action?: EmptyAction): TemplateResult {
+  if (!hint && !action) return html`<p class="state empty">${message}</p>`;
+  return html`<div class="state empty">
+    <p class="why">${message}</p>
+    ${hint ? html`<p class="what hint">${hint}</p>` : ""}
+    ${action ? html`<p class="what"><a href=${action.href}>${action.label}</a></p>` : ""}
+  </div>`;
 }
 
 export function failed(error: unknown, retry?: () => void): TemplateResult {

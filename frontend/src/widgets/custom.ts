@@ -9,6 +9,9 @@ import { html, type PropertyValues, type TemplateResult } from "lit";
 import { WidgetBase } from "./base";
 import type { DashboardData } from "./data";
 import { failed, loading } from "../components/states";
+import type { Download } from "../components/download";
+import { periodStartOf } from "../filters";
+import { periodsDownload } from "./exports";
 
 const modules = new Map<string, Promise<unknown>>();
 
@@ -45,6 +48,14 @@ export class CustomWidget extends WidgetBase {
     if (this.problem) return failed(this.problem);
     if (!this.ready) return loading("Loading the widget");
     return this.settled(data.company, () => html`<div class="custom"></div>`);
+  }
+
+  /** A plugin's element draws what it likes; the download is the numbers it was given, per period. */
+  protected download(data: DashboardData): Download | null {
+    if (!data.company?.ok) return null;
+    const first = periodStartOf(data.filters.start, data.filters.period);
+    const rows = data.company.value.filter((row) => this.spec.metrics.includes(row.kpi) && row.period_start >= first);
+    return periodsDownload(this.spec.title, data, this.spec.metrics, rows);
   }
 
   protected updated(changed: PropertyValues): void {

@@ -1,7 +1,11 @@
 // What the dashboard fetches once per filter change and hands to every widget.
+import type { TemplateResult } from "lit";
 import { api, type Query } from "../api";
 import { catalog, type CompanyTarget } from "../catalog";
+import { empty, type EmptyAction } from "../components/states";
 import { addDays, filterQuery, periodStartOf, previousPeriodStart, type Filters } from "../filters";
+import { formatPeriod } from "../format";
+import { session } from "../session";
 import type { KpiDefinition, KpiValue, Scorecards, WidgetSpec } from "../types";
 
 /** A result or the error that stopped it: one widget's failure never blanks the others. */
@@ -20,6 +24,29 @@ export interface DashboardData {
   /** First day of the last period in the range, and of the one before it. */
   latest: string;
   previous: string;
+  /**
+   * Whose values ``company`` holds, for the links to the jobs behind them: the company's on the
+   * dashboard (the default), one technician's on their page.
+   */
+  group?: { by: "company" | "technician"; id?: string };
+}
+
+/** The thresholds a metric's values are judged against here: the team's when filtered to one, else the company's. */
+export type Thresholds = NonNullable<CompanyTarget["company"]>;
+
+function thresholds(targets: CompanyTarget[], team: number | null): Map<string, Thresholds | null> {
+  return new Map(
+    targets.map((target) => [
+      target.metric_key,
+      (team && target.teams?.find((own) => own.team_id === team)) || target.company,
+    ]),
+  );
+}
+
+/** The target of ``key``: what the targets list says, else the plugin's default (null: none). */
+export function targetOf(data: DashboardData, key: string): Thresholds | null {
+  if (data.targets.has(key)) return data.targets.get(key) ?? null;
+  return data.kpis.get(key)?.default_target ?? null;
 }
 
 async function settle<T>(promise: Promise<T> | null): Promise<Loaded<T>> {
@@ -82,7 +109,7 @@ export async function loadDashboardData(
   let data: DashboardData = {
     filters,
     kpis,
-    targets: new Map(targets.map((target) => [target.metric_key, target.company])),
+    targets: thresholds(targets, filters.team),
     company: null,
     technicians: null,
     scorecards: null,
@@ -117,4 +144,32 @@ export function drilldownHref(
   if (filters.technician) params.set("technician", String(filters.technician));
   if (filters.category) params.set("category", filters.category);
   return `/jobs/behind?${params}`;
+}
+
+/**
+ * What a widget shows when ``keys`` have no value ``in`` the last period or the whole range: why,
+ * and what to do about it. A metric's own ``empty_hint`` (declared by its plugin) comes first; else
+ * the words depend on where its numbers come from (jobs or evaluations) and who is reading.
+ */
+export function emptyFor(data: DashboardData, keys: string[], scope: "latest" | "range"): TemplateResult {
+  const { filters } = data;
+  const when =
+    scope === "latest"
+      ? `in ${formatPeriod(data.latest, filters.period)}`
+      : `from ${formatPeriod(periodStartOf(filters.start, filters.period), filters.period)} to ${formatPeriod(data.latest, filters.period)}`;
+  const kpis = keys.map((key) => data.kpis.get(key));
+  const hint = kpis.map((kpi) => kpi?.empty_hint).find((text) => !!text);
+  // On a technician's own page the technician is whose numbers these are, not a filter.
+  const filtered = !!(filters.category || filters.team || (filters.technician && data.group?.by !== "technician"));
+  const longer = scope === "latest" ? "Choose an earlier or a longer period" : "Choose a longer period";
+  if (hint) return empty(`No value ${when}.`, hint);
+  const evaluations = kpis.length > 0 && kpis.every((kpi) => kpi?.source === "evaluations");
+  const manages = session.can("admin", "manager");
+  if (evaluations) {
+    const action: EmptyAction | undefined = manages ? { href: "/evaluations/new", label: "Evaluate a technician" } : undefined;
+    return empty(`No evaluations ${when} yet.`, "Evaluations count here once a manager submits them.", action);
+  }
+  if (filtered) return empty(`No jobs match these filters ${when}.`, `${longer}, or clear a filter.`);
+  const action: EmptyAction | undefined = manages ? { href: "/jobs", label: "Import jobs" } : undefined;
+  return empty(`No jobs counted ${when}.`, manages ? `${longer}, or import jobs.` : `${longer}.`, action);
 }

@@ -4,8 +4,11 @@ import { css, html, type TemplateResult } from "lit";
 import { formatCount, formatKpi, formatPeriod } from "../format";
 import type { KpiValue } from "../types";
 import { WidgetBase } from "./base";
-import { drilldownHref, type DashboardData } from "./data";
-import { empty } from "../components/states";
+import { drilldownHref, emptyFor, targetOf, type DashboardData } from "./data";
+import { targetWords } from "./axis";
+import { fileName, kpiCell, kpiHeader, rangeSlug, type Download } from "../components/download";
+
+const STATUS_WORDS: Record<string, string> = { green: "on target", amber: "close to target", red: "off target" };
 
 export class HeatmapWidget extends WidgetBase {
   static styles = [
@@ -16,28 +19,41 @@ export class HeatmapWidget extends WidgetBase {
         font-variant-numeric: tabular-nums;
         padding: 0;
         min-width: 4.5rem;
+        color: var(--heat-ink);
+        border-left: 1px solid var(--surface);
       }
       td.cell a {
-        display: block;
-        padding: 0.35rem 0.25rem;
+        display: flex;
+        align-items: center;
+        justify-content: center;
+        min-height: var(--target);
+        padding: 0.25rem;
         color: inherit;
         text-decoration: none;
       }
+      td.cell a:hover {
+        text-decoration: underline;
+      }
       td.green {
-        background: #bbf7d0;
+        background: var(--heat-green);
       }
       td.amber {
-        background: #fde68a;
+        background: var(--heat-amber);
       }
       td.red {
-        background: #fecaca;
+        background: var(--heat-red);
       }
       td.none {
-        background: #f3f4f6;
+        background: var(--heat-none);
+        vertical-align: middle;
+      }
+      tbody th {
+        vertical-align: middle;
+        min-width: 7rem;
       }
       .legend {
         display: flex;
-        gap: 0.75rem;
+        gap: 0.5rem;
         font-size: 0.85rem;
         margin-top: 0.5rem;
         flex-wrap: wrap;
@@ -49,13 +65,13 @@ export class HeatmapWidget extends WidgetBase {
     return this.settled(data.technicians, (values) => {
       const key = this.spec.metrics[0];
       const rows = values.filter((row) => row.kpi === key);
-      if (!rows.length) return empty("No data in this range.");
+      if (!rows.some((row) => row.value !== null)) return emptyFor(data, [key], "range");
       const periods = [...new Set(rows.map((row) => row.period_start))].sort();
       const people = new Map<string, string>();
       rows.forEach((row) => people.set(row.group_id, row.group_label));
       const names = [...people.entries()].sort((a, b) => a[1].localeCompare(b[1]));
       const cell = new Map(rows.map((row) => [`${row.group_id}|${row.period_start}`, row]));
-      return html`<div class="table-wrap">
+      return html`<div class="table-wrap sticky newest-last">
           <table>
             <caption class="visually-hidden">
               ${this.label(key)} by technician and period
@@ -76,11 +92,45 @@ export class HeatmapWidget extends WidgetBase {
             </tbody>
           </table>
         </div>
-        <p class="legend" aria-hidden="true">
-          <span class="badge green">green: on target</span><span class="badge amber">amber</span
-          ><span class="badge red">red</span><span class="badge">no sample</span>
-        </p>`;
+        ${this.legend(data, key)}`;
     });
+  }
+
+  /** What the colours mean, with the target's thresholds when the metric has one. */
+  private legend(data: DashboardData, key: string): TemplateResult {
+    const target = targetOf(data, key);
+    const words = target
+      ? targetWords(target, data.kpis.get(key))
+      : (["green", "amber", "red"] as const).map((status) => ({ status, text: STATUS_WORDS[status] }));
+    return html`<p class="legend">
+      ${words.map((part) => html`<span class="badge ${part.status}">${part.text}</span>`)}<span class="badge">no sample</span>
+    </p>`;
+  }
+
+  protected download(data: DashboardData): Download | null {
+    if (!data.technicians?.ok) return null;
+    const key = this.spec.metrics[0];
+    const kpi = data.kpis.get(key);
+    const rows = data.technicians.value.filter((row) => row.kpi === key);
+    if (!rows.some((row) => row.value !== null)) return null;
+    const periods = [...new Set(rows.map((row) => row.period_start))].sort();
+    const sorted = [...rows].sort(
+      (a, b) => a.group_label.localeCompare(b.group_label) || a.period_start.localeCompare(b.period_start),
+    );
+    return {
+      name: fileName(this.spec.title, rangeSlug(periods[0], periods[periods.length - 1], data.filters.period)),
+      table: () => ({
+        header: ["Technician", "Period", "First day", kpiHeader(this.label(key), kpi), "Sample", "Status"],
+        rows: sorted.map((row) => [
+          row.group_label,
+          formatPeriod(row.period_start, data.filters.period),
+          row.period_start,
+          kpiCell(row.value, kpi),
+          row.value === null ? null : row.denominator,
+          row.status ? STATUS_WORDS[row.status] : "",
+        ]),
+      }),
+    };
   }
 
   private cell(data: DashboardData, key: string, id: string, period: string, row?: KpiValue): TemplateResult {
@@ -90,7 +140,7 @@ export class HeatmapWidget extends WidgetBase {
       <a
         href=${drilldownHref(key, data.filters, period, { by: "technician", id })}
         title="${row.group_label}, ${formatPeriod(period, data.filters.period)}: ${text} (n=${formatCount(row.denominator)})"
-        >${text}</a
+        >${text}${row.status ? html`<span class="visually-hidden">, ${STATUS_WORDS[row.status]}</span>` : ""}</a
       >
     </td>`;
   }

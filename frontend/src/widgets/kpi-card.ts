@@ -4,8 +4,8 @@ import { css, html, type TemplateResult } from "lit";
 import { formatChange, formatCount, formatKpi, formatPeriod } from "../format";
 import type { KpiValue } from "../types";
 import { WidgetBase } from "./base";
-import { drilldownHref, type DashboardData } from "./data";
-import { empty } from "../components/states";
+import { drilldownHref, emptyFor, targetOf, type DashboardData } from "./data";
+import { fileName, kpiCell, periodSlug, round, unitLabel, type Download } from "../components/download";
 
 export class KpiCard extends WidgetBase {
   static styles = [
@@ -13,7 +13,7 @@ export class KpiCard extends WidgetBase {
     css`
       .metric + .metric {
         margin-top: 0.75rem;
-        border-top: 1px solid #f3f4f6;
+        border-top: 1px solid var(--border);
         padding-top: 0.75rem;
       }
       .value {
@@ -24,17 +24,17 @@ export class KpiCard extends WidgetBase {
         display: inline-block;
       }
       .value.green {
-        color: #166534;
+        color: var(--green-ink);
       }
       .value.amber {
-        color: #92400e;
+        color: var(--amber-ink);
       }
       .value.red {
-        color: #b91c1c;
+        color: var(--red-ink);
       }
       .meta {
         font-size: 0.85rem;
-        color: #4b5563;
+        color: var(--muted);
         margin: 0.15rem 0 0;
       }
     `,
@@ -52,11 +52,12 @@ export class KpiCard extends WidgetBase {
     if (!now || now.value === null) {
       return html`<div class="metric" data-kpi=${key}>
         <div class="hint">${kpi?.label ?? key} · ${period}</div>
-        ${empty("No data for this period.")}
+        ${emptyFor(data, [key], "latest")}
       </div>`;
     }
     const change = before?.value !== null && before?.value !== undefined ? now.value - before.value : null;
     const status = now.status ?? "none";
+    const target = targetOf(data, key);
     return html`<div class="metric" data-kpi=${key}>
       <div class="hint">${kpi?.label ?? key} · ${period}</div>
       <a
@@ -71,8 +72,42 @@ export class KpiCard extends WidgetBase {
         <span class="badge ${status}">${status === "none" ? "no target" : status}</span>
         <span data-change=${change === null ? "" : String(change)}>${formatChange(change, kpi)} vs previous</span>
         · n = <span data-sample>${formatCount(now.denominator)}</span>
+        ${target ? html`· target <span data-target>${formatKpi(target.green, kpi)}</span>` : ""}
       </p>
     </div>`;
+  }
+
+  protected download(data: DashboardData): Download | null {
+    if (!data.company?.ok) return null;
+    const rows = data.company.value;
+    const shown = (key: string) => rows.some((row) => row.kpi === key && row.period_start === data.latest && row.value !== null);
+    if (!this.spec.metrics.some(shown)) return null;
+    const period = formatPeriod(data.latest, data.filters.period);
+    const previous = formatPeriod(data.previous, data.filters.period);
+    return {
+      name: fileName(this.spec.title, periodSlug(data.latest, data.filters.period)),
+      table: () => ({
+        header: ["KPI", "Period", "Value", "Unit", `Value in ${previous}`, "Change", "Sample", "Status", "Target"],
+        rows: this.spec.metrics.map((key) => {
+          const kpi = data.kpis.get(key);
+          const now = rows.find((row) => row.kpi === key && row.period_start === data.latest);
+          const before = rows.find((row) => row.kpi === key && row.period_start === data.previous);
+          const value = kpiCell(now?.value, kpi);
+          const earlier = kpiCell(before?.value, kpi);
+          return [
+            this.label(key),
+            period,
+            value,
+            unitLabel(kpi),
+            earlier,
+            value !== null && earlier !== null ? round(value - earlier, 2) : null,
+            now && now.value !== null ? now.denominator : null,
+            now?.status ?? "",
+            kpiCell(targetOf(data, key)?.green, kpi),
+          ];
+        }),
+      }),
+    };
   }
 }
 

@@ -2,14 +2,14 @@
 import { html, type TemplateResult } from "lit";
 import { formatCount, formatKpi, formatPeriod } from "../format";
 import { WidgetBase } from "./base";
-import { drilldownHref, type DashboardData } from "./data";
-import { empty } from "../components/states";
+import { drilldownHref, emptyFor, type DashboardData } from "./data";
+import { fileName, kpiCell, kpiHeader, periodSlug, sampleHeader, type Download } from "../components/download";
 
 export class TableWidget extends WidgetBase {
   body(data: DashboardData): TemplateResult {
     return this.settled(data.technicians, (values) => {
       const rows = values.filter((row) => this.spec.metrics.includes(row.kpi) && row.period_start === data.latest);
-      if (!rows.length) return empty("No data for this period.");
+      if (!rows.some((row) => row.value !== null)) return emptyFor(data, this.spec.metrics, "latest");
       const people = new Map<string, string>();
       rows.forEach((row) => people.set(row.group_id, row.group_label));
       return html`<p class="hint">${formatPeriod(data.latest, data.filters.period)}</p>
@@ -44,6 +44,34 @@ export class TableWidget extends WidgetBase {
           </table>
         </div>`;
     });
+  }
+
+  protected download(data: DashboardData): Download | null {
+    if (!data.technicians?.ok) return null;
+    const rows = data.technicians.value.filter((row) => this.spec.metrics.includes(row.kpi) && row.period_start === data.latest);
+    if (!rows.some((row) => row.value !== null)) return null;
+    const people = [...new Map(rows.map((row) => [row.group_id, row.group_label])).entries()].sort((a, b) =>
+      a[1].localeCompare(b[1]),
+    );
+    const kpis = this.spec.metrics.map((key) => data.kpis.get(key));
+    return {
+      name: fileName(this.spec.title, periodSlug(data.latest, data.filters.period)),
+      table: () => ({
+        header: [
+          "Technician",
+          "Period",
+          ...this.spec.metrics.flatMap((key, i) => [kpiHeader(this.label(key), kpis[i]), sampleHeader(this.label(key), kpis[i])]),
+        ],
+        rows: people.map(([id, name]) => [
+          name,
+          formatPeriod(data.latest, data.filters.period),
+          ...this.spec.metrics.flatMap((key, i) => {
+            const row = rows.find((r) => r.kpi === key && r.group_id === id);
+            return [kpiCell(row?.value, kpis[i]), row && row.value !== null ? row.denominator : null];
+          }),
+        ]),
+      }),
+    };
   }
 }
 
