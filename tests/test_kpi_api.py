@@ -243,7 +243,9 @@ def test_drilldown_contributions_add_up_to_the_value_over_all_pages(client, admi
             break
         page += 1
 
-    assert pagination["total"] == 4
+    # 4 completed jobs and Bob's 2 return visits (booked, not completed: left out)
+    assert pagination["total"] == 6
+    assert [row["reason"] for row in listed if row["outcome"] == "excluded"] == ["not_completed", "not_completed"]
     assert sum(row["numerator"] for row in listed) == value["numerator"]
     assert sum(row["denominator"] for row in listed) == value["denominator"]
 
@@ -258,10 +260,16 @@ def test_drilldown_lists_each_counted_job_with_its_contribution(client, admin_he
     assert (row["numerator"], row["denominator"]) == (1.0, 1.0)
 
 
-def test_drilldown_leaves_out_facts_outside_the_sample(client, admin_headers, crew):
-    response = drill(client, admin_headers, RATING, group_by="company")
+def test_drilldown_lists_facts_outside_the_sample_as_left_out_with_their_reason(client, admin_headers, crew):
+    counted = drill(client, admin_headers, RATING, group_by="company", outcome="numerator")
+    everything = drill(client, admin_headers, RATING, group_by="company")
 
-    assert [row["rating"] for row in response.json] == [5, 1]
+    assert [row["rating"] for row in counted.json] == [5, 1]
+    reasons = sorted((row["reason"], row["reason_label"]) for row in everything.json if row["outcome"] == "excluded")
+    assert reasons == [("no_feedback", "No customer feedback")] * 3 + [("not_completed", "Not completed")] * 3
+    assert {(row["numerator"], row["denominator"]) for row in everything.json if row["outcome"] == "excluded"} == {
+        (0.0, 0.0)
+    }
 
 
 def test_drilldown_of_an_unknown_kpi_is_404(client, admin_headers):
@@ -282,7 +290,10 @@ def test_a_manager_drilling_into_another_team_gets_404(client, make_user, login,
 
     assert drill(client, headers, group_by="team", group_id=str(crew["south"])).status_code == 404
     assert drill(client, headers, group_by="technician", group_id=str(crew["cy"])).status_code == 404
-    assert len(drill(client, headers, group_by="team", group_id=str(crew["north"])).json) == 4
+    counted = drill(client, headers, group_by="team", group_id=str(crew["north"]), outcome="numerator")
+    assert len(counted.json) + len(
+        drill(client, headers, group_by="team", group_id=str(crew["north"]), outcome="denominator_only").json
+    ) == 4
 
 
 @pytest.mark.parametrize(

@@ -1,24 +1,38 @@
-"""The facts behind one KPI value: every job (or evaluation) it counted, with its contribution.
+"""The facts behind one KPI value: every job (or evaluation) in its scope, with its outcome.
 
 The drill-down selects facts with the very clauses the engine uses (source,
-period bucket, filters, scope), plus the group. Only facts in the sample are
-listed (denominator contribution > 0): the sum of the listed numerator and
-denominator contributions equals the value's numerator and denominator.
+period bucket, filters, scope), plus the group. It lists every fact of the
+group placed in the period, by the metric's period column or, where that is
+empty (a job never completed), by its scheduled start, else its completion, each with its
+*outcome*:
+
+- ``numerator``: counted in the numerator (and the denominator; for a mean,
+  every fact in the sample);
+- ``denominator_only``: counted in the denominator only (a rate's "no");
+- ``excluded``: left out, with the ``reason`` code and its ``reason_label``
+  in words: ``window_open`` where the outcome window is still open
+  (``Metric.outcome_window``), else the first of the metric's declared
+  ``exclusions`` that applies, else ``not_in_sample``.
+
+The listed numerator and denominator contributions (0 for facts left out)
+add up to the value's numerator and denominator; :func:`summary_statement`
+counts the facts per outcome and reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, false, null, select
+from sqlalchemy import Select, and_, case, false, func, literal, not_, null, or_, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
-from kpi_core.declarations import Metric, MetricContext
+from kpi_core.declarations import NOT_IN_SAMPLE, WINDOW_OPEN, Metric, MetricContext
 from kpi_core.errors import Invalid, NotFound
+from kpi_core.kpis import engine
 from kpi_core.kpis import query as q
 from kpi_core.kpis.context import stored_contexts
 from kpi_core.kpis.definitions import get_metric
@@ -28,6 +42,8 @@ from kpi_core.storage.models import Team, Technician
 
 JOB_FIELDS = ("scheduled_start", "scheduled_end", "arrived_at", "started_at", "completed_at")
 EVALUATION_FIELDS = ("evaluation_period_start", "evaluation_period_end", "submitted_at", "score")
+OUTCOMES = ("numerator", "denominator_only", "excluded")
+NOT_IN_SAMPLE_LABEL = "Not counted by this KPI's rules"
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,10 @@ class DrilldownQuery:
     start: date | None = None
     end: date | None = None
     filters: q.Filters = field(default_factory=q.Filters)
+    outcomes: tuple[str, ...] = ()
+    """Only facts with these outcomes (empty: every fact in scope)."""
+    as_of: datetime | None = None
+    """The instant outcome windows are judged at, as the value was (None: every outcome settled)."""
 
 
 def drilldown_statement(
@@ -51,7 +71,8 @@ def drilldown_statement(
 
     id, external_ref, technician_id, technician, category, status, the job's
     times (``JOB_FIELDS``, and its customer ``rating``) or the evaluation's
-    (``EVALUATION_FIELDS``), ``numerator`` and ``denominator``. NotFound for
+    (``EVALUATION_FIELDS``), ``numerator`` and ``denominator`` (its
+    contributions), ``outcome``, ``reason`` and ``reason_label``. NotFound for
     an unknown KPI or a group the scope does not see; Invalid for bad input.
     """
     metric = get_metric(plugins, query.kpi)
@@ -59,7 +80,42 @@ def drilldown_statement(
     group = _group_value(query)
     _check_visible(session, scope, query.group_by, group)
     source = q.fact_source(metric.source, join_technicians=True)
-    return _facts(metric, stored_contexts(session, plugins)(metric), source, query, grid, group, scope)
+    statement = _facts(metric, stored_contexts(session, plugins)(metric), source, query, grid, group, scope)
+    if not query.outcomes:
+        return statement
+    listed = statement.subquery("facts")
+    return select(listed).where(listed.c.outcome.in_(query.outcomes)).order_by(listed.c.place, listed.c.id)
+
+
+def summary_statement(
+    session: Session, plugins: PluginHost, query: DrilldownQuery, *, zone: ZoneInfo, scope: Scope = UNSCOPED
+) -> Select[Any]:
+    """Facts of the cell per (outcome, reason, reason_label): columns outcome, reason, reason_label, facts."""
+    facts = drilldown_statement(session, plugins, replace(query, outcomes=()), zone=zone, scope=scope).subquery()
+    return select(facts.c.outcome, facts.c.reason, facts.c.reason_label, func.count().label("facts")).group_by(
+        facts.c.outcome, facts.c.reason, facts.c.reason_label
+    )
+
+
+def summary(
+    session: Session, plugins: PluginHost, query: DrilldownQuery, *, zone: ZoneInfo, scope: Scope = UNSCOPED
+) -> dict[str, Any]:
+    """The cell's facts counted: in all, per outcome, and per reason (in the metric's order of reasons)."""
+    metric = get_metric(plugins, query.kpi)
+    rows = session.execute(summary_statement(session, plugins, query, zone=zone, scope=scope)).all()
+    counts = dict.fromkeys(OUTCOMES, 0)
+    reasons: dict[str, dict[str, Any]] = {}
+    for outcome, reason, label, count in rows:
+        counts[outcome] += count
+        if reason is not None:
+            reasons[reason] = {"code": reason, "label": label, "facts": count}
+    order = [WINDOW_OPEN, *(exclusion.code for exclusion in metric.exclusions), NOT_IN_SAMPLE]
+    return {
+        "kpi": metric.key,
+        "facts": sum(counts.values()),
+        **counts,
+        "reasons": sorted(reasons.values(), key=lambda item: order.index(item["code"])),
+    }
 
 
 def _grid(query: DrilldownQuery, zone: ZoneInfo) -> PeriodGrid:
@@ -117,7 +173,34 @@ def _facts(
     t = q.tables()
     period = metric.period_column(ctx)
     bounds = q.boundaries(grid, period)
-    denominator = metric.denominator(ctx)
+    denominator, numerator = metric.denominator(ctx), metric.numerator(ctx)
+    placed = q.in_range(period, bounds)
+    place = period
+    if source.name == "jobs":
+        # A job without the period column's time (never completed) is placed by its scheduled start, else by
+        # its completion.
+        jobs = t["jobs"]
+        for fallback in (jobs.c.scheduled_start, jobs.c.completed_at):
+            if fallback is not period:
+                placed = or_(placed, and_(place.is_(None), q.in_range(fallback, q.boundaries(grid, fallback))))
+                place = func.coalesce(place, fallback)
+    still_open = engine.open_outcome(metric, ctx, query.as_of)
+    in_sample = func.coalesce(denominator, 0) > 0
+    counted = in_sample if still_open is None else and_(in_sample, not_(still_open))
+    yes = counted if metric.kind == "mean" else and_(counted, numerator > 0)
+    outcome = case((yes, literal("numerator")), (counted, literal("denominator_only")), else_=literal("excluded"))
+    reasons = (
+        [(and_(in_sample, still_open), WINDOW_OPEN, metric.outcome_window_label)] if still_open is not None else []
+    )
+    reasons += [(exclusion.condition(ctx), exclusion.code, exclusion.label) for exclusion in metric.exclusions]
+    reason = case(
+        (counted, null()), *((condition, literal(code)) for condition, code, _ in reasons), else_=literal(NOT_IN_SAMPLE)
+    )
+    label = case(
+        (counted, null()),
+        *((condition, literal(text)) for condition, _, text in reasons),
+        else_=literal(NOT_IN_SAMPLE_LABEL),
+    )
     if source.name == "jobs":
         jobs, feedback = t["jobs"], t["feedback"]
         record, own = jobs, [jobs.c.external_ref, jobs.c.category, jobs.c.status]
@@ -140,12 +223,16 @@ def _facts(
             source.technician_id.label("technician_id"),
             technicians.c.name.label("technician"),
             *own,
-            metric.numerator(ctx).label("numerator"),
-            denominator.label("denominator"),
+            case((counted, numerator), else_=literal(0)).label("numerator"),
+            case((counted, denominator), else_=literal(0)).label("denominator"),
+            outcome.label("outcome"),
+            reason.label("reason"),
+            label.label("reason_label"),
+            place.label("place"),
         )
         .select_from(source.from_clause)
-        .where(q.in_range(period, bounds), denominator > 0, *q.fact_filters(source, query.filters, scope))
-        .order_by(period, record.c.id)
+        .where(placed, *q.fact_filters(source, query.filters, scope))
+        .order_by(place, record.c.id)
     )
     if not q.source_applies(source, query.group_by, query.filters):
         return statement.where(false())

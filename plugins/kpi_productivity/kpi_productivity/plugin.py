@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from zoneinfo import available_timezones
 
+from sqlalchemy import not_, true
+
 from kpi_core import hookimpl
-from kpi_core.declarations import FormField, JobSpec, Metric, Setting, Target, Widget
+from kpi_core.declarations import Exclusion, FormField, JobSpec, Metric, Setting, Target, Widget
 from kpi_productivity import metrics as m
 from kpi_productivity.shifts import import_shifts_job
 
@@ -16,6 +19,42 @@ REVENUE = "productivity.revenue_per_completed_job"
 TICKET = "productivity.average_ticket"
 JOBS_PER_DAY = "productivity.jobs_per_working_day"
 UTILISATION = "productivity.utilisation"
+
+
+def _jobs(ctx: Any) -> Any:
+    return ctx.tables["jobs"]
+
+
+CANCELLED = Exclusion("cancelled", "Cancelled", lambda ctx: _jobs(ctx).c.status == "cancelled")
+NOT_COMPLETED = Exclusion("not_completed", "Not completed", lambda ctx: not_(m.completed(_jobs(ctx))))
+NO_REVENUE = Exclusion("no_revenue", "No revenue recorded", lambda ctx: _jobs(ctx).c.revenue.is_(None))
+EXCLUSIONS = {
+    REVENUE: (CANCELLED, NOT_COMPLETED, NO_REVENUE),
+    TICKET: (
+        CANCELLED,
+        NOT_COMPLETED,
+        Exclusion("return_visit", "A return visit (not a sale)", lambda ctx: _jobs(ctx).c.callback_of_id.is_not(None)),
+        NO_REVENUE,
+        Exclusion("not_billed", "Nothing billed (revenue of zero)", lambda ctx: _jobs(ctx).c.revenue <= 0),
+    ),
+    JOBS_PER_DAY: (
+        CANCELLED,
+        NOT_COMPLETED,
+        # Each working day is counted once, with its first completed job, which carries the day's count.
+        Exclusion("same_day", "Counted with the technician's first job of that day", lambda ctx: true()),
+    ),
+    UTILISATION: (
+        CANCELLED,
+        NOT_COMPLETED,
+        Exclusion("no_start_time", "No start time recorded", lambda ctx: _jobs(ctx).c.started_at.is_(None)),
+        # A shift is counted once, with its first job, which carries the shift's time on jobs and length.
+        Exclusion(
+            "no_shift_or_same_shift",
+            "Outside a recorded shift, or counted with the shift's first job",
+            lambda ctx: true(),
+        ),
+    ),
+}
 
 
 @hookimpl
@@ -36,6 +75,7 @@ def kpi_metrics() -> list[Metric]:
             numerator=m.revenue_numerator,
             denominator=m.revenue_denominator,
             period_column=m.completed_at,
+            exclusions=EXCLUSIONS[REVENUE],
         ),
         Metric(
             key=TICKET,
@@ -53,6 +93,7 @@ def kpi_metrics() -> list[Metric]:
             numerator=m.ticket_numerator,
             denominator=m.ticket_denominator,
             period_column=m.completed_at,
+            exclusions=EXCLUSIONS[TICKET],
         ),
         Metric(
             key=JOBS_PER_DAY,
@@ -69,6 +110,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=m.jobs_per_day_denominator,
             period_column=m.completed_at,
             default_target=Target(green=4, amber=3, weight=1),
+            exclusions=EXCLUSIONS[JOBS_PER_DAY],
         ),
         Metric(
             key=UTILISATION,
@@ -88,6 +130,7 @@ def kpi_metrics() -> list[Metric]:
             period_column=m.completed_at,
             default_target=Target(green=0.75, amber=0.6, weight=1),
             empty_hint="Utilisation needs shift data: an admin imports the technicians' shifts.",
+            exclusions=EXCLUSIONS[UTILISATION],
         ),
     ]
 

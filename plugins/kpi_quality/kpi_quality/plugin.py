@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, not_
 
 from kpi_core import hookimpl
-from kpi_core.declarations import FormField, Metric, MetricContext, Setting, Target, Widget
+from kpi_core.declarations import Exclusion, FormField, Metric, MetricContext, Setting, Target, Widget
 
 CALLBACK_WINDOW_DAYS = 30
 """Default of the ``callback_window_days`` setting: a callback within it spoils a first-time fix."""
@@ -62,6 +62,33 @@ def _counted_evaluation(ctx: MetricContext) -> Any:
     )
 
 
+def _status_is(status: str) -> Any:
+    return lambda ctx: ctx.tables["jobs"].c.status == status
+
+
+CANCELLED = Exclusion("cancelled", "Cancelled", _status_is("cancelled"))
+NOT_COMPLETED = Exclusion("not_completed", "Not completed", lambda ctx: not_(_completed(ctx.tables["jobs"])))
+RETURN_VISIT = Exclusion(
+    "return_visit", "A return visit itself", lambda ctx: ctx.tables["jobs"].c.callback_of_id.is_not(None)
+)
+NO_FEEDBACK = Exclusion("no_feedback", "No customer feedback", lambda ctx: ctx.tables["feedback"].c.rating.is_(None))
+
+
+def _evaluations(ctx: MetricContext) -> Any:
+    return ctx.tables["evaluations"]
+
+
+EVALUATION_EXCLUSIONS = (
+    Exclusion(
+        "not_submitted",
+        "Not submitted yet (a draft)",
+        lambda ctx: _evaluations(ctx).c.status.not_in(("submitted", "acknowledged")),
+    ),
+    Exclusion("no_score", "No score (no scored question answered)", lambda ctx: _evaluations(ctx).c.score.is_(None)),
+    Exclusion("superseded", "Replaced by a later revision", lambda ctx: not_(_counted_evaluation(ctx))),
+)
+
+
 @hookimpl
 def kpi_metrics() -> list[Metric]:
     return [
@@ -85,6 +112,7 @@ def kpi_metrics() -> list[Metric]:
             outcome_window="callback_window_days",
             outcome_window_label="Callback window still open",
             outcome_settled=_had_callback,
+            exclusions=(CANCELLED, NOT_COMPLETED, RETURN_VISIT),
         ),
         Metric(
             key="quality.avg_customer_rating",
@@ -99,6 +127,7 @@ def kpi_metrics() -> list[Metric]:
             period_column=_job_completed_at,
             default_target=Target(green=4.5, amber=4.0, weight=2),
             empty_hint="No ratings yet: ratings come from customer feedback, which managers import beside the jobs.",
+            exclusions=(CANCELLED, NOT_COMPLETED, NO_FEEDBACK),
         ),
         Metric(
             key="quality.complaint_rate",
@@ -113,6 +142,7 @@ def kpi_metrics() -> list[Metric]:
             period_column=_job_completed_at,
             default_target=Target(green=0.05, amber=0.10, weight=1),
             empty_hint="No ratings yet: complaints are counted from customer feedback, which managers import.",
+            exclusions=(CANCELLED, NOT_COMPLETED, NO_FEEDBACK),
         ),
         Metric(
             key="quality.evaluation_score",
@@ -131,6 +161,7 @@ def kpi_metrics() -> list[Metric]:
             period_column=lambda ctx: ctx.tables["evaluations"].c.period_end,
             default_target=Target(green=80, amber=65, weight=1),
             empty_hint="No evaluations yet: this counts the evaluations managers submit.",
+            exclusions=EVALUATION_EXCLUSIONS,
         ),
     ]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case
+from sqlalchemy import and_, case, not_, or_
 
 from kpi_core import hookimpl
-from kpi_core.declarations import FormField, Metric, MetricContext, Setting, Target, Widget
+from kpi_core.declarations import Exclusion, FormField, Metric, MetricContext, Setting, Target, Widget
 
 ARRIVAL_GRACE_MINUTES = 15
 """Default of the ``arrival_grace_minutes`` setting: arriving this late still counts as on time."""
@@ -77,6 +77,34 @@ def _delay_minutes(ctx: MetricContext) -> Any:
     return case((and_(_arrival_known(ctx), delay > 0), delay / 60.0), else_=0.0)
 
 
+def _missing(column: str) -> Any:
+    return lambda ctx: ctx.tables["jobs"].c[column].is_(None)
+
+
+CANCELLED = Exclusion("cancelled", "Cancelled", lambda ctx: ctx.tables["jobs"].c.status == "cancelled")
+NOT_COMPLETED = Exclusion("not_completed", "Not completed", lambda ctx: not_(_completed(ctx)))
+ARRIVAL_EXCLUSIONS = (
+    CANCELLED,
+    Exclusion("no_arrival", "No arrival time recorded", _missing("arrived_at")),
+    Exclusion("no_scheduled_start", "No scheduled start", _missing("scheduled_start")),
+)
+BUDGET_EXCLUSIONS = (
+    CANCELLED,
+    NOT_COMPLETED,
+    Exclusion("no_start_time", "No start time recorded", _missing("started_at")),
+    Exclusion(
+        "no_estimate",
+        "No time estimate",
+        lambda ctx: or_(ctx.tables["jobs"].c.estimated_minutes.is_(None), ctx.tables["jobs"].c.estimated_minutes <= 0),
+    ),
+)
+WINDOW_EXCLUSIONS = (
+    CANCELLED,
+    NOT_COMPLETED,
+    Exclusion("no_scheduled_end", "No scheduled end", _missing("scheduled_end")),
+)
+
+
 @hookimpl
 def kpi_metrics() -> list[Metric]:
     return [
@@ -95,6 +123,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_arrival_known(ctx)),
             period_column=_scheduled_start,
             default_target=Target(green=0.90, amber=0.80, weight=2),
+            exclusions=ARRIVAL_EXCLUSIONS,
         ),
         Metric(
             key="timeliness.avg_arrival_delay_min",
@@ -111,6 +140,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_arrival_known(ctx)),
             period_column=_scheduled_start,
             default_target=Target(green=10, amber=20, weight=1),
+            exclusions=ARRIVAL_EXCLUSIONS,
         ),
         Metric(
             key="timeliness.on_budget_rate",
@@ -127,6 +157,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_budgeted(ctx)),
             period_column=_completed_at,
             default_target=Target(green=0.85, amber=0.70, weight=1),
+            exclusions=BUDGET_EXCLUSIONS,
         ),
         Metric(
             key="timeliness.within_window_rate",
@@ -143,6 +174,7 @@ def kpi_metrics() -> list[Metric]:
             denominator=lambda ctx: _flag(_windowed(ctx)),
             period_column=_completed_at,
             default_target=Target(green=0.90, amber=0.80, weight=1),
+            exclusions=WINDOW_EXCLUSIONS,
         ),
     ]
 
