@@ -89,8 +89,11 @@ export class KpiApp extends LitElement {
       header button:focus-visible {
         outline-color: var(--header-focus);
       }
+      /* Beside the brand on a phone, whatever the name's length: the name gives way (ellipsis). */
       .user {
         display: flex;
+        flex: 1 1 0;
+        justify-content: flex-end;
         gap: 0.5rem;
         align-items: center;
         font-size: 0.9rem;
@@ -101,6 +104,9 @@ export class KpiApp extends LitElement {
         text-overflow: ellipsis;
         white-space: nowrap;
         max-width: 12rem;
+      }
+      .user button {
+        flex: none;
       }
       header button {
         background: transparent;
@@ -116,6 +122,9 @@ export class KpiApp extends LitElement {
         nav {
           order: 0;
           flex: 0 1 auto;
+        }
+        .user {
+          flex: 0 0 auto;
         }
       }
       main {

@@ -140,6 +140,11 @@ export const shared = css`
     min-width: 0;
     max-width: 100%;
   }
+  /* A field with an error is marked at its left edge, as GOV.UK does. */
+  .field.invalid {
+    border-left: 4px solid var(--red-ink);
+    padding-left: 0.75rem;
+  }
   .field.invalid input,
   .field.invalid select,
   .field.invalid textarea,
@@ -258,6 +263,13 @@ export const shared = css`
       font-size: 0.8rem;
       font-weight: 400;
       color: var(--muted);
+    }
+    .cards tr > :first-child .hint {
+      font-weight: 400;
+    }
+    .cards tr > td:first-child[data-label]::before,
+    .cards td[data-label]:has(> button:only-child)::before {
+      content: none;
     }
     .cards td:has(form),
     .cards td.wide {

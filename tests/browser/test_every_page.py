@@ -10,7 +10,8 @@ showed is kept, and each check below is its own parametrised test over those vis
 - axe-core finds no WCAG 2 A/AA violation (in light and in dark mode);
 - the page loads without script errors, server errors, CSP violations or an error state;
 - no text on screen is a plugin key or plugin name, a database column or an API parameter
-  (the words checks: each its own test, so each can fail on its own).
+  (the words checks: each its own test, so each can fail on its own); text in <code> is
+  exempt, as what the reader must type literally (the headers of an import file).
 
 Screenshots of every visit are saved as artifacts/screenshots/<role>-<page>-<size>.png.
 """
@@ -99,6 +100,8 @@ TEXT = (
     if (node.nodeType === Node.TEXT_NODE) {
       const parent = node.parentElement;
       if (parent && ['STYLE', 'SCRIPT', 'TEMPLATE', 'NOSCRIPT'].includes(parent.tagName)) continue;
+      // <code> is literal text the reader types (an import file's column headers, a cron line).
+      if (parent && parent.closest('code')) continue;
       const text = node.textContent.trim();
       if (text) parts.push(text);
     } else if (node.nodeType === Node.ELEMENT_NODE) {
@@ -122,7 +125,8 @@ SETTLED = (
   let heading = false;
   for (const node of walk(document)) {
     if (node.nodeType !== Node.ELEMENT_NODE) continue;
-    if (node.matches('.state[role=status]')) return false;
+    // A loading state that is shown (not one in a closed <details>, which loads when opened).
+    if (node.matches('.state[role=status]') && node.checkVisibility()) return false;
     heading ||= node.tagName === 'H1';
   }
   return heading;
@@ -283,12 +287,13 @@ def forbidden(server: Server) -> Forbidden:
     columns = [name for name in columns if "_" in name]
     # Every parameter and body property the API document names.
     document = server.call("GET", "/api/openapi.json")
-    parameters: set[str] = set()
+    components = document.get("components", {})
+    parameters = {parameter["name"] for parameter in components.get("parameters", {}).values()}
     for path in document["paths"].values():
         for operation in path.values():
-            if isinstance(operation, dict):
-                parameters |= {parameter["name"] for parameter in operation.get("parameters", [])}
-    for schema in document.get("components", {}).get("schemas", {}).values():
+            if isinstance(operation, dict):  # a parameter given by $ref is among the components
+                parameters |= {p["name"] for p in operation.get("parameters", []) if "name" in p}
+    for schema in components.get("schemas", {}).values():
         parameters |= set(schema.get("properties", {}))
     # A column's name is reported as a column, even where the API uses the same name.
     api_parameters = sorted(name for name in parameters - set(columns) if "_" in name)
@@ -395,7 +400,13 @@ class Visitor:
         path = dict(PAGES[role])[name].format(**self.values)
         page = self._page(role, size, scheme)
         page.problems.clear()
-        page.goto(path, wait_until="networkidle")
+        # While a build replaces the dashboard's files the server answers 503 ("not built"): wait it out.
+        for _ in range(6):
+            response = page.goto(path, wait_until="networkidle")
+            if response is None or response.status != 503:
+                break
+            page.wait_for_timeout(5_000)
+        page.problems.clear()
         try:
             self._settle(page)
         except Exception as error:
@@ -530,3 +541,60 @@ def test_no_api_parameter_on_screen(visitor: Visitor, forbidden: Forbidden, case
     hits = found(visit.text, forbidden.api_parameters, also=r"\b[a-z]+(?:_[a-z0-9]+)+=")
     if hits:
         fail(f"{visit.url} shows API parameters:{_listing(hits)}")
+
+
+# --- charts in both colour schemes --------------------------------------------------------------
+
+CHART_PIXELS = """
+(colour) => {
+  const [r, g, b] = colour;
+  const find = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.tagName === 'CANVAS') return el;
+      const inner = el.shadowRoot && find(el.shadowRoot);
+      if (inner) return inner;
+    }
+    return null;
+  };
+  const canvas = find(document);
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let near = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 30) near++;
+  }
+  return near;
+}
+"""
+
+SERIES_COLOUR = """
+() => {
+  const probe = document.createElement('div');
+  probe.style.color = getComputedStyle(document.documentElement).getPropertyValue('--chart-1');
+  document.body.append(probe);
+  const [r, g, b] = getComputedStyle(probe).color.match(/\\d+/g).map(Number);
+  probe.remove();
+  return [r, g, b];
+}
+"""
+
+
+def test_charts_follow_the_colour_scheme(browser: Any, server: Server):
+    """A trend line is drawn in the scheme's series colour, and redrawn when the scheme changes."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 900}, color_scheme="light")
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Username").fill(USERNAMES["admin"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Password").press("Enter")
+        page.locator("kpi-trend-widget canvas").first.wait_for()
+        page.wait_for_load_state("networkidle")
+        light = page.evaluate(SERIES_COLOUR)
+        assert page.evaluate(CHART_PIXELS, light) > 50
+        page.emulate_media(color_scheme="dark")
+        dark = page.evaluate(SERIES_COLOUR)
+        assert dark != light
+        page.wait_for_function(f"() => ({CHART_PIXELS})({dark}) > 50")
+        assert page.evaluate(CHART_PIXELS, light) == 0
+    finally:
+        context.close()

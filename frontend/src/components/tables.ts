@@ -14,7 +14,8 @@ type Host = ReactiveControllerHost & HTMLElement & { renderRoot: HTMLElement | D
 export class TableBoxes implements ReactiveController {
   private readonly host: Host;
   private readonly observer: ResizeObserver;
-  private readonly scrolled = new WeakSet<Element>();
+  /** Where each .newest-last box was scrolled to by this code. */
+  private readonly scrolled = new WeakMap<Element, number>();
 
   constructor(host: Host) {
     this.host = host;
@@ -51,10 +52,9 @@ export class TableBoxes implements ReactiveController {
       box.setAttribute("role", "region");
       box.tabIndex = 0;
       if (!box.hasAttribute("aria-labelledby")) box.setAttribute("aria-label", nameOf(box));
-      if (box.classList.contains("newest-last") && !this.scrolled.has(box)) {
-        this.scrolled.add(box);
-        scrollToNewest(box);
-      }
+      // Until the reader scrolls it, the box follows its table (which may grow as data arrives).
+      const untouched = !this.scrolled.has(box) || this.scrolled.get(box) === box.scrollLeft;
+      if (box.classList.contains("newest-last") && untouched) this.scrolled.set(box, scrollToNewest(box));
     } else if (box.getAttribute("role") === "region") {
       box.removeAttribute("role");
       box.removeAttribute("tabindex");
@@ -67,19 +67,20 @@ export class TableBoxes implements ReactiveController {
  * Scroll to the last column. With a sticky first column, the end is moved to a column's edge
  * (a little space after the last column), so that no column rests half hidden under the first.
  */
-function scrollToNewest(box: HTMLElement): void {
+function scrollToNewest(box: HTMLElement): number {
+  box.style.paddingRight = "";
   const end = box.scrollWidth - box.clientWidth;
   const row = box.querySelector<HTMLTableRowElement>("tbody tr");
-  if (!box.classList.contains("sticky") || !row || row.cells.length < 2) {
-    box.scrollLeft = end;
-    return;
+  let edge = end;
+  if (box.classList.contains("sticky") && row && row.cells.length > 1) {
+    const origin = box.getBoundingClientRect().left + box.clientLeft - box.scrollLeft;
+    const sticky = row.cells[0].getBoundingClientRect().width;
+    const edges = [...row.cells].slice(1).map((cell) => cell.getBoundingClientRect().left - origin - sticky);
+    edge = edges.find((at) => at >= end - 0.5) ?? end;
+    if (edge > end) box.style.paddingRight = `${edge - end}px`;
   }
-  const origin = box.getBoundingClientRect().left + box.clientLeft - box.scrollLeft;
-  const sticky = row.cells[0].getBoundingClientRect().width;
-  const edges = [...row.cells].slice(1).map((cell) => cell.getBoundingClientRect().left - origin - sticky);
-  const edge = edges.find((at) => at >= end - 0.5) ?? end;
-  if (edge > end) box.style.paddingRight = `${edge - end}px`;
   box.scrollLeft = edge;
+  return box.scrollLeft;
 }
 
 /** What a scrolling table is called: its caption, else the heading of its section, else "Table". */

@@ -37,6 +37,11 @@ export class DashboardPage extends LitElement {
       }
       .filters .field {
         margin: 0;
+        flex: 1 1 9rem;
+      }
+      .filters select,
+      .filters input {
+        width: 100%;
       }
       .grid {
         display: grid;
@@ -52,6 +57,10 @@ export class DashboardPage extends LitElement {
       }
       .slot > .widget {
         flex: 1;
+      }
+      /* A small card beside a tall widget keeps its own height instead of an empty box. */
+      .slot.small {
+        align-self: start;
       }
       @media (min-width: 700px) {
         .slot.small {
@@ -74,7 +83,7 @@ export class DashboardPage extends LitElement {
         }
       }
       .editing .slot {
-        outline: 2px dashed #93c5fd;
+        outline: 2px dashed var(--link);
         outline-offset: 4px;
         border-radius: 10px;
       }
@@ -86,8 +95,7 @@ export class DashboardPage extends LitElement {
         align-items: center;
       }
       .tools button {
-        padding: 0.2rem 0.5rem;
-        min-height: 2rem;
+        padding: 0.2rem 0.75rem;
       }
       .title-row {
         display: flex;

@@ -123,6 +123,9 @@ export class EvaluationPage extends LitElement {
       .row:last-child {
         margin-top: 0.5rem;
       }
+      .row + .hint {
+        margin: 0.75rem 0 1rem;
+      }
     `,
   ];
 

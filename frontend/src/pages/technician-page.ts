@@ -38,13 +38,23 @@ export class TechnicianPage extends LitElement {
       /* A KPI on a phone: its name and value on one line, the rest (weight, points) below. */
       @container (max-width: 36rem) {
         .score-table tr > :first-child {
-          flex: 1 1 55%;
+          flex: 1 1 11rem;
         }
         .score-table tr > :nth-child(2) {
           flex: 0 0 auto;
+          margin-left: auto;
           text-align: right;
           font-weight: 700;
           font-size: 1.05rem;
+        }
+        /* A line break after the value: the other facts (team, target, weight) start below. */
+        .score-table tr::after {
+          content: "";
+          flex-basis: 100%;
+          order: 1;
+        }
+        .score-table tr > :nth-child(n + 3) {
+          order: 2;
         }
         .score-table tr > td:nth-child(2)[data-label]::before {
           content: none;
@@ -53,11 +63,23 @@ export class TechnicianPage extends LitElement {
           font-size: 0.9rem;
         }
       }
+      h1 + .hint {
+        margin-bottom: 0.75rem;
+      }
+      .field.range {
+        margin-bottom: 0;
+      }
+      /* The headline: the score, then its facts two by two on a phone, in one row when wide. */
       .facts {
         display: grid;
-        grid-template-columns: repeat(auto-fit, minmax(6.5rem, 1fr));
+        grid-template-columns: repeat(2, minmax(0, 1fr));
         gap: 0.5rem;
         margin-bottom: 0.75rem;
+      }
+      @container (min-width: 30rem) {
+        .facts {
+          grid-template-columns: repeat(auto-fit, minmax(8rem, 1fr));
+        }
       }
       .facts > * {
         background: var(--surface-2);
@@ -107,7 +129,7 @@ export class TechnicianPage extends LitElement {
         max-width: 11rem;
       }
       .kpi-values td {
-        white-space: nowrap;
+        min-width: 4.5rem;
       }
       /* A value's status colours its link too (the link colour would hide it). */
       td.cell.status-green a,
