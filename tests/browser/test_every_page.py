@@ -1,7 +1,8 @@
 """Every page, for every role, on a 390 px phone and a 1366 px desktop, in a real Chromium.
 
-Each page is opened once per role and size (and once more in dark mode on the phone); what it
-showed is kept, and each check below is its own parametrised test over those visits:
+Each page is opened once per role and size (and once more in dark mode on the phone), with
+everything folded away opened; what it showed is kept, and each check below is its own
+parametrised test over those visits:
 
 - the page is no wider than the viewport: wide tables scroll inside their own labelled,
   focusable box, never the page;
@@ -219,6 +220,26 @@ async (tags) => {
 }
 """
 
+# Everything folded away is opened, so that it is checked too (the numbers under a chart, the
+# columns of an import file, an evaluation's answers); not a menu, which would cover the page.
+OPEN_DETAILS = (
+    """
+() => {"""
+    + WALK
+    + """
+  let opened = 0;
+  for (const node of walk(document)) {
+    if (node.nodeType !== Node.ELEMENT_NODE || node.tagName !== 'DETAILS' || node.open) continue;
+    if (node.getRootNode().host?.tagName !== 'KPI-DOWNLOAD-MENU') {
+      node.open = true;
+      opened++;
+    }
+  }
+  return opened;
+}
+"""
+)
+
 ERROR_STATES = (
     """
 () => {"""
@@ -412,6 +433,8 @@ class Visitor:
         except Exception as error:
             why = f"{path} still shows a loading state ({type(error).__name__})"
             raise RuntimeError(f"{why}:{_listing(page.problems)}") from None
+        if page.evaluate(OPEN_DETAILS):
+            self._settle(page)
         visit = Visit(url=path)
         layout = page.evaluate(LAYOUT)
         visit.overflow, visit.sticking, visit.unlabelled_scrollers = (

@@ -84,8 +84,10 @@ export class ReportsPage extends LitElement {
       .row input {
         width: 100%;
       }
+      /* A list of choices as tall as its options, up to about seven of them. */
       select[multiple] {
-        min-height: 9rem;
+        field-sizing: content;
+        max-height: 10rem;
       }
       td button + button {
         margin-left: 0.5rem;
