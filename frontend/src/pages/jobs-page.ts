@@ -1,21 +1,40 @@
 // Jobs: the list (filtered, paginated), the CSV import with its progress and row errors, and
 // /jobs/behind: the jobs (or evaluations) behind one KPI value, which add up to it.
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
-import { api, ApiError, upload, type Pagination } from "../api";
+import { api, ApiError, download, upload, type Pagination } from "../api";
 import { catalog } from "../catalog";
-import { formatCount, formatDate, formatKpi, formatNumber, formatPeriod, formatStamp } from "../format";
+import { formatCount, formatDate, formatKpi, formatKpiPart, formatNumber, formatPeriod, formatStamp } from "../format";
+import { addDays, scopeName } from "../filters";
 import { navigate } from "../router";
 import { shared } from "../styles";
 import { empty, failed, loading } from "../components/states";
 import { pager } from "../components/pager";
+import { TableBoxes } from "../components/tables";
+import "../components/download";
+import { fileName, periodSlug, round, unitLabel, type Download } from "../components/download";
 import type { DrilldownRow, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
 
+type ImportKind = "jobs" | "feedback";
+
 interface ImportResult {
+  kind?: ImportKind;
   rows: number;
   created: number;
   updated: number;
   unchanged: number;
   dry_run: boolean;
+  /** Jobs: the company-zone days of the earliest and latest scheduled start in the file. */
+  first_scheduled?: string | null;
+  last_scheduled?: string | null;
+}
+
+/** A column of an import file, as GET /api/v1/imports/{kind}/columns describes it. */
+interface ImportColumn {
+  name: string;
+  type: string;
+  required: boolean;
+  example: string;
+  description: string;
 }
 
 export class JobsPage extends LitElement {
@@ -24,7 +43,28 @@ export class JobsPage extends LitElement {
     css`
       .grid {
         display: grid;
+        grid-template-columns: minmax(0, 1fr);
         gap: 1rem;
+      }
+      form.row > .field {
+        flex: 1 1 9rem;
+      }
+      form.row > .field:has(input[type="file"]) {
+        flex-basis: 16rem;
+      }
+      form.row > .field:has(button),
+      form.row > .field:has(input[type="checkbox"]) {
+        flex: 0 0 auto;
+      }
+      form.row select,
+      form.row input:not([type="checkbox"]) {
+        width: 100%;
+      }
+      .hint + form {
+        margin-top: 0.75rem;
+      }
+      form + details {
+        margin-top: 0.75rem;
       }
       .totals {
         font-weight: 600;
@@ -49,6 +89,8 @@ export class JobsPage extends LitElement {
     progress: { state: true },
     importResult: { state: true },
     importError: { state: true },
+    importKind: { state: true },
+    columns: { state: true },
     kpi: { state: true },
     value: { state: true },
     rows: { state: true },
@@ -64,12 +106,15 @@ export class JobsPage extends LitElement {
   declare progress: number;
   declare importResult: ImportResult | null;
   declare importError: unknown;
+  declare importKind: ImportKind;
+  declare columns: Partial<Record<ImportKind, ImportColumn[]>>;
   declare kpi: KpiDefinition | null;
   declare value: KpiValue | null;
   declare rows: DrilldownRow[] | null;
 
   constructor() {
     super();
+    new TableBoxes(this);
     this.sub = "";
     this.params = new URLSearchParams();
     this.jobs = null;
@@ -80,6 +125,8 @@ export class JobsPage extends LitElement {
     this.progress = 0;
     this.importResult = null;
     this.importError = null;
+    this.importKind = "jobs";
+    this.columns = {};
     this.kpi = null;
     this.value = null;
     this.rows = null;
@@ -91,6 +138,7 @@ export class JobsPage extends LitElement {
   }
 
   protected willUpdate(changed: PropertyValues): void {
+    if (changed.has("user") && this.user && this.user.role !== "technician") void this.loadColumns(this.importKind);
     if (changed.has("params") || changed.has("sub")) void this.load();
   }
 
@@ -178,22 +226,26 @@ export class JobsPage extends LitElement {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
     const file = (form.elements.namedItem("file") as HTMLInputElement).files?.[0];
-    const kind = (form.elements.namedItem("kind") as HTMLSelectElement).value;
+    const kind = this.importKind;
     const dryRun = (form.elements.namedItem("dry_run") as HTMLInputElement).checked;
+    const create = (form.elements.namedItem("create_technicians") as HTMLInputElement | null)?.checked ?? false;
     this.importResult = null;
     this.importError = null;
     if (!file) {
       this.importError = new ApiError(422, "Choose a CSV or JSON Lines file first.", { form: { file: ["Choose a file."] } });
+      this.importState = "done";
       return;
     }
     this.importState = "uploading";
     this.progress = 0;
+    const query = kind === "jobs" && create ? { dry_run: dryRun, create_technicians: true } : { dry_run: dryRun };
     try {
       await api.get("/api/v1/auth/me"); // refreshes an expired token before the upload starts
-      this.importResult = await upload<ImportResult>(`/api/v1/imports/${kind}`, file, { dry_run: dryRun }, (fraction) => {
+      this.importResult = await upload<ImportResult>(`/api/v1/imports/${kind}`, file, query, (fraction) => {
         this.progress = fraction;
         if (fraction >= 1) this.importState = "processing";
       });
+      this.importResult.kind = kind;
       if (!dryRun) void this.loadJobs();
     } catch (error) {
       this.importError = error;
@@ -202,21 +254,121 @@ export class JobsPage extends LitElement {
     }
   }
 
+  private async loadColumns(kind: ImportKind): Promise<void> {
+    if (this.columns[kind]) return;
+    try {
+      const columns = await api.get<ImportColumn[]>(`/api/v1/imports/${kind}/columns`);
+      this.columns = { ...this.columns, [kind]: columns };
+    } catch {
+      // the list is help, not the import: without it the form still works
+    }
+  }
+
+  private chooseKind(event: Event): void {
+    this.importKind = (event.target as HTMLSelectElement).value as ImportKind;
+    void this.loadColumns(this.importKind);
+  }
+
+  private async downloadTemplate(): Promise<void> {
+    try {
+      await download(`/api/v1/imports/${this.importKind}/template.csv`, `${this.importKind}-import-template.csv`);
+    } catch (error) {
+      this.importError = error;
+    }
+  }
+
+  /** Where the imported jobs are: the list filtered to the days they are scheduled on. */
+  private importedLink(result: ImportResult): TemplateResult | string {
+    if (result.dry_run || result.kind !== "jobs" || !(result.created + result.updated + result.unchanged)) return "";
+    if (!result.first_scheduled || !result.last_scheduled) {
+      return html`<a href="/jobs?sort=-created_at">Show the newest jobs</a>`;
+    }
+    const params = new URLSearchParams({ from: result.first_scheduled, to: addDays(result.last_scheduled, 1) });
+    const days =
+      result.first_scheduled === result.last_scheduled
+        ? formatDate(result.first_scheduled)
+        : `${formatDate(result.first_scheduled)} – ${formatDate(result.last_scheduled)}`;
+    return html`<a class="imported-link" href="/jobs?${params}">Show the imported jobs (scheduled ${days})</a>`;
+  }
+
+  private importProgress(): TemplateResult | string {
+    // A failed import shows no bar at all (a full bar reads as done): it says so in words below.
+    if (this.importState === "done" && this.importResult) {
+      return html`<div class="import-progress">
+        <div class="progress-label"><span id="progress-label">${this.importResult.dry_run ? "Check" : "Import"} finished</span></div>
+        <progress aria-labelledby="progress-label" max="100" value="100"></progress>
+      </div>`;
+    }
+    if (this.importState === "uploading") {
+      return html`<div class="import-progress">
+        <div class="progress-label">
+          <span id="progress-label">Uploading the file</span><span>${Math.round(this.progress * 100)} %</span>
+        </div>
+        <progress aria-labelledby="progress-label" max="100" value=${this.progress * 100}></progress>
+      </div>`;
+    }
+    if (this.importState === "processing") {
+      return html`<div class="import-progress">
+        <div class="progress-label"><span id="progress-label">Checking and importing the rows</span></div>
+        <progress aria-labelledby="progress-label" max="100"></progress>
+      </div>`;
+    }
+    return "";
+  }
+
+  private columnList(): TemplateResult {
+    const columns = this.columns[this.importKind];
+    const what = this.importKind === "jobs" ? "jobs" : "feedback";
+    return html`<details class="import-columns">
+      <summary>What a ${what} file holds: its columns, and a template</summary>
+      <p>
+        <button type="button" class="secondary" @click=${this.downloadTemplate}>Download a template (CSV)</button>
+        <span class="hint">A header row and an example row to fill in.</span>
+      </p>
+      ${!columns
+        ? loading("Loading the columns")
+        : html`<div class="table-wrap cards">
+            <table class="import-columns-table">
+              <caption class="visually-hidden">Columns of a ${what} file</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Column</th>
+                  <th scope="col">Holds</th>
+                  <th scope="col">Needed</th>
+                  <th scope="col">Example</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${columns.map(
+                  (column) => html`<tr>
+                    <td><code>${column.name}</code></td>
+                    <td>${column.type}. <span class="hint">${column.description}</span></td>
+                    <td>${column.required ? "Required" : "Optional"}</td>
+                    <td>${column.example ? html`<code>${column.example}</code>` : "–"}</td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>
+          </div>`}
+    </details>`;
+  }
+
   private importForm(): TemplateResult {
     if (this.user.role === "technician") return html``;
     const busy = this.importState === "uploading" || this.importState === "processing";
+    const result = this.importResult;
     return html`<section class="card" aria-labelledby="import-title">
       <h2 id="import-title">Import jobs or feedback</h2>
       <p class="hint">
-        CSV (comma or semicolon, header row) or JSON Lines. A file with any invalid row changes nothing; importing the same
-        file again changes nothing.
+        A CSV file (comma or semicolon, with a header row) or JSON Lines. A file with any invalid row changes nothing;
+        importing the same file again changes nothing. Times without an offset are read in the company's time zone.
       </p>
       <form @submit=${this.import} class="row">
         <div class="field">
           <label for="kind">What</label>
-          <select id="kind" name="kind">
-            <option value="jobs">Jobs</option>
-            <option value="feedback">Customer feedback</option>
+          <select id="kind" name="kind" @change=${this.chooseKind}>
+            <option value="jobs" ?selected=${this.importKind === "jobs"}>Jobs</option>
+            <option value="feedback" ?selected=${this.importKind === "feedback"}>Customer feedback</option>
           </select>
         </div>
         <div class="field">
@@ -224,46 +376,40 @@ export class JobsPage extends LitElement {
           <input id="file" name="file" type="file" accept=".csv,.jsonl,.ndjson,text/csv" />
         </div>
         <div class="field">
-          <label><input type="checkbox" name="dry_run" /> Check only (dry run)</label>
+          <label><input type="checkbox" name="dry_run" /> Check only (import nothing)</label>
         </div>
+        ${this.importKind === "jobs" && this.user.role === "admin"
+          ? html`<div class="field">
+              <label><input type="checkbox" name="create_technicians" /> Create technicians that are not on file yet</label>
+            </div>`
+          : ""}
         <div class="field"><button type="submit" ?disabled=${busy}>Import</button></div>
       </form>
-      ${this.importState !== "idle"
-        ? html`<div class="import-progress">
-            <div class="progress-label">
-              <span id="progress-label"
-                >${this.importState === "uploading"
-                  ? "Uploading"
-                  : this.importState === "processing"
-                    ? "Checking and importing the rows"
-                    : this.importError
-                      ? "Import failed"
-                      : "Import finished"}</span
-              ><span>${Math.round(this.progress * 100)} %</span>
-            </div>
-            ${this.importState === "processing"
-              ? html`<progress aria-labelledby="progress-label" max="100"></progress>`
-              : html`<progress aria-labelledby="progress-label" max="100" value=${this.progress * 100}></progress>`}
-          </div>`
-        : ""}
-      ${this.importResult
+      ${this.columnList()} ${this.importProgress()}
+      ${result && this.importState === "done"
         ? html`<p role="status" class="import-result">
-            ${this.importResult.dry_run ? "Checked (nothing written)" : "Imported"}: ${formatCount(this.importResult.rows)} rows —
-            ${formatCount(this.importResult.created)} created, ${formatCount(this.importResult.updated)} updated,
-            ${formatCount(this.importResult.unchanged)} unchanged.
+            ${result.dry_run ? "Checked, nothing was written" : "Imported"}: ${formatCount(result.rows)}
+            row${result.rows === 1 ? "" : "s"} — ${formatCount(result.created)} ${result.dry_run ? "would be " : ""}created,
+            ${formatCount(result.updated)} ${result.dry_run ? "would be " : ""}updated, ${formatCount(result.unchanged)}
+            unchanged. ${this.importedLink(result)}
           </p>`
         : ""}
-      ${this.importError ? this.importErrors(this.importError) : ""}
+      ${this.importError && this.importState === "done" ? this.importErrors(this.importError) : ""}
     </section>`;
   }
 
   private importErrors(error: unknown): TemplateResult {
-    if (!(error instanceof ApiError) || !error.rows.length) return failed(error);
-    return html`<div class="state error" role="alert">
-        <strong>Nothing was imported:</strong> ${formatCount(error.errorCount)} problem${error.errorCount === 1 ? "" : "s"} in
-        the file.
+    if (!(error instanceof ApiError) || !error.rows.length) {
+      const message = error instanceof Error ? error.message : String(error);
+      return html`<div class="state error import-failed" role="alert">
+        <strong>Import failed. Nothing was imported:</strong> ${message}
+      </div>`;
+    }
+    return html`<div class="state error import-failed" role="alert">
+        <strong>Import failed. Nothing was imported:</strong> ${formatCount(error.errorCount)}
+        problem${error.errorCount === 1 ? "" : "s"} in the file, listed below. Correct them and import the file again.
       </div>
-      <div class="table-wrap">
+      <div class="table-wrap cards">
         <table class="row-errors">
           <caption class="visually-hidden">Errors by row</caption>
           <thead>
@@ -328,7 +474,7 @@ export class JobsPage extends LitElement {
           ? loading("Loading jobs")
           : !this.jobs.length
             ? empty("No jobs match.")
-            : html`<div class="table-wrap">
+            : html`<div class="table-wrap cards">
                   <table>
                     <thead>
                       <tr>
@@ -360,6 +506,58 @@ export class JobsPage extends LitElement {
     </section>`;
   }
 
+  /** The drill-down as CSV: every page of it (not only the one on screen), in the columns shown. */
+  private behindDownload(): Download {
+    const params = this.params;
+    const key = params.get("kpi") ?? "";
+    const kpi = this.kpi;
+    const evaluations = kpi?.source === "evaluations";
+    const period = params.get("period") ?? "month";
+    const periodStart = params.get("period_start") ?? "";
+    const query = {
+      group_by: params.get("group_by") ?? "company",
+      group_id: params.get("group_id") ?? undefined,
+      period,
+      period_start: periodStart,
+      team: params.get("team") ?? undefined,
+      technician: params.get("technician") ?? undefined,
+      category: params.get("category") ?? undefined,
+      start: params.get("start") ?? undefined,
+      end: params.get("end") || undefined,
+    };
+    const unit = kpi?.kind === "mean" ? unitLabel(kpi) : "";
+    const counted = kpi?.kind === "mean" ? `Amount${unit && unit !== "%" ? ` (${unit})` : ""}` : "Counted";
+    const group = params.get("group_by") === "company" ? null : this.value?.group_label;
+    return {
+      name: fileName(kpi?.label ?? key, evaluations ? "evaluations" : "jobs", group, periodSlug(periodStart, period)),
+      table: async () => {
+        const rows = await api.all<DrilldownRow>(`/api/v1/kpis/${encodeURIComponent(key)}/drilldown`, query);
+        const header = evaluations
+          ? ["Evaluation", "Technician", "From", "To", "Score", counted, "Out of"]
+          : ["Job", "Technician", "Category", "Status", "Scheduled", "Arrived", "Completed", "Rating", counted, "Out of"];
+        return {
+          header,
+          rows: rows.map((row) => [
+            row.external_ref ?? `#${row.id}`,
+            row.technician,
+            ...(evaluations
+              ? [row.evaluation_period_start, row.evaluation_period_end, round(row.score, 1)]
+              : [
+                  row.category,
+                  row.status,
+                  row.scheduled_start ? formatStamp(row.scheduled_start) : null,
+                  row.arrived_at ? formatStamp(row.arrived_at) : null,
+                  row.completed_at ? formatStamp(row.completed_at) : null,
+                  row.rating,
+                ]),
+            round(row.numerator, 2),
+            round(row.denominator, 2),
+          ]),
+        };
+      },
+    };
+  }
+
   private behind(): TemplateResult {
     if (this.problem) return failed(this.problem, () => this.load());
     if (!this.rows) return loading("Loading the jobs behind this value");
@@ -369,23 +567,33 @@ export class JobsPage extends LitElement {
     const numerator = this.rows.reduce((sum, row) => sum + row.numerator, 0);
     const denominator = this.rows.reduce((sum, row) => sum + row.denominator, 0);
     const onePage = (this.pagination?.total_pages ?? 1) <= 1;
+    // What each row adds to the value, in words: a rate counts jobs out of jobs, a mean adds values up.
+    const [counted, outOf] = kpi?.kind === "mean" ? ["Amount", "Out of"] : ["Counted", "Out of"];
     return html`<h1>${kpi?.label ?? params.get("kpi")}: the ${evaluations ? "evaluations" : "jobs"} behind the value</h1>
       <p>
         ${formatPeriod(params.get("period_start") ?? "", params.get("period") ?? "month")} ·
-        ${params.get("group_by") === "company" ? "whole company" : (this.value?.group_label ?? params.get("group_id"))}
+        ${params.get("group_by") === "company" ? scopeName(this.user?.role) : (this.value?.group_label ?? params.get("group_id"))}
         ${params.get("team") || params.get("technician") || params.get("category") ? " · filtered" : ""}
       </p>
       ${kpi ? html`<p class="hint">${kpi.formula}</p>` : ""}
       ${this.value
         ? html`<p class="totals" data-numerator=${this.value.numerator} data-denominator=${this.value.denominator}>
-            Value ${formatKpi(this.value.value, kpi)} = ${formatNumber(this.value.numerator)} /
-            ${formatNumber(this.value.denominator)} (sample ${formatCount(this.value.denominator)})
+            ${formatKpi(this.value.value, kpi)}:
+            ${kpi?.kind === "mean"
+              ? `${formatKpiPart(this.value.numerator, kpi)} in total, over ${formatNumber(this.value.denominator)}`
+              : `${formatNumber(this.value.numerator)} counted out of ${formatNumber(this.value.denominator)}`}
           </p>`
         : ""}
       ${!this.rows.length
         ? empty("Nothing was counted in this value.")
         : html`<div class="card">
-            <div class="table-wrap">
+            <kpi-download-menu
+              worded
+              align="start"
+              label="the ${evaluations ? "evaluations" : "jobs"} behind this value"
+              .download=${this.behindDownload()}
+            ></kpi-download-menu>
+            <div class="table-wrap cards">
               <table class="drilldown">
                 <thead>
                   <tr>
@@ -400,8 +608,8 @@ export class JobsPage extends LitElement {
                           <th scope="col">Arrived</th>
                           <th scope="col">Completed</th>
                           <th scope="col" class="num">Rating</th>`}
-                    <th scope="col" class="num">Numerator</th>
-                    <th scope="col" class="num">Denominator</th>
+                    <th scope="col" class="num">${counted}</th>
+                    <th scope="col" class="num">${outOf}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -418,7 +626,7 @@ export class JobsPage extends LitElement {
                             <td>${formatStamp(row.arrived_at)}</td>
                             <td>${formatStamp(row.completed_at)}</td>
                             <td class="num">${formatNumber(row.rating)}</td>`}
-                      <td class="num">${formatNumber(row.numerator)}</td>
+                      <td class="num">${formatKpiPart(row.numerator, kpi)}</td>
                       <td class="num">${formatNumber(row.denominator)}</td>
                     </tr>`,
                   )}
@@ -427,7 +635,7 @@ export class JobsPage extends LitElement {
                   ? html`<tfoot>
                       <tr class="totals">
                         <th scope="row" colspan=${evaluations ? 4 : 8}>Total</th>
-                        <td class="num" data-sum-numerator=${numerator}>${formatNumber(numerator)}</td>
+                        <td class="num" data-sum-numerator=${numerator}>${formatKpiPart(numerator, kpi)}</td>
                         <td class="num" data-sum-denominator=${denominator}>${formatNumber(denominator)}</td>
                       </tr>
                     </tfoot>`
