@@ -23,7 +23,7 @@ from kpi_core.kpis.honest import Honesty, certain_of
 from kpi_core.kpis.query import KpiQuery
 from kpi_core.kpis.ranges import resolve_range
 from kpi_core.reports.spec import parse_spec
-from kpi_core.storage.models import Job, Technician
+from kpi_core.storage.models import Job, Team, Technician
 from kpi_core.web.state import EXTENSION_KEY
 
 VALUES = "/api/v1/kpis/values"
@@ -528,3 +528,70 @@ def test_scorecards_leave_pending_jobs_out_as_the_values_do(client, admin_header
     [ada] = client.get("/api/v1/scorecards", query_string=query, headers=admin_headers).json["technicians"]
 
     assert (ada["contributions"][0]["value"], ada["contributions"][0]["sample"]) == (0.5, 2.0)
+
+
+# --- job-mix fairness -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_mixes(jobs) -> None:
+    """June. Ada: 10 plumbing, 9 on budget. Bob: 10 HVAC, 5 on budget. Cy: 5 plumbing (4 on budget) and
+    5 HVAC (3). The company: plumbing 13 of 15, HVAC 8 of 15."""
+    for name, spec in (
+        ("Ada", [("plumbing", 10, 1)]),
+        ("Bob", [("hvac", 10, 5)]),
+        ("Cy", [("plumbing", 5, 1), ("hvac", 5, 2)]),
+    ):
+        technician = jobs.technician(name)
+        for category, count, late in spec:
+            for index in range(count):
+                completed = utc(2026, 6, 10, 12) + timedelta(minutes=index)
+                jobs.budget(technician, completed, on_budget=index >= late, category=category)
+
+
+def test_expected_and_ratio_by_job_mix_computed_by_hand(client, admin_headers, three_mixes):
+    response = ask(client, admin_headers, **JUNE, adjust="category")
+
+    assert response.status_code == 200, response.json
+    rows = {row["group_label"]: row for row in response.json}
+    expected = {"Ada": 13 / 15, "Bob": 8 / 15, "Cy": (5 * 13 / 15 + 5 * 8 / 15) / 10}
+    observed = {"Ada": 0.9, "Bob": 0.5, "Cy": 0.7}
+    for name in ("Ada", "Bob", "Cy"):
+        row = rows[name]
+        assert row["value"] == pytest.approx(observed[name])
+        assert row["expected"] == pytest.approx(expected[name])
+        assert row["ratio"] == pytest.approx(observed[name] / expected[name])
+        assert row["ratio_low"] == pytest.approx(row["ci_low"] / expected[name])
+        assert row["ratio_high"] == pytest.approx(row["ci_high"] / expected[name])
+    assert rows["Cy"]["ratio"] == pytest.approx(1.0)  # exactly as the company does on that mix
+
+
+def test_a_manager_gets_the_companys_rates_per_category_not_their_teams(
+    client, make_user, login, database, three_mixes
+):
+    with database.session() as session:
+        team = Team(name="North")
+        session.add(team)
+        session.flush()
+        session.query(Technician).filter_by(name="Ada").update({Technician.team_id: team.id})
+    make_user("manager", username="mia", teams=("North",))
+    response = ask(client, login("mia"), **JUNE, adjust="category")
+
+    assert response.status_code == 200, response.json
+    [ada] = response.json
+    assert ada["expected"] == pytest.approx(13 / 15)  # the company's plumbing rate, not Ada's own
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"kpi": "timeliness.avg_arrival_delay_min"}, "mean"),
+        ({"group_by": "category"}, "group_by=category"),
+        ({"group_by": "company"}, "group_by=company"),
+    ],
+)
+def test_adjusting_a_mean_or_by_category_is_422_saying_why(client, admin_headers, params, why):
+    response = ask(client, admin_headers, **{**JUNE, **params, "adjust": "category"})
+
+    assert response.status_code == 422, response.json
+    assert why in " ".join(response.json["errors"]["query"]["adjust"])

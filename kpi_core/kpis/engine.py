@@ -74,6 +74,8 @@ class GroupSums:
     denominator: float
     pending: float = 0.0
     """Facts left out of the sums because their outcome window was still open at ``query.as_of``."""
+    category: str | None = None
+    """The job category of these sums when the query splits by category (``query.split``), else None."""
 
 
 def compute_values(
@@ -103,8 +105,8 @@ def compute_values(
     metrics = resolve_metrics(plugins, query.kpis)
     if context_for is None:
         context_for = stored_contexts(session, plugins)
-    if query.as_of is None:  # outcome windows judged now, to the minute, as the API does
-        query = replace(query, as_of=utcnow().replace(second=0, microsecond=0))
+    if query.as_of is None:  # outcome windows judged now, to the hour, as the API does
+        query = replace(query, as_of=utcnow().replace(minute=0, second=0, microsecond=0))
     sums = fetch_sums(session, metrics, query, grid, scope, context_for)
     if target_for is None:
         target_for = stored_targets(session, plugins)
@@ -186,8 +188,11 @@ def presentation_order(rows: list[GroupSums], metrics: Sequence[Metric]) -> list
     label (technicians without a team last), each group's periods in order."""
     order = {metric.key: index for index, metric in enumerate(metrics)}
     rows.sort(
-        key=lambda row: (order[row.kpi], row.group_id == q.NO_TEAM, row.group_label, row.group_id, row.period_start)
-    )
+        key=lambda row: (
+            order[row.kpi], row.group_id == q.NO_TEAM, row.group_label, row.group_id, row.period_start,
+            row.category or "",
+        )
+    )  # fmt: skip
     return rows
 
 
@@ -230,6 +235,8 @@ def _source_parts(
         periods.setdefault(str(column), (column, []))[1].append(index)
     key = q.group_key(source, query.group_by)
     columns, ranges = [(key if key is not None else _int(0)).label("gk")], []
+    split = source.category if query.split == "category" and source.category is not None else null()
+    columns.append(split.label("sk"))
     for slot, (column, _) in enumerate(periods.values()):
         bounds = q.boundaries(grid, column)
         bucket = _bucket(column, bounds, 0, len(grid))
@@ -251,7 +258,7 @@ def _source_parts(
         .subquery(f"facts_{number}")
     )
     buckets = [facts.c[f"p{slot}"] for slot in range(len(periods))]
-    sums = [facts.c.gk, *buckets]
+    sums = [facts.c.gk, facts.c.sk, *buckets]
     for index in metrics:
         in_sample = facts.c[f"d{index}"] > _int(0)
         counted = and_(in_sample, facts.c[f"o{index}"] == _int(0)) if index in windowed else in_sample
@@ -262,13 +269,14 @@ def _source_parts(
             sums.append(func.sum(pending).label(f"o{index}"))
         else:
             sums.append(_int(0).label(f"o{index}"))
-    pooled = select(*sums).group_by(facts.c.gk, *buckets).cte(f"sums_{number}")
+    pooled = select(*sums).group_by(facts.c.gk, facts.c.sk, *buckets).cte(f"sums_{number}")
     parts = []
     for slot, (_, members) in enumerate(periods.values()):
         per_period = pooled if len(periods) == 1 else _regroup(pooled, slot, members, f"sums_{number}_{slot}")
         parts += [
             select(
                 per_period.c.gk,
+                per_period.c.sk,
                 per_period.c[f"p{slot}"].label("idx"),
                 _int(i).label("kpi"),
                 per_period.c[f"n{i}"].label("num"),
@@ -284,7 +292,8 @@ def _regroup(pooled: Any, slot: int, members: list[int], name: str) -> Any:
     """Sums per (group, bucket of one period column) from sums per (group, every bucket column)."""
     bucket = pooled.c[f"p{slot}"]
     sums = [func.sum(pooled.c[f"{part}{i}"]).label(f"{part}{i}") for i in members for part in ("n", "d", "o")]
-    return select(pooled.c.gk, bucket, *sums).where(bucket.is_not(None)).group_by(pooled.c.gk, bucket).cte(name)
+    keys = (pooled.c.gk, pooled.c.sk)
+    return select(*keys, bucket, *sums).where(bucket.is_not(None)).group_by(*keys, bucket).cte(name)
 
 
 def open_outcome(metric: Metric, ctx: Any, as_of: Any) -> Any | None:
@@ -352,4 +361,5 @@ def _sums_row(row: Any, metrics: Sequence[Metric], group_by: str, grid: PeriodGr
         numerator=float(mapping["num"] or 0),
         denominator=float(mapping["den"] or 0),
         pending=float(mapping["pend"] or 0),
+        category=mapping["sk"],
     )

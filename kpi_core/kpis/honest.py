@@ -8,6 +8,13 @@
 - ``status``: ``insufficient`` below the KPI's minimum sample, and
   ``certain``: whether the 95 % interval of a rate lies wholly inside the band
   of its status (None for means, which have no interval, and without a status).
+- ``expected`` / ``ratio`` (``adjust=category``, rates by technician or
+  team): the rate the group would have if each of its jobs had the
+  company's rate for its category over the same period (indirect
+  standardisation: the sum over categories of the group's jobs in the
+  category times the company's rate there, over the group's jobs), and
+  observed / expected with a 95 % interval (the Wilson interval of the
+  observed rate over the expected rate).
 - ``previous`` / ``year_ago``: the sums over the comparison windows of
   :mod:`kpi_core.kpis.ranges`, computed from the same per-month pooled sums as
   the value (:func:`fine_grid` cuts one grid at every window's bounds, with
@@ -23,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kpi_core.errors import Invalid
 from kpi_core.kpis import engine
 from kpi_core.kpis.periods import RANGE, PeriodGrid, local_midnight
 from kpi_core.kpis.ranges import comparison_window
@@ -144,9 +152,10 @@ def is_complete(end: date, zone: ZoneInfo, now: datetime) -> bool:
     return local_midnight(end, zone) <= now
 
 
-def floor_minute(now: datetime) -> datetime:
-    """``now`` to the whole minute: outcome windows are judged per minute, so answers can be cached."""
-    return now.replace(second=0, microsecond=0)
+def judged_at(now: datetime) -> datetime:
+    """``now`` to the whole hour: outcome windows are judged per hour, so answers can be cached (and
+    warmed) for an hour; a window closes within the hour after it ends."""
+    return now.replace(minute=0, second=0, microsecond=0)
 
 
 def longest_window(windows: Iterable[timedelta | None]) -> timedelta | None:
@@ -177,3 +186,72 @@ def honest_fields(
         found = pieces.total(sums.kpi, sums.group_id, window) if pieces is not None and window else None
         row[kind] = comparison(value.value, found) if window is not None else None
     return row
+
+
+ADJUSTMENTS: tuple[str, ...] = ("category",)
+CategoryRates = dict[tuple[str, date, str | None], float]
+"""The company's rate per (KPI, bucket label, category)."""
+
+
+def check_adjustment(adjust: str, group_by: str, metrics: Sequence[Any], *, explicit: bool) -> None:
+    """Invalid (422, naming ``adjust``) where a job-mix adjustment means nothing."""
+    if adjust not in ADJUSTMENTS:
+        raise Invalid("adjust", f"must be one of {', '.join(ADJUSTMENTS)}", location="query")
+    if group_by not in ("technician", "team"):
+        raise Invalid(
+            "adjust",
+            f"adjust=category compares technicians or teams with the company's rate for their mix of job "
+            f"categories; with group_by={group_by} there is no mix to adjust for (use technician or team)",
+            location="query",
+        )
+    # Asked with rates beside, a mean simply has no expected value; asked alone, the request means nothing.
+    means = [metric.key for metric in metrics if metric.kind != "rate"]
+    if explicit and means and len(means) == len(metrics):
+        raise Invalid(
+            "adjust",
+            f"adjust=category applies to rates only; {', '.join(means)} is a mean (an average, not a share of "
+            "jobs), which has no expected rate per category",
+            location="query",
+        )
+
+
+def category_rates(rows: Iterable[engine.GroupSums], bucket_of: Mapping[date, date] | None = None) -> CategoryRates:
+    """The rate per (KPI, bucket, category) of all of ``rows`` together (pooled over their groups); rows of
+    pieces are put in their bucket by ``bucket_of`` (piece start: bucket label)."""
+    sums: dict[tuple[str, date, str | None], list[float]] = {}
+    for row in rows:
+        label = bucket_of[row.period_start] if bucket_of is not None else row.period_start
+        found = sums.setdefault((row.kpi, label, row.category), [0.0, 0.0])
+        found[0] += row.numerator
+        found[1] += row.denominator
+    return {key: numerator / denominator for key, (numerator, denominator) in sums.items() if denominator > 0}
+
+
+def job_mix(rows: Iterable[engine.GroupSums]) -> dict[tuple[str, str, date], list[tuple[str | None, float]]]:
+    """Each group's sample per category: {(KPI, group, bucket): [(category, denominator), ...]}."""
+    mix: dict[tuple[str, str, date], list[tuple[str | None, float]]] = {}
+    for row in rows:
+        if row.denominator > 0:
+            mix.setdefault((row.kpi, row.group_id, row.period_start), []).append((row.category, row.denominator))
+    return mix
+
+
+def adjusted(
+    value: Any, metric: Any, mix: list[tuple[str | None, float]] | None, rates: CategoryRates
+) -> dict[str, float | None]:
+    """``expected`` (the rate for the group's job mix at the company's rates), ``ratio`` = observed /
+    expected and its 95 % interval (``ratio_low``, ``ratio_high``); None for a mean or without a sample."""
+    empty: dict[str, float | None] = {"expected": None, "ratio": None, "ratio_low": None, "ratio_high": None}
+    if metric.kind != "rate" or not mix or value.value is None:
+        return empty
+    jobs = sum(count for _, count in mix)
+    expected = sum(count * rates.get((value.kpi, value.period_start, category), 0.0) for category, count in mix)
+    expected /= jobs
+    if expected <= 0:
+        return {**empty, "expected": expected}
+    return {
+        "expected": expected,
+        "ratio": value.value / expected,
+        "ratio_low": value.ci_low / expected if value.ci_low is not None else None,
+        "ratio_high": value.ci_high / expected if value.ci_high is not None else None,
+    }

@@ -57,6 +57,8 @@ class KpiQuery:
     filters: Filters = field(default_factory=Filters)
     as_of: datetime | None = None
     """The instant outcome windows are judged at (None: every outcome is taken as settled)."""
+    split: str | None = None
+    """``category``: sums per group and job category too (for ``adjust=category``)."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.jobs.context import JobContext
 from kpi_core.kpis import service
 from kpi_core.kpis.cache import shared_cache
+from kpi_core.kpis.honest import Honesty
 from kpi_core.kpis.periods import next_period_start
 from kpi_core.kpis.query import KpiQuery
 from kpi_core.storage.models import User, team_managers
@@ -52,6 +53,10 @@ def refresh_kpi_cache(context: JobContext, months: int = MONTHS_BACK) -> dict[st
                     scope=scope,
                     cache=cache,
                     ttl=context.settings.cache_ttl,
+                    # As the API asks, so that the warmed answers are the ones it reads.
+                    honesty=Honesty(
+                        week_start=context.settings.week_start_day, min_sample=context.settings.status_min_sample
+                    ),
                 )
                 warmed += 1
                 computed += 0 if answer.cached else 1

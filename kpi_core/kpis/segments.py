@@ -171,10 +171,13 @@ def _computed(
 def pooled_rows(rows: Sequence[engine.GroupSums], grid: PeriodGrid) -> list[engine.GroupSums]:
     """Rows of pieces (labelled by their first day) summed into the buckets of ``grid``."""
     # [first row, bucket label, numerator, denominator, pieces, pending]: GroupSums are made once per bucket.
-    pooled: dict[tuple[str, str, date], list[Any]] = {}
+    pooled: dict[tuple[str, str, str | None, date], list[Any]] = {}
+    labels: dict[date, date] = {}  # a piece's bucket, looked up once per piece
     for row in rows:
-        label = grid.labels[bisect.bisect_right(grid.dates, row.period_start) - 1]
-        key = (row.kpi, row.group_id, label)
+        label = labels.get(row.period_start)
+        if label is None:
+            label = labels[row.period_start] = grid.labels[bisect.bisect_right(grid.dates, row.period_start) - 1]
+        key = (row.kpi, row.group_id, row.category, label)
         found = pooled.get(key)
         if found is None:
             pooled[key] = [row, label, row.numerator, row.denominator, 1, row.pending]
@@ -187,16 +190,34 @@ def pooled_rows(rows: Sequence[engine.GroupSums], grid: PeriodGrid) -> list[engi
         row  # most buckets are one piece: the row as it is
         if pieces == 1 and label == row.period_start
         else engine.GroupSums(
-            row.kpi, row.group_id, row.group_label, row.team_id, label, numerator, denominator, pending
+            row.kpi, row.group_id, row.group_label, row.team_id, label, numerator, denominator, pending, row.category
         )
         for row, label, numerator, denominator, pieces, pending in pooled.values()
+    ]
+
+
+def merged_categories(rows: Sequence[engine.GroupSums]) -> list[engine.GroupSums]:
+    """Rows split by category added up per (KPI, group, period), in the order of their first row."""
+    merged: dict[tuple[str, str, date], list[Any]] = {}
+    for row in rows:
+        key = (row.kpi, row.group_id, row.period_start)
+        found = merged.get(key)
+        if found is None:
+            merged[key] = [row, row.numerator, row.denominator, row.pending]
+        else:
+            found[1] += row.numerator
+            found[2] += row.denominator
+            found[3] += row.pending
+    return [
+        replace(row, numerator=numerator, denominator=denominator, pending=pending, category=None)
+        for row, numerator, denominator, pending in merged.values()
     ]
 
 
 def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
     items = [
         [row.kpi, row.group_id, row.group_label, row.team_id, row.period_start.isoformat(), row.numerator,
-         row.denominator, row.pending]
+         row.denominator, row.pending, row.category]
         for row in rows
     ]  # fmt: skip
     return json.dumps(items, separators=(",", ":"), allow_nan=False).encode()
@@ -204,6 +225,8 @@ def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
 
 def _decode(body: bytes) -> list[engine.GroupSums]:
     return [
-        engine.GroupSums(kpi, group_id, label, team_id, date.fromisoformat(start), numerator, denominator, pending)
-        for kpi, group_id, label, team_id, start, numerator, denominator, pending in json.loads(body)
+        engine.GroupSums(
+            kpi, group_id, label, team_id, date.fromisoformat(start), numerator, denominator, pending, category
+        )
+        for kpi, group_id, label, team_id, start, numerator, denominator, pending, category in json.loads(body)
     ]

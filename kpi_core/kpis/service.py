@@ -12,6 +12,7 @@ request costs a few small queries for the key and no serialisation.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from kpi_core.storage import versions
 from kpi_core.storage.models import Technician
 from kpi_core.storage.types import utcnow
 
-KEY_VERSION = 2
+KEY_VERSION = 3
 """Bump when the cached JSON's shape changes, so old entries are not read."""
 
 
@@ -99,11 +100,14 @@ def kpi_values(
     honesty = honesty or honest.Honesty()
     grid = q.validate_grid(query, zone)
     metrics = resolve_metrics(plugins, query.kpis)
+    if honesty.adjust is not None:
+        honest.check_adjustment(honesty.adjust, query.group_by, metrics, explicit=bool(query.kpis))
+        query = replace(query, split="category")
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
     context_for = contexts_for(plugins, grouped_by_plugin(settings))
     now = honesty.now or utcnow()
-    as_of = honest.floor_minute(now)
+    as_of = honest.judged_at(now)
     query = replace(query, as_of=as_of)
     longest = honest.longest_window(metric.outcome_window_of(context_for(metric)) for metric in metrics)
     shape: dict[str, Any] = {
@@ -141,16 +145,56 @@ def kpi_values(
             context_for=context_for,
         )
         pieces, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
-    body = _values_body(metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now)
+    rates = None
+    if honesty.adjust is not None:
+        rates = _category_rates(
+            session, plugins, metrics, query, grid, pieces, zone, scope, settings, context_for, cache, ttl, longest
+        )
+    body = _values_body(metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates)
     if cache is not None:
         cache.set(key, body, ttl)
     return ValuesAnswer(body, cached=False, months_computed=computed, months_total=total, **dates)
 
 
+def _category_rates(
+    session: Session,
+    plugins: PluginHost,
+    metrics: Sequence[Any],
+    query: q.KpiQuery,
+    grid: PeriodGrid,
+    pieces: Sequence[engine.GroupSums],
+    zone: ZoneInfo,
+    scope: Scope,
+    settings: dict[str, Any],
+    context_for: ContextFor,
+    cache: ResultCache | None,
+    ttl: int,
+    longest: timedelta | None,
+) -> honest.CategoryRates:
+    """The company's rate per (KPI, bucket, category) over ``grid``: from the answer's own sums where they
+    are the whole company's (a caller who sees all, no team or technician filter), else from the company's
+    sums (all technicians, the category filter only), through the same per-month cache."""
+    low, high = grid.dates[0], grid.dates[-1]
+    if scope.sees_all and not query.filters.teams and not query.filters.technicians:
+        # The pieces' buckets do not matter: rates are keyed by the grid's bucket of each piece.
+        labels = {row.period_start for row in pieces if low <= row.period_start < high}
+        bucket = {day: grid.labels[bisect.bisect_right(grid.dates, day) - 1] for day in labels}
+        return honest.category_rates((row for row in pieces if row.period_start in bucket), bucket)
+    company = replace(query, group_by="company", filters=q.Filters(categories=query.filters.categories))
+    if cache is None:
+        rows = engine.fetch_sums(session, metrics, company, grid, UNSCOPED, context_for)
+    else:
+        rows = segments.pooled_sums(
+            session, metrics, company, grid, zone=zone, cache=cache, ttl=ttl, scope=UNSCOPED, context_for=context_for,
+            key_of=_slice_keys(session, plugins, company, list(metrics), zone, UNSCOPED, settings, grid, longest),
+        ).sums  # fmt: skip
+    return honest.category_rates(rows)
+
+
 def _time_key(
     grid: PeriodGrid, now: datetime, as_of: datetime, longest: timedelta | None, zone: ZoneInfo
 ) -> dict[str, str]:
-    """What of the clock an answer over ``grid`` depends on: the minute while an outcome window may be
+    """What of the clock an answer over ``grid`` depends on: the hour while an outcome window may be
     open in it, the local day while its last bucket has not ended, else nothing (it is settled)."""
     end = grid.instants[-1]
     if longest is not None and end + longest > as_of:
@@ -171,12 +215,15 @@ def _values_body(
     honesty: honest.Honesty,
     zone: ZoneInfo,
     now: datetime,
+    rates: honest.CategoryRates | None = None,
 ) -> bytes:
     """The answer's JSON: the rows of ``grid`` pooled from the fine grid's ``pieces``, each with its honest
-    fields and comparisons."""
+    fields, comparisons and (with ``rates``) its expected value for its job mix."""
     low, high = grid.dates[0], grid.dates[-1]
     inside = [row for row in pieces if low <= row.period_start < high]
-    sums = engine.presentation_order(segments.pooled_rows(inside, grid), metrics)
+    split = segments.pooled_rows(inside, grid)
+    sums = engine.presentation_order(segments.merged_categories(split) if rates is not None else split, metrics)
+    mix = honest.job_mix(split) if rates is not None else None
     by_key = {metric.key: metric for metric in metrics}
     minimum = {metric.key: metric.min_sample_of(context_for(metric), honesty.min_sample) for metric in metrics}
     target_for = engine.targets_lookup(in_force)
@@ -197,6 +244,10 @@ def _values_body(
             windows={kind: listed[index] for kind, listed in windows.items()},
             pieces=spread,
         )
+        if rates is not None and mix is not None:
+            extra.update(
+                honest.adjusted(value, by_key[row.kpi], mix.get((row.kpi, row.group_id, row.period_start)), rates)
+            )
         rows.append({**_row(value), **extra})
     return json.dumps(rows, separators=(",", ":"), allow_nan=False).encode()
 
@@ -214,7 +265,7 @@ def _slice_keys(
 ) -> segments.SliceKey:
     """Keys of one month's pooled sums: as an answer's, but of that month's range and data only, and
     without targets (sums do not depend on them). While an outcome window (``longest``) may still be
-    open in the month, its sums depend on the minute they are judged at (``query.as_of``) too."""
+    open in the month, its sums depend on the hour they are judged at (``query.as_of``) too."""
     known = dict(versions.current(session, versions_key_months(grid)))
 
     def key_of(month_grid: PeriodGrid) -> str:
@@ -248,6 +299,7 @@ def _question(kind: str, query: q.KpiQuery, metrics: list[Any], **shape: Any) ->
         "kind": kind,
         "kpis": [metric.key for metric in metrics],
         "group_by": query.group_by,
+        "split": query.split,
         **shape,
         "filters": _filters_key(query.filters),
     }
@@ -354,9 +406,9 @@ def scorecards_answer(
         "technicians": [roster[0], str(roster[1])],
     }
     window = scorecards.one_bucket(previous_start, end, period, zone)
-    # Facts whose outcome window is open are pending, as in KPI values (judged at ``now``, to the minute).
+    # Facts whose outcome window is open are pending, as in KPI values (judged at ``now``, to the hour).
     now = now or utcnow()
-    as_of = honest.floor_minute(now)
+    as_of = honest.judged_at(now)
     context_for = contexts_for(plugins, grouped_by_plugin(settings))
     longest = honest.longest_window(metric.outcome_window_of(context_for(metric)) for metric in metrics)
     question.update(_time_key(window, now, as_of, longest, zone))

@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from kpi_core.kpis import drilldown, ranges, service
 from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.definitions import kpi_definitions
-from kpi_core.kpis.honest import Honesty
+from kpi_core.kpis.honest import Honesty, judged_at
 from kpi_core.kpis.periods import MAX_PERIODS, QUERY_PERIODS
 from kpi_core.kpis.query import GROUP_BYS, NO_TEAM, Filters, KpiQuery
 from kpi_core.web.access import current_scope, requires
@@ -186,6 +186,16 @@ class KpiValueSchema(Schema):
         allow_none=True,
         metadata={"description": "The 95% interval lies wholly inside the status's band (null: no interval or status)"},
     )
+    expected = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "With adjust=category (rates): the rate expected from the group's job mix, each job at the "
+            "company's rate for its category over the same period"
+        },
+    )
+    ratio = fields.Float(allow_none=True, metadata={"description": "With adjust=category: value / expected"})
+    ratio_low = fields.Float(allow_none=True, metadata={"description": "95% interval of ratio (low)"})
+    ratio_high = fields.Float(allow_none=True, metadata={"description": "95% interval of ratio (high)"})
     previous = fields.Nested(ComparisonSchema, allow_none=True, metadata={"description": "With compare=previous"})
     year_ago = fields.Nested(ComparisonSchema, allow_none=True, metadata={"description": "With compare=year_ago"})
 
@@ -422,7 +432,7 @@ def cell_of(args: dict[str, Any], key: str) -> drilldown.DrilldownQuery:
         end=end,
         filters=filters_of(args),
         outcomes=tuple(args.get("outcome", ())),
-        as_of=state.clock().replace(second=0, microsecond=0),
+        as_of=judged_at(state.clock()),
     )
 
 
