@@ -13,7 +13,7 @@ export class TableWidget extends WidgetBase {
       const people = new Map<string, string>();
       rows.forEach((row) => people.set(row.group_id, row.group_label));
       return html`<p class="hint">${formatPeriod(data.latest, data.filters.period)}</p>
-        <div class="table-wrap">
+        <div class="table-wrap cards">
           <table>
             <thead>
               <tr>

@@ -170,7 +170,7 @@ export class TrendWidget extends WidgetBase {
         ${this.legend(data)}
         <details>
           <summary>Show the numbers</summary>
-          <div class="table-wrap">
+          <div class="table-wrap sticky">
             <table>
               <caption class="visually-hidden">
                 ${this.spec.title}: each value links to the jobs behind it
