@@ -606,13 +606,32 @@ export interface paths {
         };
         /**
          * List the facts behind a KPI value
-         * @description Only facts in the sample (denominator contribution > 0) are listed, so
-         *     over all pages the contributions add up to the value's numerator and
-         *     denominator. Ask with the value's group_by, group_id, period and
-         *     period_start, and the same filters (and start/end if the range cut the
-         *     period short).
+         * @description Each fact is counted in the numerator, in the denominator only, or left out with a reason
+         *     code and label the KPI declares (cancelled, not completed, no arrival time recorded, callback
+         *     window still open, ...). Over all pages the contributions add up to the value's numerator and
+         *     denominator. Ask with the value's group_by, group_id, period and period_start, and the same
+         *     filters (and start/end or range if the range cut the period short); outcome narrows the list.
          */
         get: operations["getKpiDrilldown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/kpis/{key}/drilldown/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        /** Count the facts behind a KPI value by outcome and reason */
+        get: operations["getKpiDrilldownSummary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1118,7 +1137,7 @@ export interface components {
             readonly created_at?: string;
             /** @description Your field-service system's id */
             external_ref: string;
-            readonly id?: number;
+            readonly id: number;
             name: string;
             /** Format: date-time */
             readonly updated_at?: string;
@@ -1178,8 +1197,17 @@ export interface components {
             id: number;
             /** @description This fact's share of the numerator */
             numerator: number;
+            /**
+             * @description Counted in the numerator (a mean: in the sample), in the denominator only, or left out
+             * @enum {string}
+             */
+            outcome: "numerator" | "denominator_only" | "excluded";
             /** @description The customer's rating, if any */
             rating?: number | null;
+            /** @description Why it is left out: a reason code the KPI declares (null when counted) */
+            reason: string | null;
+            /** @description The reason in words */
+            reason_label: string | null;
             /** Format: date-time */
             scheduled_end?: string | null;
             /** Format: date-time */
@@ -1192,6 +1220,16 @@ export interface components {
             submitted_at?: string | null;
             technician: string;
             technician_id: number;
+        };
+        DrilldownSummary: {
+            denominator_only: number;
+            excluded: number;
+            /** @description Every fact of the group and period in scope */
+            facts: number;
+            kpi: string;
+            numerator: number;
+            /** @description Facts left out per reason, in the KPI's order of reasons */
+            reasons: components["schemas"]["ReasonCount"][];
         };
         EffectiveTarget: {
             amber: number;
@@ -1229,7 +1267,7 @@ export interface components {
             /** Format: date-time */
             acknowledged_at?: string | null;
             /** @description Answers by form field key */
-            answers?: {
+            answers: {
                 [key: string]: unknown;
             };
             /** Format: date-time */
@@ -1239,7 +1277,7 @@ export interface components {
             /** @description The form it was made on, to render it with */
             form_snapshot?: components["schemas"]["FormField"][];
             form_version: string;
-            readonly id?: number;
+            readonly id: number;
             /** Format: date */
             period_end: string;
             /** Format: date */
@@ -1293,7 +1331,7 @@ export interface components {
             /** Format: date-time */
             acknowledged_at?: string | null;
             /** @description Answers by form field key */
-            answers?: {
+            answers: {
                 [key: string]: unknown;
             };
             /** Format: date-time */
@@ -1301,7 +1339,7 @@ export interface components {
             /** @description The user who wrote it */
             evaluator_id?: number | null;
             form_version: string;
-            readonly id?: number;
+            readonly id: number;
             /** Format: date */
             period_end: string;
             /** Format: date */
@@ -1325,7 +1363,7 @@ export interface components {
             comment?: string | null;
             /** Format: date-time */
             readonly created_at?: string;
-            readonly id?: number;
+            readonly id: number;
             /** @description The job it is about: one you may see; each job has at most one feedback */
             job_id: number;
             /** @description Net Promoter answer, 0 to 10, if asked */
@@ -1441,7 +1479,7 @@ export interface components {
             estimated_minutes?: number | null;
             /** @description Your field-service system's id; unique */
             external_ref: string;
-            readonly id?: number;
+            readonly id: number;
             /** @description Amount in the company's currency, at least 0 with at most 2 decimal places. Answered as a decimal string with exactly 2 places ("125.50") so no precision is lost; a JSON number is also accepted on input. */
             revenue?: string | null;
             /**
@@ -1639,6 +1677,8 @@ export interface components {
             complete: boolean;
             /** @description The sample size */
             denominator: number;
+            /** @description With adjust=category (rates): the rate expected from the group's job mix, each job at the company's rate for its category over the same period */
+            expected?: number | null;
             /** @description Technician or team id, category, 'company' */
             group_id: string;
             group_label: string;
@@ -1660,6 +1700,12 @@ export interface components {
             previous?: components["schemas"]["Comparison"] | null;
             /** @description Some facts' outcome window is still open: the value may change */
             provisional: boolean;
+            /** @description With adjust=category: value / expected */
+            ratio?: number | null;
+            /** @description 95% interval of ratio (high) */
+            ratio_high?: number | null;
+            /** @description 95% interval of ratio (low) */
+            ratio_low?: number | null;
             /**
              * @description vs target; insufficient: the sample is below the KPI's minimum (KPI_STATUS_MIN_SAMPLE)
              * @enum {string|null}
@@ -1770,6 +1816,11 @@ export interface components {
             updated_at: string | null;
             /** @description The value in force */
             value: unknown;
+        };
+        ReasonCount: {
+            code: string;
+            facts: number;
+            label: string;
         };
         Refresh: {
             refresh_token: string;
@@ -1905,7 +1956,7 @@ export interface components {
             cron: string;
             /** @description A disabled schedule never fires; enabling it again starts from now */
             enabled: boolean;
-            readonly id?: number;
+            readonly id: number;
             job_key?: string | null;
             /**
              * @description job (runs job_key) or report (requests a report from report_spec, as POST /api/v1/reports does)
@@ -2026,7 +2077,7 @@ export interface components {
         Team: {
             /** Format: date-time */
             readonly created_at?: string;
-            readonly id?: number;
+            readonly id: number;
             name: string;
             /** Format: date-time */
             readonly updated_at?: string;
@@ -2047,7 +2098,7 @@ export interface components {
             external_ref: string;
             /** Format: date */
             hired_on?: string | null;
-            readonly id?: number;
+            readonly id: number;
             name: string;
             team_id?: number | null;
             /** Format: date-time */
@@ -4770,6 +4821,8 @@ export interface operations {
                 period?: "day" | "week" | "month" | "quarter" | "year" | "range";
                 /** @description The value's period_start */
                 period_start: string;
+                /** @description Only facts with this outcome (numerator, denominator_only, excluded); repeatable */
+                outcome?: ("numerator" | "denominator_only" | "excluded")[];
                 page?: number;
                 page_size?: number;
             };
@@ -4789,6 +4842,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DrilldownRow"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission kpis.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such KPI, or a group you may not see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getKpiDrilldownSummary: {
+        parameters: {
+            query: {
+                /** @description Team id; repeat for several */
+                team?: number[];
+                /** @description Technician id; repeatable */
+                technician?: number[];
+                /** @description Job category; repeatable */
+                category?: string[];
+                /** @description The range start the value was asked with, if inside the period */
+                start?: string;
+                /** @description The range end the value was asked with, if inside the period */
+                end?: string;
+                /** @description The range the value was asked with */
+                range?: "today" | "yesterday" | "last_7_days" | "last_30_days" | "last_90_days" | "week_to_date" | "month_to_date" | "quarter_to_date" | "year_to_date" | "last_week" | "last_month" | "last_quarter" | "last_year";
+                /** @description technician, team (technicians without a team: group_id 'none'), category (evaluation KPIs have no category and give no rows) or company (group_id 'company') */
+                group_by?: "technician" | "team" | "category" | "company";
+                /** @description The value's group_id (required unless group_by=company; 'none' for no team) */
+                group_id?: string;
+                /** @description day, week (ISO, from Monday), month, quarter or year, in the company time zone; range: one bucket for the whole range */
+                period?: "day" | "week" | "month" | "quarter" | "year" | "range";
+                /** @description The value's period_start */
+                period_start: string;
+                /** @description Only facts with this outcome (numerator, denominator_only, excluded); repeatable */
+                outcome?: ("numerator" | "denominator_only" | "excluded")[];
+            };
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrilldownSummary"];
                 };
             };
             /** @description Missing, invalid or expired token */

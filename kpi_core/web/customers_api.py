@@ -24,7 +24,7 @@ NAME = validate.Length(min=1, max=200)
 
 
 class CustomerSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     external_ref = fields.String(required=True, metadata={"description": "Your field-service system's id"})
     name = fields.String(required=True)
     created_at = fields.DateTime(dump_only=True)

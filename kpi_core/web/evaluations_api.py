@@ -68,13 +68,13 @@ class FormSchema(Schema):
 
 
 class EvaluationSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     technician_id = fields.Integer(required=True)
     evaluator_id = fields.Integer(allow_none=True, metadata={"description": "The user who wrote it"})
     period_start = CalendarDate(required=True)
     period_end = CalendarDate(required=True)
     status = fields.String(required=True, metadata={"enum": list(EVALUATION_STATUSES)})
-    answers = fields.Dict(keys=fields.String(), metadata={"description": "Answers by form field key"})
+    answers = fields.Dict(keys=fields.String(), required=True, metadata={"description": "Answers by form field key"})
     score = fields.Float(allow_none=True, metadata={"description": "0-100: weighted mean of normalised answers"})
     form_version = fields.String(required=True)
     form_snapshot = fields.List(

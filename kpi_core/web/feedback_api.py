@@ -31,7 +31,7 @@ DOCS = {
 
 
 class FeedbackSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     job_id = fields.Integer(required=True, metadata={"description": DOCS["job_id"]})
     rating = fields.Integer(required=True, metadata={"description": DOCS["rating"]})
     nps = fields.Integer(allow_none=True, metadata={"description": DOCS["nps"]})

@@ -49,7 +49,7 @@ def _stamp(name: str) -> CompanyDateTime:
 
 
 class JobSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     external_ref = fields.String(required=True, metadata={"description": "Your field-service system's id; unique"})
     technician_id = fields.Integer(required=True, metadata={"description": RULES["technician_id"]})
     customer_id = fields.Integer(allow_none=True, metadata={"description": RULES["customer_id"]})

@@ -32,7 +32,7 @@ DOCS = {
 
 
 class ScheduleSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(schedules.KINDS), "description": DOCS["kind"]})
     job_key = fields.String(allow_none=True)

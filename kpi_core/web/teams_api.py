@@ -20,7 +20,7 @@ blp = Blueprint("teams", __name__, url_prefix="/api/v1/teams", description="Team
 
 
 class TeamSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     name = fields.String(required=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)

@@ -23,7 +23,7 @@ REF = validate.Length(min=1, max=64)
 
 
 class TechnicianSchema(Schema):
-    id = fields.Integer(dump_only=True)
+    id = fields.Integer(required=True, dump_only=True)
     external_ref = fields.String(required=True, metadata={"description": "Your field-service system's id"})
     name = fields.String(required=True)
     email = fields.Email(allow_none=True)
