@@ -595,3 +595,16 @@ def test_adjusting_a_mean_or_by_category_is_422_saying_why(client, admin_headers
 
     assert response.status_code == 422, response.json
     assert why in " ".join(response.json["errors"]["query"]["adjust"])
+
+
+def test_adjusting_and_comparing_together_answer_as_each_alone(client, admin_headers, database, jobs, three_mixes):
+    with database.session(write=False) as session:
+        ada = session.query(Technician.id).filter_by(name="Ada").scalar()
+    jobs.budget(ada, utc(2026, 5, 10, 12), on_budget=False, category="hvac")  # May: the previous month
+    both = ask(client, admin_headers, **JUNE, adjust="category", compare="previous").json
+    alone = ask(client, admin_headers, **JUNE, adjust="category").json
+    compared = ask(client, admin_headers, **JUNE, compare="previous").json
+
+    assert [(r["expected"], r["ratio"]) for r in both] == [(r["expected"], r["ratio"]) for r in alone]
+    assert [r["previous"] for r in both] == [r["previous"] for r in compared]
+    assert both[0]["previous"]["denominator"] == 1.0

@@ -235,14 +235,20 @@ def _source_parts(
         periods.setdefault(str(column), (column, []))[1].append(index)
     key = q.group_key(source, query.group_by)
     columns, ranges = [(key if key is not None else _int(0)).label("gk")], []
-    split = source.category if query.split == "category" and source.category is not None else null()
-    columns.append(split.label("sk"))
+    within, split_where = _split_span(query, grid, source), []
     for slot, (column, _) in enumerate(periods.values()):
         bounds = q.boundaries(grid, column)
         bucket = _bucket(column, bounds, 0, len(grid))
         ranges.append(q.in_grid(column, grid, bounds))
+        if within is not None and within != (0, len(grid)):
+            split_where.append(and_(column >= bounds[within[0]], column < bounds[within[1]]))
         # With several period columns a row may be in range for one only: NULL bucket for the other.
         columns.append((case((ranges[-1], bucket), else_=null()) if len(periods) > 1 else bucket).label(f"p{slot}"))
+    split: Any = null()
+    if within is not None:
+        # Split by category only where asked (the answer's own range, not its comparison windows).
+        split = case((or_(*split_where), source.category), else_=null()) if split_where else source.category
+    columns.insert(1, split.label("sk"))
     windowed = {}
     for index, metric in metrics.items():
         ctx = context_for(metric)
@@ -294,6 +300,18 @@ def _regroup(pooled: Any, slot: int, members: list[int], name: str) -> Any:
     sums = [func.sum(pooled.c[f"{part}{i}"]).label(f"{part}{i}") for i in members for part in ("n", "d", "o")]
     keys = (pooled.c.gk, pooled.c.sk)
     return select(*keys, bucket, *sums).where(bucket.is_not(None)).group_by(*keys, bucket).cte(name)
+
+
+def _split_span(query: q.KpiQuery, grid: PeriodGrid, source: q.FactSource) -> tuple[int, int] | None:
+    """The boundary indexes of ``grid`` between which facts are split by category (None: nowhere)."""
+    if query.split != "category" or source.category is None:
+        return None
+    if query.split_within is None:
+        return 0, len(grid)
+    low, high = max(query.split_within[0], grid.dates[0]), min(query.split_within[1], grid.dates[-1])
+    if low >= high:
+        return None
+    return grid.dates.index(low), grid.dates.index(high)
 
 
 def open_outcome(metric: Metric, ctx: Any, as_of: Any) -> Any | None:

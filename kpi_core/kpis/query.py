@@ -59,6 +59,8 @@ class KpiQuery:
     """The instant outcome windows are judged at (None: every outcome is taken as settled)."""
     split: str | None = None
     """``category``: sums per group and job category too (for ``adjust=category``)."""
+    split_within: tuple[date, date] | None = None
+    """Split only facts placed in these local dates [start, end), which are bounds of the grid (None: all)."""
 
 
 @dataclass(frozen=True)

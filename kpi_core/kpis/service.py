@@ -102,7 +102,7 @@ def kpi_values(
     metrics = resolve_metrics(plugins, query.kpis)
     if honesty.adjust is not None:
         honest.check_adjustment(honesty.adjust, query.group_by, metrics, explicit=bool(query.kpis))
-        query = replace(query, split="category")
+        query = replace(query, split="category", split_within=(query.start, query.end))
     settings = setting_values(session, plugins)
     in_force = targets.effective_targets(session, plugins)
     context_for = contexts_for(plugins, grouped_by_plugin(settings))
@@ -277,6 +277,11 @@ def _slice_keys(
         as_of = query.as_of
         if as_of is not None and longest is not None and month_grid.instants[-1] + longest > as_of:
             shape["as_of"] = as_of.isoformat()
+        if query.split is not None and query.split_within is not None:
+            # What of the month is split by category: the part of it inside the answer's own range.
+            low = max(query.split_within[0], month_grid.dates[0])
+            high = min(query.split_within[1], month_grid.dates[-1])
+            shape["split_within"] = [low.isoformat(), high.isoformat()] if low < high else None
         question = _question("month sums", query, metrics, **shape)
         return answer_key(session, plugins, question, zone, scope, settings, {}, month_grid, known=known)
 
