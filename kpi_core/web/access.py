@@ -83,9 +83,10 @@ def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             principal = authenticate()
             if principal.must_change_password and permission not in PASSWORD_CHANGE_ALLOWED:
-                abort(403, message="password change required: POST /api/v1/auth/password first")
+                abort(403, message="Change your temporary password first, then try again.")
             if not principal.can(permission):
-                abort(403, message=f"your role ({principal.role}) does not allow this ({permission})")
+                # The permission's key stays in the audit log and the API docs, not in a message for people.
+                abort(403, message=f"Your role ({principal.role}) cannot do this. Ask an administrator if you need to.")
             return view(*args, **kwargs)
 
         guarded._kpi_permission = permission  # type: ignore[attr-defined]

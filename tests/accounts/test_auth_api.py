@@ -260,7 +260,7 @@ def test_until_changed_every_other_operation_answers_403(client, manager_id, log
     response = getattr(client, method)(path, headers=bearer(pair["access_token"]))
 
     assert response.status_code == 403
-    assert "password change required" in response.json["message"]
+    assert "Change your temporary password first" in response.json["message"]
 
 
 def test_until_changed_logging_out_is_allowed(client, manager_id, log_in, reset):

@@ -115,9 +115,9 @@ def kpi_metrics() -> list[Metric]:
         Metric(
             key=UTILISATION,
             label="Utilisation",
-            description="Time on jobs over scheduled shift time, for shifts recorded in productivity_shifts "
-            "(import them with the productivity.import_shifts job). Unavailable (no value) where no shifts "
-            "are recorded; a shift in which no job was completed is not counted.",
+            description="Time on jobs over scheduled shift time, for the technicians' imported shifts "
+            '(the background job "Import technicians\' shifts" reads them). No value where no shifts are '
+            "recorded; a shift in which no job was completed is not counted.",
             formula=(
                 "Time spent on completed jobs (from start to finish) during the technicians' shifts, out of the "
                 "length of those shifts"
