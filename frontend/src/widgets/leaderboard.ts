@@ -34,12 +34,32 @@ export class LeaderboardWidget extends WidgetBase {
           font-size: inherit;
           color: inherit;
         }
+        .cards tr {
+          column-gap: 0.75rem;
+        }
         .cards tr > :nth-child(2) {
-          flex: 1 1 60%;
+          flex: 1 1 6rem;
           font-weight: 600;
         }
         .cards tr > td:nth-child(2)[data-label]::before {
           content: none;
+        }
+        /* The KPI the board ranks by (its third column) on the name's line; the rest below. */
+        .cards tr > td:nth-child(3) {
+          margin-left: auto;
+          text-align: right;
+          font-weight: 700;
+        }
+        .cards tr > td:nth-child(3)[data-label]::before {
+          content: none;
+        }
+        .cards tr::after {
+          content: "";
+          flex-basis: 100%;
+          order: 1;
+        }
+        .cards tr > :nth-child(n + 4) {
+          order: 2;
         }
         .cards tbody th[scope="rowgroup"] {
           flex-basis: 100%;
