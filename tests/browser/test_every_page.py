@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from harness import CSP_RECORDER, PASSWORD, ROOT, SCREENSHOTS, Server
+from harness import CSP_RECORDER, PASSWORD, ROOT, SCREENSHOTS, Server, is_ci
 from sqlalchemy import inspect
 
 AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -471,7 +471,10 @@ class Visitor:
 @pytest.fixture(scope="module")
 def visitor(browser: Any, server: Server) -> Iterator[Visitor]:
     if not AXE.is_file():
-        pytest.skip(f"no {AXE.relative_to(ROOT)} (cd frontend && npm ci)")
+        reason = f"no {AXE.relative_to(ROOT)} (cd frontend && npm ci)"
+        if is_ci():
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
     visiting = Visitor(browser, server)
     yield visiting
     visiting.close()
