@@ -27,3 +27,4 @@ export type FormField = Schemas["DeclaredField"];
 export type Evaluation = Schemas["Evaluation"];
 export type Job = Schemas["Job"];
 export type DrilldownRow = Schemas["DrilldownRow"];
+export type DrilldownSummary = Schemas["DrilldownSummary"];

@@ -21,8 +21,14 @@ def test_a_value_drills_down_to_the_jobs_that_make_it(login, page, screenshot):
     denominator = float(totals.get_attribute("data-denominator"))
     assert float(page.locator("[data-sum-numerator]").get_attribute("data-sum-numerator")) == numerator
     assert float(page.locator("[data-sum-denominator]").get_attribute("data-sum-denominator")) == denominator
-    # A rate: every job in the sample counts once in the denominator.
-    assert page.locator("table.drilldown tbody tr").count() == denominator
+    # A rate: every job in the sample counts once in the denominator; the jobs left out are listed
+    # too, each with its reason, and the line above the table counts them all.
+    rows = page.locator("table.drilldown tbody tr")
+    left_out = page.locator("table.drilldown tbody td[data-outcome='excluded']").count()
+    assert rows.count() - left_out == denominator
+    why = page.locator("p.why")
+    assert int(why.get_attribute("data-facts")) == rows.count()
+    assert int(why.get_attribute("data-excluded")) == left_out
     assert page.locator("table.drilldown tbody tr td").first.inner_text().startswith("JOB-")
     screenshot("drilldown")
 
@@ -93,33 +99,6 @@ def test_an_evaluation_shows_the_apis_field_error_then_submits(login, page, serv
     page.get_by_role("button", name="Submit evaluation").click()
     page.get_by_role("status").filter(has_text="Evaluation submitted").wait_for()
     assert page.locator(".field-error").count() == 0
-
-
-def test_a_technician_acknowledges_a_submitted_evaluation(login, page, server):
-    manager = server.token("manager")
-    form = server.get("/api/v1/evaluations/form", manager)
-    answers = {
-        field["key"]: (True if field["type"] == "yes_no" else 4 if field["type"] == "rating" else "ok")
-        for field in form["fields"]
-    }
-    created = server.call(
-        "POST",
-        "/api/v1/evaluations",
-        {
-            "technician_id": server.people.technician_id,
-            "period_start": "2025-06-01",
-            "period_end": "2025-06-30",
-            "answers": answers,
-            "status": "submitted",
-        },
-        token=manager,
-    )
-    login("tech")
-    row = page.locator(f"kpi-evaluation-card [data-evaluation='{created['id']}']")
-    row.get_by_label("Your comment (optional)").fill("Thanks, noted.")
-    row.get_by_role("button", name="Acknowledge").click()
-    row.get_by_text("Thanks, noted.").wait_for()
-    assert server.get(f"/api/v1/evaluations/{created['id']}", manager)["status"] == "acknowledged"
 
 
 def write_csv(path: Path, rows: list[str]) -> Path:

@@ -12,7 +12,7 @@ import { pager } from "../components/pager";
 import { TableBoxes } from "../components/tables";
 import "../components/download";
 import { fileName, periodSlug, round, unitLabel, type Download } from "../components/download";
-import type { DrilldownRow, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
+import type { DrilldownRow, DrilldownSummary, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
 
 type ImportKind = "jobs" | "feedback";
 
@@ -35,6 +35,13 @@ interface ImportColumn {
   required: boolean;
   example: string;
   description: string;
+}
+
+/** How one fact counts in the value, in words. */
+function outcomeWords(row: DrilldownRow, mean: boolean): string {
+  if (row.outcome === "excluded") return `Left out: ${row.reason_label ?? "not in this KPI"}`;
+  if (row.outcome === "numerator") return mean ? "In the average" : "Counted";
+  return "In the sample, not counted";
 }
 
 export class JobsPage extends LitElement {
@@ -94,6 +101,7 @@ export class JobsPage extends LitElement {
     kpi: { state: true },
     value: { state: true },
     rows: { state: true },
+    summary: { state: true },
   };
   declare sub: string;
   declare params: URLSearchParams;
@@ -111,6 +119,7 @@ export class JobsPage extends LitElement {
   declare kpi: KpiDefinition | null;
   declare value: KpiValue | null;
   declare rows: DrilldownRow[] | null;
+  declare summary: DrilldownSummary | null;
 
   constructor() {
     super();
@@ -181,7 +190,9 @@ export class JobsPage extends LitElement {
     };
     // The value itself (for the totals to check against), and the page of facts behind it.
     const periodEnd = params.get("end") ?? "";
-    const [kpis, values, answer] = await Promise.all([
+    const drilldown = `/api/v1/kpis/${encodeURIComponent(key)}/drilldown`;
+    const cellQuery = { ...cell, ...filters, start: params.get("start") ?? undefined, end: periodEnd || undefined };
+    const [kpis, values, answer, summary] = await Promise.all([
       catalog.kpiMap(),
       api.get<KpiValue[]>("/api/v1/kpis/values", {
         kpi: key,
@@ -191,15 +202,11 @@ export class JobsPage extends LitElement {
         end: periodEnd,
         ...filters,
       }),
-      api.page<DrilldownRow>(`/api/v1/kpis/${encodeURIComponent(key)}/drilldown`, {
-        ...cell,
-        ...filters,
-        start: params.get("start") ?? undefined,
-        end: periodEnd || undefined,
-        page: this.page,
-        page_size: 100,
-      }),
+      api.page<DrilldownRow>(drilldown, { ...cellQuery, page: this.page, page_size: 100 }),
+      // Why this number: every fact in scope, counted per outcome and per reason left out.
+      api.get<DrilldownSummary>(`${drilldown}/summary`, cellQuery),
     ]);
+    this.summary = summary;
     this.kpi = kpis.get(key) ?? null;
     this.value =
       values.find((row) => row.period_start === cell.period_start && (!cell.group_id || row.group_id === cell.group_id)) ??
@@ -584,6 +591,7 @@ export class JobsPage extends LitElement {
               : `${formatNumber(this.value.numerator)} counted out of ${formatNumber(this.value.denominator)}`}
           </p>`
         : ""}
+      ${this.summary ? this.whyThisNumber(this.summary, evaluations ? "evaluations" : "jobs") : ""}
       ${!this.rows.length
         ? empty("Nothing was counted in this value.")
         : html`<div class="card">
@@ -608,6 +616,7 @@ export class JobsPage extends LitElement {
                           <th scope="col">Arrived</th>
                           <th scope="col">Completed</th>
                           <th scope="col" class="num">Rating</th>`}
+                    <th scope="col">How it counts</th>
                     <th scope="col" class="num">${counted}</th>
                     <th scope="col" class="num">${outOf}</th>
                   </tr>
@@ -626,6 +635,7 @@ export class JobsPage extends LitElement {
                             <td>${formatStamp(row.arrived_at)}</td>
                             <td>${formatStamp(row.completed_at)}</td>
                             <td class="num">${formatNumber(row.rating)}</td>`}
+                      <td data-outcome=${row.outcome}>${outcomeWords(row, kpi?.kind === "mean")}</td>
                       <td class="num">${formatKpiPart(row.numerator, kpi)}</td>
                       <td class="num">${formatNumber(row.denominator)}</td>
                     </tr>`,
@@ -634,7 +644,7 @@ export class JobsPage extends LitElement {
                 ${onePage
                   ? html`<tfoot>
                       <tr class="totals">
-                        <th scope="row" colspan=${evaluations ? 4 : 8}>Total</th>
+                        <th scope="row" colspan=${evaluations ? 5 : 9}>Total</th>
                         <td class="num" data-sum-numerator=${numerator}>${formatKpiPart(numerator, kpi)}</td>
                         <td class="num" data-sum-denominator=${denominator}>${formatNumber(denominator)}</td>
                       </tr>
@@ -645,6 +655,22 @@ export class JobsPage extends LitElement {
             ${pager(this.pagination, (page) => this.goPage(page))}
           </div>`}
       <p><button class="secondary" @click=${() => history.back()}>Back</button></p>`;
+  }
+
+  /** "170 jobs: 157 counted, 13 not counted, 4 left out (no arrival time recorded: 4)". */
+  private whyThisNumber(summary: DrilldownSummary, noun: string): TemplateResult {
+    const mean = this.kpi?.kind === "mean";
+    return html`<p class="why" data-facts=${summary.facts} data-excluded=${summary.excluded}>
+      ${formatCount(summary.facts)} ${noun} in this group and period:
+      ${formatCount(summary.numerator)} ${mean ? "in the average" : "counted"}${mean
+        ? ""
+        : html`, ${formatCount(summary.denominator_only)} in the sample but not counted`}${summary.excluded
+        ? html`, ${formatCount(summary.excluded)} left out
+            (${summary.reasons.map((reason, index) => html`${index ? "; " : ""}<span data-reason=${reason.code}
+                  >${reason.label}: ${formatCount(reason.facts)}</span
+                >`)})`
+        : ""}.
+    </p>`;
   }
 
   render(): TemplateResult {

@@ -148,6 +148,7 @@ export function targetPlugin(bands: Band[], lines: { value: number; colour: stri
     beforeDatasetsDraw(chart: Chart) {
       const { ctx, chartArea: area } = chart;
       const y = chart.scales.y;
+      if (!y || !area) return; // not laid out yet (no size): nothing to draw behind
       const pixel = (value: number) => Math.min(area.bottom, Math.max(area.top, y.getPixelForValue(value)));
       ctx.save();
       for (const band of bands) {

@@ -387,8 +387,10 @@ export class TrendWidget extends WidgetBase {
         },
       },
     });
-    box.dataset.yMin = String(this.chart.scales.y.min);
-    box.dataset.yMax = String(this.chart.scales.y.max);
+    // The axis as asked for: Chart.js builds its scales only once the canvas has a size, which a
+    // chart drawn in a hidden or detached box does not have yet.
+    box.dataset.yMin = String(this.chart.scales.y?.min ?? range.min);
+    box.dataset.yMax = String(this.chart.scales.y?.max ?? range.max);
     box.dataset.unit = ratio ? "percent" : (unitKpi?.unit ?? "");
   }
 
