@@ -58,10 +58,6 @@ export class DashboardPage extends LitElement {
       .slot > .widget {
         flex: 1;
       }
-      /* A small card beside a tall widget keeps its own height instead of an empty box. */
-      .slot.small {
-        align-self: start;
-      }
       @media (min-width: 700px) {
         .slot.small {
           grid-column: span 6;
