@@ -256,6 +256,7 @@ def test_mixed_line_endings_read_as_the_same_rows(client, admin):
     mixed = HEADER + "\r\n" + row("J1") + row("J2").replace("\n", "\r\n") + row("J3")
     assert post_csv(client, admin, mixed).json == {
         "kind": "jobs", "dry_run": False, "rows": 3, "created": 3, "updated": 0, "unchanged": 0,
+        "first_scheduled": "2026-03-02", "last_scheduled": "2026-03-02",
     }  # fmt: skip
 
     again = post_csv(client, admin, csv_file(row("J1"), row("J2"), row("J3")))
