@@ -40,7 +40,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, and_, case, func, literal, literal_column, not_, null, or_, select, union_all
+from sqlalchemy import Integer, Select, and_, case, func, literal, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
@@ -179,7 +179,9 @@ def fetch_sums(
     statement = sums_statement(metrics, query, grid, scope, context_for)
     if statement is None:
         return []
-    rows = [_sums_row(row, metrics, query.group_by, grid) for row in session.execute(statement)]
+    result = session.execute(statement)
+    at = {name: index for index, name in enumerate(result.keys())}  # rows read by position: no mapping per row
+    rows = [_sums_row(row, at, metrics, query.group_by, grid) for row in result]
     return presentation_order(rows, metrics)
 
 
@@ -256,7 +258,15 @@ def _source_parts(
         still_open = open_outcome(metric, ctx, query.as_of)
         if still_open is not None:
             windowed[index] = True
-            columns.append(case((still_open, _int(1)), else_=_int(0)).label(f"o{index}"))
+            # 0: window closed (counted); 1: open but already final; 2: open and can still change.
+            # Every open fact is left out, final ones too: counting the callbacks known so far while
+            # leaving out the jobs not yet called back would bias the open month's rate down.
+            unsettled = (
+                _int(2)
+                if metric.outcome_settled is None
+                else case((metric.outcome_settled(ctx), _int(1)), else_=_int(2))
+            )
+            columns.append(case((still_open, unsettled), else_=_int(0)).label(f"o{index}"))
     facts = (
         select(*columns)
         .select_from(source.from_clause)
@@ -271,7 +281,7 @@ def _source_parts(
         sums.append(func.sum(case((counted, facts.c[f"n{index}"]), else_=_int(0))).label(f"n{index}"))
         sums.append(func.sum(case((counted, facts.c[f"d{index}"]), else_=_int(0))).label(f"d{index}"))
         if index in windowed:
-            pending = case((and_(in_sample, facts.c[f"o{index}"] == _int(1)), _int(1)), else_=_int(0))
+            pending = case((and_(in_sample, facts.c[f"o{index}"] == _int(2)), _int(1)), else_=_int(0))
             sums.append(func.sum(pending).label(f"o{index}"))
         else:
             sums.append(_int(0).label(f"o{index}"))
@@ -322,12 +332,8 @@ def open_outcome(metric: Metric, ctx: Any, as_of: Any) -> Any | None:
     column = metric.period_column(ctx)
     cutoff = as_of - window
     if q.is_date_column(column):
-        still_open = column > literal(cutoff.date(), Date())
-    else:
-        still_open = column > literal(cutoff, UTCDateTime())
-    if metric.outcome_settled is not None:
-        return and_(still_open, not_(metric.outcome_settled(ctx)))
-    return still_open
+        return column > literal(cutoff.date(), Date())
+    return column > literal(cutoff, UTCDateTime())
 
 
 def _bucket(column: Any, bounds: list[Any], low: int, high: int) -> Any:
@@ -358,26 +364,25 @@ def _labelled(facts: Any, group_by: str) -> Select[Any]:
     return select(facts)
 
 
-def _sums_row(row: Any, metrics: Sequence[Metric], group_by: str, grid: PeriodGrid) -> GroupSums:
-    mapping = row._mapping
-    gk = mapping["gk"]
+def _sums_row(row: Any, at: dict[str, int], metrics: Sequence[Metric], group_by: str, grid: PeriodGrid) -> GroupSums:
+    gk = row[at["gk"]]
     if group_by == "technician":
-        group_id, label = str(gk), mapping["label"] or f"Technician {gk}"
+        group_id, label = str(gk), row[at["label"]] or f"Technician {gk}"
     elif group_by == "team":
         group_id = q.NO_TEAM if gk is None else str(gk)
-        label = "No team" if gk is None else mapping["label"] or f"Team {gk}"
+        label = "No team" if gk is None else row[at["label"]] or f"Team {gk}"
     elif group_by == "category":
         group_id, label = str(gk), str(gk)
     else:
         group_id, label = q.COMPANY, "Company"
     return GroupSums(
-        kpi=metrics[mapping["kpi"]].key,
-        group_id=group_id,
-        group_label=label,
-        team_id=mapping.get("team"),
-        period_start=grid.labels[mapping["idx"]],
-        numerator=float(mapping["num"] or 0),
-        denominator=float(mapping["den"] or 0),
-        pending=float(mapping["pend"] or 0),
-        category=mapping["sk"],
+        metrics[row[at["kpi"]]].key,
+        group_id,
+        label,
+        row[at["team"]] if "team" in at else None,
+        grid.labels[row[at["idx"]]],
+        float(row[at["num"]] or 0),
+        float(row[at["den"]] or 0),
+        float(row[at["pend"]] or 0),
+        row[at["sk"]],
     )

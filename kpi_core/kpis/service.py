@@ -226,7 +226,15 @@ def _values_body(
     mix = honest.job_mix(split) if rates is not None else None
     by_key = {metric.key: metric for metric in metrics}
     minimum = {metric.key: metric.min_sample_of(context_for(metric), honesty.min_sample) for metric in metrics}
-    target_for = engine.targets_lookup(in_force)
+    lookup_target = engine.targets_lookup(in_force)
+    found_targets: dict[tuple[str, int | None], Any] = {}
+
+    def target_for(kpi: str, team_id: int | None) -> Any:  # asked twice per row: looked up once per team
+        key = (kpi, team_id)
+        if key not in found_targets:
+            found_targets[key] = lookup_target(kpi, team_id)
+        return found_targets[key]
+
     values = engine.values_of(metrics, sums, target_for, lambda metric: minimum[metric.key])
     spread = honest.Pieces(pieces) if windows else None
     ends = {label: grid.dates[index + 1] for index, label in enumerate(grid.labels)}
