@@ -158,8 +158,10 @@ class Metric:
       as ``pending``; the value is ``provisional`` while any are.
       ``outcome_window_label`` says so in words in the drill-down;
       ``outcome_settled(context)``, a SQL condition, marks facts whose outcome
-      is already final inside the window (a job already called back), which
-      count at once.
+      is already final inside the window (a job already called back): they
+      are left out with the rest of the open window (counting the failures
+      known so far without the successes still to come would bias the value
+      down) but are not ``pending``, since they cannot change.
     - ``min_sample``: the fewest facts in a value's sample for it to get a
       green/amber/red status (a whole number, or a setting name); by default
       ``KPI_STATUS_MIN_SAMPLE``. Below it the status is ``insufficient``.

@@ -49,7 +49,8 @@ def kpi_metrics() -> list[Metric]:
     first-time fix names ``callback_window_days``); facts whose window is still
     open are left out of the value and counted as ``pending``, and the row is
     ``provisional`` (``outcome_settled`` marks facts already final inside the
-    window; ``outcome_window_label`` is the reason shown for the others).
+    window, left out too but not pending; ``outcome_window_label`` is the
+    reason shown for the facts left out).
     ``min_sample`` (a number or a setting name) is the fewest facts a value
     needs for a green/amber/red status, else ``KPI_STATUS_MIN_SAMPLE``.
     ``exclusions`` is an ordered tuple of
