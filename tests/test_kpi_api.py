@@ -291,9 +291,11 @@ def test_a_manager_drilling_into_another_team_gets_404(client, make_user, login,
     assert drill(client, headers, group_by="team", group_id=str(crew["south"])).status_code == 404
     assert drill(client, headers, group_by="technician", group_id=str(crew["cy"])).status_code == 404
     counted = drill(client, headers, group_by="team", group_id=str(crew["north"]), outcome="numerator")
-    assert len(counted.json) + len(
-        drill(client, headers, group_by="team", group_id=str(crew["north"]), outcome="denominator_only").json
-    ) == 4
+    assert (
+        len(counted.json)
+        + len(drill(client, headers, group_by="team", group_id=str(crew["north"]), outcome="denominator_only").json)
+        == 4
+    )
 
 
 @pytest.mark.parametrize(

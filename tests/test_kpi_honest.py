@@ -475,8 +475,9 @@ def callbacks(database, jobs) -> None:
 
     November: A done 29 days ago, no callback (still open: pending); B 31 days ago, no callback (a
     fix); C 29 days ago, called back after 2 days (already not a fix, but left out with the rest of
-    the open window so that the open month is not biased towards failures; not pending). October: D called back after 29 days
-    (not a fix), E after 31 days (a fix: the callback came after the window)."""
+    the open window so that the open month is not biased towards failures; not pending).
+    October: D called back after 29 days (not a fix), E after 31 days (a fix: the callback came
+    after the window)."""
     ada = jobs.technician("Ada")
     now = utc(2026, 12, 4, 12)
     fix(database, ada, now - timedelta(days=29), "A")
