@@ -7,6 +7,7 @@ import { companySettings, formatNumber, formatStamp, isMoney } from "../format";
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
+import { describeCron } from "../schedule-words";
 import type { Me, Team } from "../types";
 
 const TABS: [string, string][] = [
@@ -522,11 +523,11 @@ export class AdminPage extends LitElement {
         <h2>Background jobs</h2>
         ${jobs.length
           ? html`<div class="table-wrap cards"><table>
-              <thead><tr><th scope="col">Job</th><th scope="col">Plugin</th><th scope="col">Default schedule</th><th scope="col"></th></tr></thead>
+              <thead><tr><th scope="col">Job</th><th scope="col">Default schedule</th><th scope="col"></th></tr></thead>
               <tbody>
                 ${jobs.map(
                   (job) => html`<tr>
-                    <td>${job.label} <span class="hint">${job.key}</span></td><td>${job.plugin}</td><td><code>${job.schedule ?? "–"}</code></td>
+                    <td>${job.label}</td><td>${job.schedule ? describeCron(job.schedule) : "–"}</td>
                     <td><button class="secondary" @click=${() => run(job)}>Run now</button></td>
                   </tr>`,
                 )}
@@ -542,7 +543,7 @@ export class AdminPage extends LitElement {
               <tbody>
                 ${runs.map(
                   (r) => html`<tr>
-                    <td>${r.job_key}</td><td>${r.status}</td><td class="num">${r.progress} %</td>
+                    <td>${jobs.find((job) => job.key === r.job_key)?.label ?? "A job no longer installed"}</td><td>${r.status}</td><td class="num">${r.progress} %</td>
                     <td>${formatStamp(r.created_at)}${r.requested_by ? ` by ${r.requested_by}` : ""}</td>
                     <td>${formatStamp(r.finished_at)}</td><td>${r.error ?? ""}</td>
                   </tr>`,

@@ -39,11 +39,6 @@ export abstract class WidgetBase extends LitElement {
       .head kpi-download-menu {
         margin-top: -0.5rem;
       }
-      .plugin {
-        font-weight: 400;
-        color: var(--subtle);
-        font-size: 0.75rem;
-      }
     `,
   ];
 
@@ -77,7 +72,7 @@ export abstract class WidgetBase extends LitElement {
   render(): TemplateResult {
     return html`<section class="card" aria-labelledby="title" data-widget=${this.spec.key}>
       <div class="head">
-        <h3 id="title">${this.spec.title}<span class="plugin">${this.spec.plugin}</span></h3>
+        <h3 id="title">${this.spec.title}</h3>
         ${this.data ? html`<kpi-download-menu .download=${this.download(this.data)} label=${this.spec.title}></kpi-download-menu>` : ""}
       </div>
       ${this.data ? this.body(this.data) : loading()}
