@@ -47,7 +47,7 @@ JOB_IMPORT: tuple[ImportColumn, ...] = (
     ImportColumn("category", "Text, up to 64 characters", True, "plumbing", "The kind of work, such as plumbing."),
     ImportColumn(
         "status", f"One of: {', '.join(JOB_STATUSES)}", True, "completed",
-        "Where the job stands; a completed job needs completed_at.",
+        "Where the job stands; a completed job needs the time it was finished.",
     ),
     ImportColumn("scheduled_start", TIMESTAMP, False, "2026-03-02T09:00", "When the visit was booked to start."),
     ImportColumn("scheduled_end", TIMESTAMP, False, "2026-03-02T11:00", "When the booked window ends."),
@@ -61,7 +61,7 @@ JOB_IMPORT: tuple[ImportColumn, ...] = (
         "revenue", "Amount in the company's currency, such as 125.50", False, "262.80", "What the job was billed."
     ),
     ImportColumn(
-        "callback_of", "Text: another job's external_ref", False, "",
+        "callback_of", "Text: another job's reference", False, "",
         "For a return visit: the reference of the job it puts right (stored already, or earlier in the file).",
     ),
 )  # fmt: skip

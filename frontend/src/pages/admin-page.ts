@@ -43,6 +43,26 @@ interface MetricTargets {
   company: TargetValue | null;
   teams: TargetValue[];
 }
+/** What a plugin adds, counted in words ("3 KPIs, 2 dashboard widgets"), never by hook or key. */
+const CONTRIBUTION_NOUNS: Record<string, [string, string]> = {
+  kpi_metrics: ["KPI", "KPIs"],
+  kpi_form_fields: ["evaluation question", "evaluation questions"],
+  kpi_report_formats: ["report format", "report formats"],
+  kpi_jobs: ["background job", "background jobs"],
+  kpi_widgets: ["dashboard widget", "dashboard widgets"],
+  kpi_settings: ["setting", "settings"],
+};
+
+function contributionsInWords(contributes: Record<string, string[]>): string {
+  const parts = Object.entries(contributes)
+    .filter(([, keys]) => keys.length)
+    .map(([hook, keys]) => {
+      const [one, many] = CONTRIBUTION_NOUNS[hook] ?? ["other addition", "other additions"];
+      return `${keys.length} ${keys.length === 1 ? one : many}`;
+    });
+  return parts.length ? parts.join(", ") : "Nothing shown here";
+}
+
 interface PluginList {
   plugins: { name: string; version: string; module: string; builtin: boolean; contributes: Record<string, string[]> }[];
   problems: { name: string; stage: string; reason: string }[];
@@ -475,7 +495,7 @@ export class AdminPage extends LitElement {
                 (p) => html`<tr>
                   <td>${p.name}${p.builtin ? html` <span class="badge">built in</span>` : ""}</td>
                   <td>${p.version}</td>
-                  <td>${Object.entries(p.contributes).filter(([, keys]) => keys.length).map(([hook, keys]) => html`<div><strong>${hook}</strong>: ${keys.join(", ")}</div>`)}</td>
+                  <td>${contributionsInWords(p.contributes)}</td>
                 </tr>`,
               )}
             </tbody>
@@ -491,7 +511,7 @@ export class AdminPage extends LitElement {
                   <tbody>
                     ${settings.map(
                       (s) => html`<tr>
-                        <td>${s.label} <span class="hint">${s.key}</span><div class="hint">${s.description}</div>
+                        <td>${s.label}<div class="hint">${s.description}</div>
                           ${s.problem ? html`<p class="field-error">${s.problem}</p>` : ""}</td>
                         <td>
                           <form class="row" @submit=${(e: SubmitEvent) => saveSetting(e, s)} novalidate>
