@@ -11,24 +11,16 @@ import json
 
 import pytest
 
-from kpi_core.storage.models import Team, Technician
-
-# `unchanged` is a fixture shared with the bad-input corpus; tests name it as a parameter.
-from .test_bad_input import assert_error_shape, unchanged  # noqa: F401
+# `org` and `unchanged` are fixtures shared with the bad-input corpus; tests name them as parameters.
+from .test_bad_input import assert_error_shape, org, unchanged  # noqa: F401
 
 SURROGATE = "\ud800"
 
 
 @pytest.fixture
-def north(database) -> dict[str, int]:
-    with database.session() as session:
-        team = Team(name="North")
-        session.add(team)
-        session.flush()
-        technician = Technician(external_ref="T1", name="Tina", team_id=team.id)
-        session.add(technician)
-        session.flush()
-        return {"team": team.id, "technician": technician.id}
+def north(org) -> dict[str, int]:
+    """Team North and its technician T1: the bad-input corpus's organisation."""
+    return org
 
 
 def post_json(client, path: str, payload: object, headers: dict[str, str] | None = None, method: str = "post"):
