@@ -1,5 +1,6 @@
 // The dashboard's filters, kept in the URL so a view can be shared and reloaded.
 import type { Query } from "./api";
+import { localDay } from "./format";
 
 export const PERIODS = ["week", "month", "quarter", "year"] as const;
 export type Period = (typeof PERIODS)[number] | "day";
@@ -35,17 +36,40 @@ export function addMonths(day: string, months: number): string {
   return isoDay(date);
 }
 
-/** The last six months, this one included. */
-export function defaultFilters(today = new Date()): Filters {
-  const firstOfMonth = isoDay(new Date(Date.UTC(today.getFullYear(), today.getMonth(), 1)));
+/** Today in the company's time zone (YYYY-MM-DD): the day relative ranges are counted from. */
+export function companyToday(now = new Date()): string {
+  return localDay(now);
+}
+
+/** The first of the month ``day`` falls in. */
+function monthOf(day: string): string {
+  return `${day.slice(0, 7)}-01`;
+}
+
+/**
+ * The last six whole months: the month under way is not among them, so the last period shown
+ * (the KPI cards' value) is a complete one. "This month so far" is one click away (RANGES).
+ */
+export function defaultFilters(today = companyToday()): Filters {
+  const thisMonth = monthOf(today);
   return {
     period: "month",
-    start: addMonths(firstOfMonth, -5),
-    end: addMonths(firstOfMonth, 1),
+    start: addMonths(thisMonth, -6),
+    end: thisMonth,
     team: null,
     technician: null,
     category: null,
   };
+}
+
+/**
+ * The end (exclusive) that the API is asked for: never after today, so a period under way is cut
+ * at today and compared with the same elapsed days of the one before (1-6 December against 1-6
+ * November), never with a whole one.
+ */
+export function askedEnd(filters: Filters, today = companyToday()): string {
+  const tomorrow = addDays(today, 1);
+  return filters.end > tomorrow && filters.start < tomorrow ? tomorrow : filters.end;
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -86,7 +110,7 @@ export function filterQuery(filters: Filters): Query {
   return {
     period: filters.period,
     start: filters.start,
-    end: filters.end,
+    end: askedEnd(filters),
     team: filters.team ?? undefined,
     technician: filters.technician ?? undefined,
     category: filters.category ?? undefined,
@@ -119,39 +143,42 @@ export function periodStartOf(day: string, period: Period): string {
   return day;
 }
 
-/** Ranges a person picks in words; each is whole months, counted in months. */
+/**
+ * Ranges a person picks in words, counted in months. Whole months end with the last complete one;
+ * the ranges that include the month under way say "so far" and end today.
+ */
 export const RANGES = [
-  ["this_month", "This month"],
   ["last_month", "Last month"],
+  ["this_month", "This month so far"],
   ["last_3_months", "Last 3 months"],
   ["last_6_months", "Last 6 months"],
-  ["this_year", "This year"],
+  ["this_year", "This year so far"],
   ["last_12_months", "Last 12 months"],
 ] as const;
 export type Range = (typeof RANGES)[number][0];
 
-/** The filters' period, start and end for a range in words (``today`` in the reader's calendar). */
-export function rangeFilters(range: Range, today = new Date()): Pick<Filters, "period" | "start" | "end"> {
-  const thisMonth = isoDay(new Date(Date.UTC(today.getFullYear(), today.getMonth(), 1)));
-  const nextMonth = addMonths(thisMonth, 1);
+/** The filters' period, start and end for a range in words (``today`` in the company's calendar). */
+export function rangeFilters(range: Range, today = companyToday()): Pick<Filters, "period" | "start" | "end"> {
+  const thisMonth = monthOf(today);
+  const tomorrow = addDays(today, 1);
   switch (range) {
-    case "this_month":
-      return { period: "month", start: thisMonth, end: nextMonth };
     case "last_month":
       return { period: "month", start: addMonths(thisMonth, -1), end: thisMonth };
+    case "this_month":
+      return { period: "month", start: thisMonth, end: tomorrow };
     case "last_3_months":
-      return { period: "month", start: addMonths(thisMonth, -2), end: nextMonth };
+      return { period: "month", start: addMonths(thisMonth, -3), end: thisMonth };
     case "this_year":
-      return { period: "month", start: `${thisMonth.slice(0, 4)}-01-01`, end: nextMonth };
+      return { period: "month", start: `${thisMonth.slice(0, 4)}-01-01`, end: tomorrow };
     case "last_12_months":
-      return { period: "month", start: addMonths(thisMonth, -11), end: nextMonth };
+      return { period: "month", start: addMonths(thisMonth, -12), end: thisMonth };
     default:
-      return { period: "month", start: addMonths(thisMonth, -5), end: nextMonth };
+      return { period: "month", start: addMonths(thisMonth, -6), end: thisMonth };
   }
 }
 
 /** The range in words that ``filters`` cover, or null for any other range. */
-export function rangeOf(filters: Filters, today = new Date()): Range | null {
+export function rangeOf(filters: Filters, today = companyToday()): Range | null {
   const found = RANGES.find(([range]) => {
     const wanted = rangeFilters(range, today);
     return wanted.start === filters.start && wanted.end === filters.end && wanted.period === filters.period;

@@ -174,3 +174,35 @@ export function localDay(stamp: string | Date): string {
   const get = (type: string) => parts.find((part) => part.type === type)?.value ?? "";
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
+
+// How far a value can be trusted, in words (the API's complete, status, certain, interval, pending).
+
+/** A period named for reading, with "so far" while it is under way. */
+export function formatPeriodSoFar(periodStart: string, period: string, complete: boolean): string {
+  return complete ? formatPeriod(periodStart, period) : `${formatPeriod(periodStart, period)} so far`;
+}
+
+/** A rate's 95 % interval as "± 3.4 pp" around its value ("" where there is none). */
+export function formatInterval(
+  row: { value: number | null; ci_low: number | null; ci_high: number | null },
+  kpi?: Pick<KpiDefinition, "unit"> | null,
+): string {
+  if (!isRatio(kpi) || row.value === null || row.ci_low === null || row.ci_high === null) return "";
+  const half = Math.max(row.value - row.ci_low, row.ci_high - row.value) * 100;
+  return `± ${upToOneDecimal.format(half)} pp`;
+}
+
+/**
+ * A value's status in words: its colour ("amber so far" while its period is under way, ", borderline"
+ * where its 95 % interval crosses a threshold), "too few jobs" below the KPI's minimum sample, or
+ * "no target".
+ */
+export function formatStatus(
+  row: { status: string | null; certain?: boolean | null; complete?: boolean },
+  facts = "jobs",
+): string {
+  if (row.status === null || row.status === undefined) return "no target";
+  if (row.status === "insufficient") return `too few ${facts}`;
+  const colour = row.complete === false ? `${row.status} so far` : row.status;
+  return row.certain === false ? `${colour}, borderline` : colour;
+}

@@ -289,7 +289,8 @@ def test_the_jobs_behind_a_value_download_whole_not_one_page(login, page, server
     login("admin")
     query = six_months()
     rows = company_values(server, server.token("admin"), FTF, query)
-    month = rows[-1]
+    # The last month whose callback windows have all closed: a provisional one leaves most jobs out.
+    month = [row for row in rows if not row["provisional"]][-1]
     page.goto(
         "/jobs/behind?" + urlencode({**query, "kpi": FTF, "group_by": "company", "period_start": month["period_start"]})
     )

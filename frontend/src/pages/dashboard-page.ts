@@ -3,7 +3,7 @@
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
 import { api, request } from "../api";
 import { catalog } from "../catalog";
-import { addDays, filtersToParams, PERIODS, readFilters, type Filters } from "../filters";
+import { addDays, filtersToParams, PERIODS, RANGES, rangeFilters, rangeOf, readFilters, type Filters, type Range } from "../filters";
 import { navigate } from "../router";
 import { shared } from "../styles";
 import { empty, failed, loading } from "../components/states";
@@ -19,6 +19,7 @@ import "../widgets/custom";
 const PAINT_MARK = "kpi:dashboard-painted";
 const FIRST_NUMBERS_MARK = "kpi:dashboard-first-numbers";
 const SIZES: WidgetSize[] = ["small", "medium", "large", "full"];
+const PERIOD_WORDS: Record<(typeof PERIODS)[number], string> = { week: "Week", month: "Month", quarter: "Quarter", year: "Year" };
 const TAGS: Record<string, string> = {
   kpi_card: "kpi-card-widget",
   trend: "kpi-trend-widget",
@@ -233,6 +234,11 @@ export class DashboardPage extends LitElement {
   private change(event: Event): void {
     const form = (event.target as HTMLElement).closest("form")!;
     const values = new FormData(form);
+    const range = (event.target as HTMLElement).id === "range" ? String(values.get("range") || "") : "";
+    if (range) {
+      navigate(`/dashboard?${filtersToParams({ ...this.filters, ...rangeFilters(range as Range) })}`);
+      return;
+    }
     const last = String(values.get("last") || "");
     const next: Filters = {
       period: values.get("period") as Filters["period"],
@@ -251,12 +257,20 @@ export class DashboardPage extends LitElement {
     const filters = this.filters;
     const technicians = filters.team ? this.technicians.filter((t) => t.team_id === filters.team) : this.technicians;
     const technicianRole = this.user?.role === "technician";
+    const chosen = rangeOf(filters);
     return html`<form class="card filters" @change=${this.change} @submit=${(e: Event) => e.preventDefault()} aria-label="Filters">
       <div class="row">
         <div class="field">
-          <label for="period">Period</label>
+          <label for="range">Period</label>
+          <select id="range" name="range">
+            ${chosen === null ? html`<option value="" selected>Dates chosen below</option>` : ""}
+            ${RANGES.map(([range, label]) => html`<option value=${range} ?selected=${chosen === range}>${label}</option>`)}
+          </select>
+        </div>
+        <div class="field">
+          <label for="period">Values per</label>
           <select id="period" name="period">
-            ${PERIODS.map((period) => html`<option value=${period} ?selected=${filters.period === period}>${period}</option>`)}
+            ${PERIODS.map((period) => html`<option value=${period} ?selected=${filters.period === period}>${PERIOD_WORDS[period]}</option>`)}
           </select>
         </div>
         <div class="field">
@@ -367,7 +381,7 @@ export class DashboardPage extends LitElement {
         <label for="add">Add a widget</label>
         <select id="add" @change=${this.add}>
           <option value="">Choose…</option>
-          ${missing.map((widget) => html`<option value=${widget.key}>${widget.title} (${widget.plugin})</option>`)}
+          ${missing.map((widget) => html`<option value=${widget.key}>${widget.title}</option>`)}
         </select>
       </div>
       <button @click=${() => this.save()}>Save layout</button>

@@ -3,7 +3,7 @@ import type { TemplateResult } from "lit";
 import { api, type Query } from "../api";
 import { catalog, type CompanyTarget } from "../catalog";
 import { empty, type EmptyAction } from "../components/states";
-import { addDays, filterQuery, periodStartOf, previousPeriodStart, type Filters } from "../filters";
+import { addDays, askedEnd, filterQuery, periodStartOf, previousPeriodStart, type Filters } from "../filters";
 import { formatPeriod } from "../format";
 import { session } from "../session";
 import type { KpiDefinition, KpiValue, Scorecards, WidgetSpec } from "../types";
@@ -15,7 +15,7 @@ export interface DashboardData {
   filters: Filters;
   kpis: Map<string, KpiDefinition>;
   targets: Map<string, CompanyTarget["company"]>;
-  /** Company-wide values per period, from the period before the range (for the change) to its end. */
+  /** Company-wide values per period over the range, each with the period before it (``previous``). */
   company: Loaded<KpiValue[]>;
   /** Values per technician and period over the range (heatmaps, tables). */
   technicians: Loaded<KpiValue[]>;
@@ -76,19 +76,17 @@ export async function loadDashboardData(
       widgets.filter((widget) => widget.type === "heatmap" || widget.type === "table").flatMap((w) => w.metrics),
     ),
   ];
-  const latest = periodStartOf(addDays(filters.end, -1), filters.period);
+  // The last period asked for: a period under way ends today (askedEnd), and says so (complete: false).
+  const latest = periodStartOf(addDays(askedEnd(filters), -1), filters.period);
   const previous = previousPeriodStart(latest, filters.period);
   const query: Query = filterQuery(filters);
   const requests: [Part, Promise<unknown> | null][] = [
     [
       "company",
       metrics.length
-        ? api.get<KpiValue[]>("/api/v1/kpis/values", {
-            ...query,
-            kpi: metrics,
-            group_by: "company",
-            start: previous < filters.start ? previous : filters.start,
-          })
+        ? // compare=previous: each row carries the period before it, and a period under way is
+          // compared with the same elapsed days of the one before, never with a whole period.
+          api.get<KpiValue[]>("/api/v1/kpis/values", { ...query, kpi: metrics, group_by: "company", compare: "previous" })
         : null,
     ],
     [
@@ -139,7 +137,7 @@ export function drilldownHref(
   const params = new URLSearchParams({ kpi, group_by: group.by, period: filters.period, period_start: periodStart });
   if (group.id) params.set("group_id", group.id);
   params.set("start", filters.start);
-  params.set("end", filters.end);
+  params.set("end", askedEnd(filters)); // the same days as the value it opens
   if (filters.team) params.set("team", String(filters.team));
   if (filters.technician) params.set("technician", String(filters.technician));
   if (filters.category) params.set("category", filters.category);

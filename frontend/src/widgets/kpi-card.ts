@@ -1,7 +1,7 @@
 // KPI card: the latest period's value, coloured by its target, the change against the
 // period before, and the sample size; the value links to the jobs behind it.
 import { css, html, type TemplateResult } from "lit";
-import { formatChange, formatCount, formatKpi, formatPeriod } from "../format";
+import { formatChange, formatCount, formatInterval, formatKpi, formatPeriod, formatPeriodSoFar, formatStatus } from "../format";
 import type { KpiValue } from "../types";
 import { WidgetBase } from "./base";
 import { drilldownHref, emptyFor, targetOf, type DashboardData } from "./data";
@@ -32,6 +32,14 @@ export class KpiCard extends WidgetBase {
       .value.red {
         color: var(--red-ink);
       }
+      .interval {
+        color: var(--muted);
+        font-size: 0.95rem;
+        white-space: nowrap;
+      }
+      .provisional {
+        font-style: italic;
+      }
       .meta {
         font-size: 0.85rem;
         color: var(--muted);
@@ -47,34 +55,54 @@ export class KpiCard extends WidgetBase {
   private metric(data: DashboardData, rows: KpiValue[], key: string): TemplateResult {
     const kpi = data.kpis.get(key);
     const now = rows.find((row) => row.kpi === key && row.period_start === data.latest);
-    const before = rows.find((row) => row.kpi === key && row.period_start === data.previous);
-    const period = formatPeriod(data.latest, data.filters.period);
+    const complete = now?.complete ?? true;
+    const period = formatPeriodSoFar(data.latest, data.filters.period, complete);
+    const facts = kpi?.source === "evaluations" ? "evaluations" : "jobs";
     if (!now || now.value === null) {
       return html`<div class="metric" data-kpi=${key}>
         <div class="hint">${kpi?.label ?? key} · ${period}</div>
-        ${emptyFor(data, [key], "latest")}
+        ${now && now.pending > 0 ? this.pendingNote(now, facts) : emptyFor(data, [key], "latest")}
       </div>`;
     }
-    const change = before?.value !== null && before?.value !== undefined ? now.value - before.value : null;
-    const status = now.status ?? "none";
+    // The change against the period before; a period under way against the same days of the one before.
+    const change = now.previous?.change ?? null;
+    const before = formatPeriod(data.previous, data.filters.period);
+    const versus = complete ? `vs ${before}` : `vs the same days of ${before}`;
+    // Too few facts: no colour at all; a status whose interval crosses a threshold says so.
+    const status = now.status === "insufficient" ? "insufficient" : (now.status ?? "none");
+    const words = formatStatus(now, facts);
+    const interval = formatInterval(now, kpi);
     const target = targetOf(data, key);
-    return html`<div class="metric" data-kpi=${key}>
+    return html`<div class="metric" data-kpi=${key} data-complete=${String(complete)}>
       <div class="hint">${kpi?.label ?? key} · ${period}</div>
       <a
         class="value ${status}"
         data-value=${String(now.value)}
         href=${drilldownHref(key, data.filters, now.period_start, { by: "company" })}
         title="Show the jobs behind this value"
-        aria-label="${kpi?.label ?? key}: ${formatKpi(now.value, kpi)}, ${status === "none" ? "no target" : `${status} against target`}. Show the jobs behind it."
+        aria-label="${kpi?.label ?? key}, ${period}: ${formatKpi(now.value, kpi)} ${interval}, ${words}. Show the jobs behind it."
         >${formatKpi(now.value, kpi)}</a
-      >
+      >${interval ? html` <span class="interval" data-interval title="95% of the time the true value lies within this margin">${interval}</span>` : ""}
       <p class="meta">
-        <span class="badge ${status}">${status === "none" ? "no target" : status}</span>
-        <span data-change=${change === null ? "" : String(change)}>${formatChange(change, kpi)} vs previous</span>
-        · n = <span data-sample>${formatCount(now.denominator)}</span>
+        <span class="badge ${status}" data-status=${now.status ?? ""}
+          title=${now.certain === false ? "The margin of this value crosses a target threshold" : ""}>${words}</span>
+        <span data-change=${change === null ? "" : String(change)}>${formatChange(change, kpi)} ${versus}</span>
+        · <span data-sample>${formatCount(now.denominator)}</span> ${facts}
         ${target ? html`· target <span data-target>${formatKpi(target.green, kpi)}</span>` : ""}
       </p>
+      ${now.provisional ? this.pendingNote(now, facts) : ""}
     </div>`;
+  }
+
+  /** Facts whose outcome is not known yet (a callback may still come) are left out until it is. */
+  private pendingNote(row: KpiValue, facts: string): TemplateResult {
+    return row.value === null
+      ? html`<p class="meta provisional" data-pending=${String(row.pending)}>
+          No value yet: the outcome of ${formatCount(row.pending)} ${facts} is not known yet, so they are not counted.
+        </p>`
+      : html`<p class="meta provisional" data-pending=${String(row.pending)}>
+          Provisional: ${formatCount(row.pending)} more ${facts} will count once their outcome is known.
+        </p>`;
   }
 
   protected download(data: DashboardData): Download | null {
@@ -82,8 +110,9 @@ export class KpiCard extends WidgetBase {
     const rows = data.company.value;
     const shown = (key: string) => rows.some((row) => row.kpi === key && row.period_start === data.latest && row.value !== null);
     if (!this.spec.metrics.some(shown)) return null;
-    const period = formatPeriod(data.latest, data.filters.period);
-    const previous = formatPeriod(data.previous, data.filters.period);
+    const complete = rows.find((row) => row.period_start === data.latest)?.complete ?? true;
+    const period = formatPeriodSoFar(data.latest, data.filters.period, complete);
+    const previous = complete ? formatPeriod(data.previous, data.filters.period) : `the same days of ${formatPeriod(data.previous, data.filters.period)}`;
     return {
       name: fileName(this.spec.title, periodSlug(data.latest, data.filters.period)),
       table: () => ({
@@ -91,9 +120,8 @@ export class KpiCard extends WidgetBase {
         rows: this.spec.metrics.map((key) => {
           const kpi = data.kpis.get(key);
           const now = rows.find((row) => row.kpi === key && row.period_start === data.latest);
-          const before = rows.find((row) => row.kpi === key && row.period_start === data.previous);
           const value = kpiCell(now?.value, kpi);
-          const earlier = kpiCell(before?.value, kpi);
+          const earlier = kpiCell(now?.previous?.value, kpi);
           return [
             this.label(key),
             period,
@@ -102,9 +130,8 @@ export class KpiCard extends WidgetBase {
             earlier,
             value !== null && earlier !== null ? round(value - earlier, 2) : null,
             now && now.value !== null ? now.denominator : null,
-            now?.status ?? "",
-            kpiCell(targetOf(data, key)?.green, kpi),
-          ];
+            now ? formatStatus(now, kpi?.source === "evaluations" ? "evaluations" : "jobs") : "",
+            kpiCell(targetOf(data, key)?.green, kpi),          ];
         }),
       }),
     };
