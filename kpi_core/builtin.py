@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import text
 
 from kpi_core import hookimpl
-from kpi_core.declarations import FormField, JobSpec
+from kpi_core.declarations import FormField, JobSpec, Setting
 from kpi_core.jobs.context import JobContext
 from kpi_core.jobs.schedules import REPORT_JOB_KEY
 from kpi_core.kpis.refresh import refresh_kpi_cache
+from kpi_core.kpis.scorecards import RANK_BY_JOB_MIX
 from kpi_core.reports.job import render_report
 from kpi_core.reports.retention import remove_old_reports
 from kpi_core.storage.backup import create_backup
@@ -84,5 +85,23 @@ def kpi_form_fields() -> list[FormField]:
             type="text",
             weight=0,
             help_text="Anything the technician should hear that the questions above do not cover.",
+        )
+    ]
+
+
+@hookimpl
+def kpi_settings() -> list[Setting]:
+    return [
+        Setting(
+            key=RANK_BY_JOB_MIX,
+            label="Rank technicians fairly by job mix",
+            type="boolean",
+            default=False,
+            description=(
+                "Scorecards and leaderboards judge each rate against what the technician's mix of job "
+                "categories would give at the company's rate for each category, so that a technician who "
+                "does mostly hard jobs is not ranked below one who does easy ones. Anyone can still switch "
+                "it on or off for one view."
+            ),
         )
     ]

@@ -851,6 +851,14 @@ export interface paths {
          *        of the technician's team over the window. A technician is given their
          *        team's value only when at least three of the team's technicians have a
          *        value, so that it never tells them a colleague's.
+         *     7. Fair by job mix (``adjust=category``, or the admins' setting
+         *        ``core.rank_by_job_mix``): a technician who does mostly hard jobs is not
+         *        judged against one who does easy ones. Each rate KPI is also given the
+         *        rate *expected* from the technician's mix of job categories (each job at
+         *        the company's rate for its category over the window) and ``ratio`` =
+         *        observed / expected; its *adjusted* value is that ratio times the
+         *        company's rate. Points, colours, ranks and the change then use the
+         *        adjusted value; the observed value stays beside it.
          */
         get: operations["getScorecards"];
         put?: never;
@@ -1106,8 +1114,12 @@ export interface components {
             value: number | null;
         };
         Contribution: {
+            /** @description Fair by job mix: ratio x the company's rate; points, status and ranks use it when given */
+            adjusted: number | null;
             /** @description Points this KPI adds to the score */
             contribution: number | null;
+            /** @description Fair by job mix (rates): the rate expected from the technician's job categories */
+            expected: number | null;
             kpi: string;
             label: string;
             /** @description Rank on this KPI among the team and the company */
@@ -1116,6 +1128,8 @@ export interface components {
             points: number | null;
             /** @description Rank on this KPI among the technicians listed */
             rank: number | null;
+            /** @description Fair by job mix: value / expected */
+            ratio: number | null;
             /** @description The KPI's denominator over the window */
             sample: number;
             /**
@@ -2033,6 +2047,11 @@ export interface components {
             weight: number;
         };
         Scorecards: {
+            /**
+             * @description category: judged fairly by job mix; null: as observed
+             * @enum {string|null}
+             */
+            adjust: "category" | null;
             /**
              * Format: date
              * @description The day after the window's last
@@ -5773,6 +5792,8 @@ export interface operations {
                 period?: "day" | "week" | "month" | "quarter" | "year";
                 /** @description Completed jobs needed to be ranked (default KPI_MIN_SAMPLE) */
                 min_sample?: number;
+                /** @description category: judge and rank each rate fairly by job mix (against the rate expected from the technician's job categories); none: as observed. Default: the setting core.rank_by_job_mix */
+                adjust?: "category" | "none";
             };
             header?: never;
             path?: never;

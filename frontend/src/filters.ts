@@ -14,6 +14,8 @@ export interface Filters {
   team: number | null;
   technician: number | null;
   category: string | null;
+  /** Leaderboards fair by job mix (true), as observed (false), or as the admins' setting says (null). */
+  fair: boolean | null;
 }
 
 export function isoDay(date: Date): string {
@@ -59,6 +61,7 @@ export function defaultFilters(today = companyToday()): Filters {
     team: null,
     technician: null,
     category: null,
+    fair: null,
   };
 }
 
@@ -91,6 +94,7 @@ export function readFilters(params: URLSearchParams): Filters {
     team: positive(params.get("team")),
     technician: positive(params.get("technician")),
     category: params.get("category") || null,
+    fair: params.get("fair") === "1" ? true : params.get("fair") === "0" ? false : null,
   };
 }
 
@@ -102,6 +106,7 @@ export function filtersToParams(filters: Filters): URLSearchParams {
   if (filters.team) params.set("team", String(filters.team));
   if (filters.technician) params.set("technician", String(filters.technician));
   if (filters.category) params.set("category", filters.category);
+  if (filters.fair !== null && filters.fair !== undefined) params.set("fair", filters.fair ? "1" : "0");
   return params;
 }
 

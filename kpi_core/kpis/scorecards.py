@@ -30,6 +30,14 @@ How a score is made, in words (the API and the reports say the same):
    of the technician's team over the window. A technician is given their
    team's value only when at least three of the team's technicians have a
    value, so that it never tells them a colleague's.
+7. Fair by job mix (``adjust=category``, or the admins' setting
+   ``core.rank_by_job_mix``): a technician who does mostly hard jobs is not
+   judged against one who does easy ones. Each rate KPI is also given the
+   rate *expected* from the technician's mix of job categories (each job at
+   the company's rate for its category over the window) and ``ratio`` =
+   observed / expected; its *adjusted* value is that ratio times the
+   company's rate. Points, colours, ranks and the change then use the
+   adjusted value; the observed value stays beside it.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
 from kpi_core.errors import Invalid
-from kpi_core.kpis import engine, ranges
+from kpi_core.kpis import engine, honest, ranges, segments
 from kpi_core.kpis import query as q
 from kpi_core.kpis.context import ContextFor, stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
@@ -57,6 +65,8 @@ from kpi_core.plugins import PluginHost
 from kpi_core.storage.models import Job, Team, Technician
 
 DEFAULT_MIN_SAMPLE = 10
+RANK_BY_JOB_MIX = "core.rank_by_job_mix"
+"""The host's setting (declared in :mod:`kpi_core.builtin`): scorecards fair by job mix unless asked otherwise."""
 TEAM_VALUE_MIN_TECHNICIANS = 3
 """A technician is shown their team's value of a KPI only when this many of its technicians have one."""
 
@@ -88,6 +98,14 @@ class Contribution:
     peers: Peers | None = None
     team_value: float | None = None
     target: Threshold | None = None
+    expected: float | None = None
+    ratio: float | None = None
+    adjusted: float | None = None
+
+    @property
+    def judged(self) -> float | None:
+        """The value points, colours and ranks are given on: adjusted for the job mix where it is."""
+        return self.adjusted if self.adjusted is not None else self.value
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,7 @@ class Scorecards:
     min_sample: int
     kpis: tuple[ScorecardKpi, ...]
     technicians: tuple[TechnicianScore, ...] = field(default_factory=tuple)
+    adjust: str | None = None
 
 
 def compute_scorecards(
@@ -141,6 +160,7 @@ def compute_scorecards(
     sums_of: SumsOf | None = None,
     status_min_sample: int = DEFAULT_STATUS_MIN_SAMPLE,
     as_of: datetime | None = None,
+    adjust: str | None = None,
 ) -> Scorecards:
     """The scorecards of every technician ``scope`` may see (and ``filters`` keep) over local dates [start, end).
 
@@ -154,6 +174,8 @@ def compute_scorecards(
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
     if min_sample < 0:
         raise Invalid("min_sample", "must be 0 or more", location="query")
+    if adjust is not None and adjust not in honest.ADJUSTMENTS:
+        raise Invalid("adjust", f"must be one of {', '.join(honest.ADJUSTMENTS)}", location="query")
     metrics = resolve_metrics(plugins, kpis)
     previous_start, previous_end = previous_window(start, end, period)
     in_force = engine.stored_targets(session, plugins)
@@ -164,17 +186,23 @@ def compute_scorecards(
     # Peers are every technician of the company: only the category filter narrows the facts.
     peer_filters = q.Filters(categories=filters.categories)
 
+    by_key = {metric.key: metric for metric in metrics}
+
     def values(low: date, high: date, group_by: str = "technician") -> dict[tuple[str, str], Any]:
+        """{(KPI, group): (sums, value, job-mix fields)} over [low, high); the fields only when adjusting."""
         window = one_bucket(low, high, period, zone)
+        split = adjust is not None and group_by == "technician"
         query = q.KpiQuery(
-            start=low, end=high, group_by=group_by, period=period, filters=peer_filters, as_of=as_of
+            start=low, end=high, group_by=group_by, period=period, filters=peer_filters, as_of=as_of,
+            split="category" if split else None, split_within=(low, high) if split else None,
         )  # fmt: skip
         if sums_of is None:
             sums = engine.fetch_sums(session, metrics, query, window, UNSCOPED, context_for)
         else:
             sums = sums_of(query, window, context_for)
-        by_key = {metric.key: metric for metric in metrics}
-        return {(row.kpi, row.group_id): (row, engine.value_of(by_key[row.kpi], row, None)) for row in sums}
+        if not split:
+            return {(row.kpi, row.group_id): (row, engine.value_of(by_key[row.kpi], row, None), None) for row in sums}
+        return _adjusted_values(sums, by_key)
 
     current, previous = values(start, end), values(previous_start, previous_end)
     team_values = values(start, end, "team")
@@ -215,7 +243,32 @@ def compute_scorecards(
         min_sample=min_sample,
         kpis=tuple(_kpis(metrics, in_force)),
         technicians=tuple(_ranked(_standings(rows, metrics, listed, min_sample, _technician_view(scope)))),
+        adjust=adjust,
     )
+
+
+def _adjusted_values(sums: Sequence[engine.GroupSums], by_key: dict[str, Metric]) -> dict[tuple[str, str], Any]:
+    """Values per (KPI, technician) from ``sums`` split by category, each rate with its job-mix fields.
+
+    The sums are every technician's of the company (peers), so the rate per category over all of them
+    is the company's (:func:`kpi_core.kpis.honest.category_rates`)."""
+    rates = honest.category_rates(sums)
+    mix = honest.job_mix(sums)
+    company: dict[str, list[float]] = {}
+    for row in sums:
+        total = company.setdefault(row.kpi, [0.0, 0.0])
+        total[0] += row.numerator
+        total[1] += row.denominator
+    found = {}
+    for row in segments.merged_categories(sums):
+        metric = by_key[row.kpi]
+        value = engine.value_of(metric, row, None)
+        fields = honest.adjusted(value, metric, mix.get((row.kpi, row.group_id, row.period_start)), rates)
+        numerator, denominator = company[row.kpi]
+        ratio = fields["ratio"]
+        fields["adjusted"] = ratio * numerator / denominator if ratio is not None and denominator > 0 else None
+        found[(row.kpi, row.group_id)] = (row, value, fields)
+    return found
 
 
 def points_of(value: float | None, target: Any, direction: str) -> float | None:
@@ -278,11 +331,14 @@ def _contributions(
         found = values.get((metric.key, group_id))
         value = found[1].value if found else None
         sample = found[0].denominator if found else 0.0
-        status = status_of(value, target, metric.direction)
+        mix = (found[2] if found else None) or {}
+        adjusted = mix.get("adjusted")
+        judged = adjusted if adjusted is not None else value
+        status = status_of(judged, target, metric.direction)
         if minimum is not None and value is not None and sample < minimum.get(metric.key, 0):
             status = INSUFFICIENT
         weight = float(target.weight) if target is not None else 0.0
-        points = points_of(value, target, metric.direction)
+        points = points_of(judged, target, metric.direction)
         team_found = (team_values or {}).get((metric.key, str(team_id))) if team_id is not None else None
         items.append(
             Contribution(
@@ -296,6 +352,9 @@ def _contributions(
                 sample,
                 team_value=team_found[1].value if team_found else None,
                 target=Threshold(float(target.green), float(target.amber)) if target is not None else None,
+                expected=mix.get("expected"),
+                ratio=mix.get("ratio"),
+                adjusted=adjusted,
             )
         )
     return items
@@ -318,11 +377,11 @@ def _standings(
     for metric in metrics:
         higher = metric.direction != "lower"
         eligible = {
-            row.technician_id: part.value
+            row.technician_id: part.judged
             for row in rows
             for part in row.contributions
             if part.kpi == metric.key
-            and part.value is not None
+            and part.judged is not None
             and row.sample >= min_sample
             and part.status != INSUFFICIENT
         }

@@ -395,10 +395,12 @@ def scorecards_answer(
     ttl: int = 86400,
     status_min_sample: int = scorecards.DEFAULT_STATUS_MIN_SAMPLE,
     now: datetime | None = None,
+    adjust: str | None = None,
 ) -> Answer:
     """The scorecards (:func:`kpi_core.kpis.scorecards.compute_scorecards`) as JSON, from the cache when
     it has them. They cover the previous window too, and list technicians: a technician added, renamed,
-    moved or (de)activated changes the key."""
+    moved or (de)activated changes the key. ``adjust`` is ``category`` (fair by job mix), ``none``, or
+    None for what the admins' setting ``core.rank_by_job_mix`` says."""
     filters = filters or q.Filters()
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
     metrics = resolve_metrics(plugins, kpis)
@@ -406,6 +408,10 @@ def scorecards_answer(
     # Technicians over both windows, and teams over the current one (their values beside each KPI).
     months = len(segments.local_months(previous_start, previous_end)) + 2 * len(segments.local_months(start, end))
     settings = setting_values(session, plugins)
+    if adjust is None:
+        by_mix = settings.get(scorecards.RANK_BY_JOB_MIX)
+        adjust = "category" if by_mix is not None and by_mix.value else "none"
+    adjusted = None if adjust == "none" else adjust
     in_force = targets.effective_targets(session, plugins)
     roster = session.execute(select(func.count(Technician.id), func.max(Technician.updated_at))).one()
     question = {
@@ -417,6 +423,7 @@ def scorecards_answer(
         "min_sample": min_sample,
         "status_min_sample": status_min_sample,
         "technicians": [roster[0], str(roster[1])],
+        "adjust": adjusted,
     }
     window = scorecards.one_bucket(previous_start, end, period, zone)
     # Facts whose outcome window is open are pending, as in KPI values (judged at ``now``, to the hour).
@@ -449,6 +456,7 @@ def scorecards_answer(
         sums_of=sums_of,
         status_min_sample=status_min_sample,
         as_of=as_of,
+        adjust=adjusted,
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":"), allow_nan=False).encode()
     if cache is None:

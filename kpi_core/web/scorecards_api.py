@@ -21,6 +21,7 @@ blp = Blueprint(
     "scorecards", __name__, url_prefix="/api/v1/scorecards", description="Technicians' composite scores and ranks"
 )
 
+ADJUST_CHOICES = ("category", "none")
 HOW = scorecards.__doc__.split("\n\n", 1)[1] if scorecards.__doc__ else ""
 
 
@@ -34,6 +35,13 @@ class ScorecardQuerySchema(RangeSchema):
     min_sample = fields.Integer(
         validate=validate.Range(min=0, max=100_000),
         metadata={"description": "Completed jobs needed to be ranked (default KPI_MIN_SAMPLE)"},
+    )
+    adjust = fields.String(
+        validate=validate.OneOf(ADJUST_CHOICES),
+        metadata={
+            "description": "category: judge and rank each rate fairly by job mix (against the rate expected from the "
+            "technician's job categories); none: as observed. Default: the setting core.rank_by_job_mix"
+        },
     )
 
 
@@ -86,6 +94,19 @@ class ContributionSchema(Schema):
     target = fields.Nested(
         ThresholdSchema, required=True, allow_none=True, metadata={"description": "The target that applies"}
     )
+    expected = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Fair by job mix (rates): the rate expected from the technician's job categories"},
+    )
+    ratio = fields.Float(required=True, allow_none=True, metadata={"description": "Fair by job mix: value / expected"})
+    adjusted = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Fair by job mix: ratio x the company's rate; points, status and ranks use it when given"
+        },
+    )
 
 
 class TechnicianScoreSchema(Schema):
@@ -125,6 +146,11 @@ class ScorecardsSchema(Schema):
     min_sample = fields.Integer(required=True)
     kpis = fields.List(fields.Nested(ScorecardKpiSchema), required=True)
     technicians = fields.List(fields.Nested(TechnicianScoreSchema), required=True)
+    adjust = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"enum": ["category", None], "description": "category: judged fairly by job mix; null: as observed"},
+    )
 
 
 @blp.route("")
@@ -157,5 +183,6 @@ class Scorecards(MethodView):
             ttl=state.settings.cache_ttl,
             status_min_sample=state.settings.status_min_sample,
             now=state.clock(),
+            adjust=args.get("adjust"),
         )
         return answer_response(answer)

@@ -145,3 +145,32 @@ def test_the_drilldowns_reasons_are_the_apis(login, page, server):
     for reason in summary["reasons"]:
         shown = why.locator(f"[data-reason='{reason['code']}']").inner_text()
         assert shown == f"{reason['label']}: {reason['facts']:,}"
+
+
+def test_a_leaderboard_compares_fairly_by_job_mix_when_asked(login, page, server, screenshot):
+    login("admin")
+    board = page.locator("kpi-leaderboard-widget").filter(has=page.locator("[data-widget='quality.leaderboard']"))
+    board.locator("tbody tr[data-technician]").first.wait_for()
+    toggle = board.locator("input[data-fair]")
+    assert not toggle.is_checked()  # the admins' setting is off by default
+    with page.expect_response(lambda response: "/api/v1/scorecards?" in response.url) as answer:
+        toggle.check()
+    page.wait_for_url(lambda url: "fair=1" in url)
+    body = answer.value.json()
+    assert body["adjust"] == "category"
+    board.locator("[data-expected]").first.wait_for()
+    assert "fairly by job mix" in board.locator("p.hint").first.inner_text()
+    # The board's order is the API's fair ranks on its KPI.
+    kpi = board.locator("td[data-kpi]").first.get_attribute("data-kpi")
+    ranked = sorted(
+        (part["rank"], row["technician_id"])
+        for row in body["technicians"]
+        for part in row["contributions"]
+        if part["kpi"] == kpi and part["rank"] is not None
+    )
+    shown = [
+        int(row.get_attribute("data-technician"))
+        for row in board.locator("tbody tr[data-rank]:not([data-rank=''])").all()
+    ]
+    assert shown == [technician for _rank, technician in ranked][: len(shown)]
+    screenshot("leaderboard-fair", full_page=False)

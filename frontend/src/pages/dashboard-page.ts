@@ -248,6 +248,7 @@ export class DashboardPage extends LitElement {
       team: Number(values.get("team")) || null,
       technician: Number(values.get("technician")) || null,
       category: String(values.get("category") || "") || null,
+      fair: this.filters.fair,
     };
     if (next.end <= next.start) next.end = addDays(next.start, 1);
     navigate(`/dashboard?${filtersToParams(next)}`);

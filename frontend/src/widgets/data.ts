@@ -97,7 +97,13 @@ export async function loadDashboardData(
     ],
     [
       "scorecards",
-      widgets.some((widget) => widget.type === "leaderboard") ? api.get<Scorecards>("/api/v1/scorecards", query) : null,
+      widgets.some((widget) => widget.type === "leaderboard")
+        ? api.get<Scorecards>("/api/v1/scorecards", {
+            ...query,
+            // Fair by job mix, as observed, or (not asked) as the admins' setting says.
+            adjust: filters.fair === null ? undefined : filters.fair ? "category" : "none",
+          })
+        : null,
     ],
   ];
   const [kpis, targets] = await Promise.all([

@@ -8,7 +8,8 @@ import { formatCount, formatKpi, formatScore, formatSigned } from "../format";
 import type { Contribution, ScorecardRow, Scorecards } from "../types";
 import { WidgetBase } from "./base";
 import { emptyFor, type DashboardData } from "./data";
-import { periodStartOf } from "../filters";
+import { filtersToParams, periodStartOf } from "../filters";
+import { navigate } from "../router";
 import { fileName, kpiCell, kpiHeader, rangeSlug, round, type Download } from "../components/download";
 
 const SHOWN = 10;
@@ -22,6 +23,20 @@ export class LeaderboardWidget extends WidgetBase {
       }
       button {
         margin-top: 0.5rem;
+      }
+      .fair label {
+        display: inline-flex;
+        align-items: center;
+        gap: 0.5rem;
+        min-height: 44px;
+        font-weight: 600;
+      }
+      .fair input {
+        width: 1.25rem;
+        height: 1.25rem;
+      }
+      .fair .hint {
+        margin-top: 0;
       }
       /* On a phone each technician is a card: rank and name, then score and every metric. */
       @container (max-width: 36rem) {
@@ -128,7 +143,10 @@ export class LeaderboardWidget extends WidgetBase {
     const shown = this.all ? ranked : ranked.slice(0, SHOWN);
     const metrics = this.spec.metrics;
     const single = cards.technicians.length === 1 ? cards.technicians[0] : null;
-    return html`<p class="hint">Ranked by ${this.label(this.rankedBy)}</p>
+    const fair = cards.adjust === "category";
+    const rate = data.kpis.get(this.rankedBy)?.kind === "rate"; // a mean has no rate per category to expect
+    return html`<p class="hint">Ranked by ${this.label(this.rankedBy)}${fair && rate ? ", fairly by job mix" : ""}</p>
+      ${single || !rate ? "" : this.fairToggle(data, fair)}
       ${single ? this.standing(single) : ""}
       <div class="table-wrap cards">
         <table>
@@ -161,6 +179,25 @@ export class LeaderboardWidget extends WidgetBase {
             ${this.all ? "Show the top ten" : `Show all ${formatCount(ranked.length)}`}
           </button>`
         : ""}`;
+  }
+
+  /**
+   * "Compare fairly by job mix": each rate is judged against the rate the technician's mix of job
+   * categories would give at the company's rate for each category (the API's adjust=category).
+   */
+  private fairToggle(data: DashboardData, fair: boolean): TemplateResult {
+    const toggle = (event: Event) => {
+      const checked = (event.target as HTMLInputElement).checked;
+      navigate(`${location.pathname}?${filtersToParams({ ...data.filters, fair: checked })}`);
+    };
+    return html`<div class="fair">
+      <label><input type="checkbox" data-fair .checked=${fair} @change=${toggle} /> Compare fairly by job mix</label>
+      <p class="hint">
+        ${fair
+          ? "Each rate is judged against what the technician's mix of job categories would give at the company's rate for each category, so hard jobs do not count against anyone."
+          : "Tick to judge each rate against the technician's mix of job categories, so that someone doing mostly hard jobs is not ranked below someone doing easy ones."}
+      </p>
+    </div>`;
   }
 
   protected download(data: DashboardData): Download | null {
@@ -202,8 +239,12 @@ export class LeaderboardWidget extends WidgetBase {
       </td>
       ${this.spec.metrics.map((key) => {
         const part = this.partOf(row, key);
+        const kpi = data.kpis.get(key);
         return html`<td class="num status-${part?.status ?? "none"}" data-kpi=${key} data-value=${part?.value ?? ""}>
-          ${formatKpi(part?.value, data.kpis.get(key))}
+          ${formatKpi(part?.value, kpi)}
+          ${part?.expected !== null && part?.expected !== undefined
+            ? html`<div class="hint" data-expected=${part.expected}>expected ${formatKpi(part.expected, kpi)}</div>`
+            : ""}
         </td>`;
       })}
       <td class="num" data-score=${row.score ?? ""}>${formatScore(row.score)}</td>
