@@ -209,6 +209,8 @@ def test_a_technician_gets_only_their_own_values(client, make_user, login, crew)
 
     assert [row["group_label"] for row in by_technician] == ["Bob"]
     assert (company["numerator"], company["denominator"]) == (1.0, 3.0)
+    # Their own numbers are never labelled as the company's.
+    assert company["group_label"] == "Your own jobs"
 
 
 def test_a_technician_filtering_on_another_technician_gets_nothing(client, make_user, login, crew):
@@ -226,6 +228,8 @@ def test_a_manager_gets_only_their_teams_values(client, make_user, login, crew):
     by_team = get_values(client, login("north-boss"), kpi=FTF, group_by="team").json
 
     assert [(row["group_label"], row["numerator"], row["denominator"]) for row in by_team] == [("North", 2.0, 4.0)]
+    (company,) = get_values(client, login("north-boss"), kpi=FTF, group_by="company").json
+    assert (company["group_label"], company["denominator"]) == ("Your teams", 4.0)
 
 
 # --- drill-down ----------------------------------------------------------------------------

@@ -212,6 +212,23 @@ def test_green_above_amber_is_rejected_where_lower_is_better(client, admin_heade
     assert counts(database) == before
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"green": 90, "amber": 80, "weight": 1}, "green"),  # typed as per cent: every value would turn red
+        ({"green": 0.9, "amber": 80, "weight": 1}, "amber"),
+        ({"green": 0.9, "amber": -0.1, "weight": 1}, "amber"),
+    ],
+)
+def test_a_rate_target_outside_zero_to_one_is_refused_naming_the_field(client, admin_headers, database, body, field):
+    before = counts(database)
+
+    response = put(client, admin_headers, RATE, body)
+    assert_422(response, field)
+    assert "between 0 and 1" in str(response.json["errors"]["json"][field])
+    assert counts(database) == before
+
+
 def test_green_may_equal_amber(client, admin_headers):
     assert put(client, admin_headers, DELAY, {"green": 15, "amber": 15, "weight": 1}).status_code == 201
 

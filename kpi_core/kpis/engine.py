@@ -181,8 +181,16 @@ def fetch_sums(
         return []
     result = session.execute(statement)
     at = {name: index for index, name in enumerate(result.keys())}  # rows read by position: no mapping per row
-    rows = [_sums_row(row, at, metrics, query.group_by, grid) for row in result]
+    whole = company_label(scope)
+    rows = [_sums_row(row, at, metrics, query.group_by, grid, whole) for row in result]
     return presentation_order(rows, metrics)
+
+
+def company_label(scope: Scope) -> str:
+    """What the one row of ``group_by=company`` covers, in words, for whoever asks: a technician's are
+    their own jobs and a manager's their teams', never the whole company's."""
+    role = scope.principal.role if scope.principal is not None else None
+    return {"technician": "Your own jobs", "manager": "Your teams"}.get(role or "", "Company")
 
 
 def presentation_order(rows: list[GroupSums], metrics: Sequence[Metric]) -> list[GroupSums]:
@@ -364,7 +372,9 @@ def _labelled(facts: Any, group_by: str) -> Select[Any]:
     return select(facts)
 
 
-def _sums_row(row: Any, at: dict[str, int], metrics: Sequence[Metric], group_by: str, grid: PeriodGrid) -> GroupSums:
+def _sums_row(
+    row: Any, at: dict[str, int], metrics: Sequence[Metric], group_by: str, grid: PeriodGrid, whole: str = "Company"
+) -> GroupSums:
     gk = row[at["gk"]]
     if group_by == "technician":
         group_id, label = str(gk), row[at["label"]] or f"Technician {gk}"
@@ -374,7 +384,7 @@ def _sums_row(row: Any, at: dict[str, int], metrics: Sequence[Metric], group_by:
     elif group_by == "category":
         group_id, label = str(gk), str(gk)
     else:
-        group_id, label = q.COMPANY, "Company"
+        group_id, label = q.COMPANY, whole
     return GroupSums(
         metrics[row[at["kpi"]]].key,
         group_id,
