@@ -38,7 +38,7 @@ from kpi_core.storage import versions
 from kpi_core.storage.models import Technician
 from kpi_core.storage.types import utcnow
 
-KEY_VERSION = 3
+KEY_VERSION = 4  # 4: a scoped caller's company row is labelled for them ("Your own jobs")
 """Bump when the cached JSON's shape changes, so old entries are not read."""
 
 
