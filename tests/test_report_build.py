@@ -3,7 +3,10 @@ evaluations' summary, spec validation, safe file names, and the core.report job 
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -13,8 +16,10 @@ from kpi_core.accounts.permissions import Principal
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.errors import Invalid
 from kpi_core.jobs.context import JobContext
-from kpi_core.kpis import engine
+from kpi_core.kpis import service
+from kpi_core.kpis.honest import Honesty
 from kpi_core.kpis.query import Filters, KpiQuery
+from kpi_core.reports import job as report_job
 from kpi_core.reports.build import build_report_data
 from kpi_core.reports.filenames import ascii_file_name, content_disposition, safe_file_name
 from kpi_core.reports.job import render_report
@@ -89,17 +94,26 @@ def spec(**fields) -> ReportSpec:
     return ReportSpec(**{**values, **fields})
 
 
-def build(database, plugins, settings, report_spec: ReportSpec, scope: Scope = UNSCOPED):
+def build(database, plugins, settings, report_spec: ReportSpec, scope: Scope = UNSCOPED, *, now=NOW, **options):
+    """The report as made at ``now`` (the report's clock: values are judged then)."""
     with database.session(write=False) as session:
         return build_report_data(
-            session, plugins, report_spec, zone=settings.zone, scope=scope, generated_at=NOW, min_sample=1
+            session, plugins, report_spec, zone=settings.zone, scope=scope, generated_at=now, min_sample=1, **options
         )
+
+
+def _as_api_row(row) -> dict:
+    """A report's row as the values API writes it."""
+    fields = dict(vars(row))
+    fields["period_start"] = row.period_start.isoformat()
+    fields["period_end"] = row.period_end.isoformat()
+    return fields
 
 
 # --- values ---------------------------------------------------------------------------------------
 
 
-def test_every_level_holds_exactly_what_the_kpi_engine_answers(database, plugins, settings, crew):
+def test_every_level_holds_exactly_what_the_values_api_answers(database, plugins, settings, crew):
     report_spec = spec(group_by="category")
     data = build(database, plugins, settings, report_spec)
 
@@ -107,10 +121,12 @@ def test_every_level_holds_exactly_what_the_kpi_engine_answers(database, plugins
     with database.session(write=False) as session:
         for level in data.values:
             query = KpiQuery(report_spec.start, report_spec.end, report_spec.kpis, level, "month")
-            expected = engine.compute_values(session, plugins, query, zone=settings.zone)
-            assert [tuple(vars(row).values()) for row in data.rows(level)] == [
-                tuple(vars(value).values()) for value in expected
+            answer = service.kpi_values(session, plugins, query, zone=settings.zone, honesty=Honesty(now=NOW))
+            expected = [
+                {**row, "group_label": "Company" if level == "company" else row["group_label"]}
+                for row in answer.dicts()
             ]
+            assert [_as_api_row(row) for row in data.rows(level)] == expected
     assert data.rows() == data.rows("category")
     assert [metric.key for metric in data.metrics] == [FTF, RATING, EVALUATION]
     assert (data.title, data.timezone, data.generated_at) == ("Q1", settings.timezone, NOW)
@@ -171,6 +187,95 @@ def test_the_report_data_carries_the_companys_currency(database, plugins, settin
         )
 
     assert data.currency == "EUR"
+
+
+# --- how far each value can be trusted (issue #17) --------------------------------------------------
+
+
+def add_job(database, technician: int, completed: datetime, ref: str, *, rating: int | None = None) -> None:
+    with database.session() as session:
+        job = Job(external_ref=ref, technician_id=technician, category="plumbing", status="completed",
+                  completed_at=completed)  # fmt: skip
+        session.add(job)
+        session.flush()
+        if rating is not None:
+            session.add(Feedback(job_id=job.id, rating=rating, received_at=completed))
+
+
+def by_key(data, level: str = "company") -> dict:
+    return {(row.kpi, row.period_start): row for row in data.rows(level)}
+
+
+def test_a_value_on_fewer_jobs_than_the_kpis_minimum_gets_no_colour(database, plugins, settings, crew):
+    small = by_key(build(database, plugins, settings, spec(kpis=(FTF,)), status_min_sample=10))
+    enough = by_key(build(database, plugins, settings, spec(kpis=(FTF,)), status_min_sample=2))
+
+    january = (FTF, date(2026, 1, 1))  # Ada's and Bob's jobs
+    assert (small[january].denominator, small[january].status, small[january].certain) == (2.0, "insufficient", None)
+    assert enough[january].status in ("green", "amber", "red")
+
+
+def test_the_report_names_what_each_kpi_counts_and_the_sample_a_status_needs(database, plugins, settings, crew):
+    data = build(database, plugins, settings, spec(), status_min_sample=12)
+
+    ftf, rating, evaluation_score = data.metrics
+    assert (ftf.facts, ftf.min_sample, ftf.pending_reason) == ("jobs", 12, "Callback window still open")
+    assert (rating.facts, rating.pending_reason) == ("jobs", "")
+    assert evaluation_score.facts == "evaluations"
+
+
+def test_a_month_whose_callback_window_is_still_open_is_provisional_with_its_jobs_pending(
+    database, plugins, settings, crew
+):
+    add_job(database, crew["ada"], datetime(2026, 3, 25, 12, tzinfo=UTC), "late-march")
+    report_spec = spec(kpis=(FTF,), end=date(2026, 4, 1))
+
+    data = by_key(build(database, plugins, settings, report_spec, now=datetime(2026, 4, 10, 9, tzinfo=UTC)))
+    settled = by_key(build(database, plugins, settings, report_spec, now=datetime(2026, 5, 1, 9, tzinfo=UTC)))
+
+    march = data[(FTF, date(2026, 3, 1))]
+    assert (march.complete, march.provisional, march.pending, march.value) == (True, True, 1.0, None)
+    assert data[(FTF, date(2026, 2, 1))].provisional is False  # February's windows closed in March
+    later = settled[(FTF, date(2026, 3, 1))]
+    assert (later.provisional, later.pending, later.denominator) == (False, 0.0, 1.0)
+
+
+def test_a_month_under_way_is_not_complete_and_neither_is_the_report(database, plugins, settings, crew):
+    add_job(database, crew["ada"], datetime(2026, 3, 3, 12, tzinfo=UTC), "early-march", rating=4)
+    report_spec = spec(kpis=(RATING,), end=date(2026, 3, 11))  # month_to_date on 10 March
+    now = datetime(2026, 3, 10, 15, tzinfo=UTC)
+
+    data = build(database, plugins, settings, report_spec, now=now)
+    ended = build(database, plugins, settings, report_spec, now=datetime(2026, 3, 11, 0, 30, tzinfo=UTC))
+
+    rows = by_key(data)
+    march = rows[(RATING, date(2026, 3, 1))]
+    assert (march.period_end, march.complete, march.value) == (date(2026, 3, 11), False, 4.0)
+    assert rows[(RATING, date(2026, 2, 1))].complete is True
+    assert data.complete is False
+    assert ended.complete is True and by_key(ended)[(RATING, date(2026, 3, 1))].complete is True
+
+
+def test_a_month_to_date_report_s_file_says_so_far(database, settings, crew):
+    add_job(database, crew["ada"], datetime(2026, 3, 3, 12, tzinfo=UTC), "early-march", rating=4)
+    report_id = add_report(database, spec(format="csv_wide", kpis=(RATING,), start=date(2026, 3, 1),
+                                          end=date(2026, 3, 11)))  # fmt: skip
+
+    with freeze_report_clock(datetime(2026, 3, 10, 15, tzinfo=UTC)):
+        render_report(JobContext(engine=database.engine, settings=settings), report_id)
+
+    with database.session(write=False) as session:
+        content = session.get(ReportFile, report_id).content.decode("utf-8-sig")
+    [row] = list(csv.DictReader(io.StringIO(content)))
+    assert (row["Period complete"], row["Average customer rating (status)"]) == ("no", "too few jobs")
+
+
+@contextmanager
+def freeze_report_clock(instant: datetime):
+    """The report job's clock stopped at ``instant`` (its values are judged then)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report_job, "utcnow", lambda: instant)
+        yield
 
 
 # --- evaluations --------------------------------------------------------------------------------

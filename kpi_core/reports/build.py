@@ -1,17 +1,20 @@
 """Builds the one ReportData every format renders, from the KPI engine and the evaluations.
 
-Values come from :func:`kpi_core.kpis.engine.compute_values`, the function
+Values come from :func:`kpi_core.kpis.service.kpi_values`, the function
 behind ``GET /api/v1/kpis/values``, so a report shows exactly the numbers
-the API answers for the same query and the same user. Every report carries
-the requested ``group_by`` level and the company, team and technician
-levels (each one SQL statement), so any format can draw summaries.
+the API answers for the same query and the same user, with the same word on
+how far each can be trusted (``complete``, ``provisional``/``pending``,
+``status`` ``insufficient``, ``certain``: :mod:`kpi_core.kpis.honest`),
+judged at the moment the report is made. Every report carries the requested
+``group_by`` level and the company, team and technician levels (each one
+SQL statement), so any format can draw summaries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, replace
-from datetime import datetime
+from dataclasses import fields, replace
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,10 +22,12 @@ from sqlalchemy import and_, exists, func, not_, select
 from sqlalchemy.orm import Session, aliased
 
 from kpi_core.accounts.scope import Scope
-from kpi_core.kpis import engine
+from kpi_core.kpis import honest, service
+from kpi_core.kpis.context import stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
 from kpi_core.kpis.query import COMPANY
 from kpi_core.kpis.scorecards import DEFAULT_MIN_SAMPLE, compute_scorecards
+from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE
 from kpi_core.plugins import PluginHost
 from kpi_core.reports.coverage import describe_coverage
 from kpi_core.reports.data import EvaluationSummary, MetricInfo, ReportData, ScorecardRow, ValueRow
@@ -46,20 +51,29 @@ def build_report_data(
     scope: Scope,
     generated_at: datetime,
     min_sample: int | None = None,
+    status_min_sample: int = DEFAULT_STATUS_MIN_SAMPLE,
     progress: Progress | None = None,
     currency: str = "USD",
 ) -> ReportData:
-    """Everything the report shows, as ``scope`` may see it, money in ``currency`` (ISO 4217)."""
-    target_for = engine.stored_targets(session, plugins)
+    """Everything the report shows, as ``scope`` may see it, money in ``currency`` (ISO 4217).
+
+    Values are judged at ``generated_at``: a period not over then is not
+    ``complete``, facts whose outcome window is open then are ``pending``.
+    ``min_sample`` is the fewest jobs for a technician to be ranked;
+    ``status_min_sample`` the fewest facts for a value to get a status (a
+    KPI may declare its own), as ``KPI_MIN_SAMPLE`` and
+    ``KPI_STATUS_MIN_SAMPLE`` set them.
+    """
     coverage = describe_coverage(session, spec.filters, scope)
+    honesty = honest.Honesty(now=generated_at, min_sample=status_min_sample)
     levels = list(dict.fromkeys((spec.group_by, *SUMMARY_LEVELS)))
     values: dict[str, tuple[ValueRow, ...]] = {}
     for number, level in enumerate(levels):
         query = replace(spec.query, group_by=level)
-        rows = engine.compute_values(session, plugins, query, zone=zone, scope=scope, target_for=target_for)
+        answer = service.kpi_values(session, plugins, query, zone=zone, scope=scope, honesty=honesty)
         # The "company" level is whatever the report covers: a manager's is their teams, named so.
         relabel = {"group_label": coverage.label} if level == COMPANY else {}
-        values[level] = tuple(ValueRow(**{**asdict(row), **relabel}) for row in rows)
+        values[level] = tuple(_value_row({**row, **relabel}) for row in answer.dicts())
         if progress is not None:
             progress(1 + 6 * (number + 1) // len(levels), f"computed the {level} values")
     return ReportData(
@@ -70,16 +84,57 @@ def build_report_data(
         period=spec.period,
         start=spec.start,
         end=spec.end,
-        metrics=tuple(
-            MetricInfo(metric.key, metric.label, metric.unit, metric.direction, metric.kind, metric.formula)
-            for metric in resolve_metrics(plugins, spec.kpis)
-        ),
+        metrics=_metric_infos(session, plugins, spec, status_min_sample),
         values=values,
         filters=coverage.filters,
-        scorecards=_scorecards(session, plugins, spec, zone=zone, scope=scope, min_sample=min_sample),
+        scorecards=_scorecards(
+            session,
+            plugins,
+            spec,
+            zone=zone,
+            scope=scope,
+            min_sample=min_sample,
+            status_min_sample=status_min_sample,
+            as_of=honest.judged_at(generated_at),
+        ),
         evaluations=evaluation_summaries(session, spec, scope),
         scope=coverage.label,
         currency=currency,
+        complete=honest.is_complete(spec.end, zone, generated_at),
+    )
+
+
+_ROW_FIELDS = tuple(item.name for item in fields(ValueRow))
+
+
+def _value_row(row: dict[str, Any]) -> ValueRow:
+    """A row of the values API's answer as a report's row (dates parsed, comparisons left out)."""
+    found = {name: row[name] for name in _ROW_FIELDS if name in row}
+    found["period_start"] = date.fromisoformat(row["period_start"])
+    if row.get("period_end") is not None:
+        found["period_end"] = date.fromisoformat(row["period_end"])
+    return ValueRow(**found)
+
+
+def _metric_infos(
+    session: Session, plugins: PluginHost, spec: ReportSpec, status_min_sample: int
+) -> tuple[MetricInfo, ...]:
+    """The report's KPIs with what a reader needs to judge their values: what the sample counts, its
+    minimum for a status, and why a fact may be pending (with the plugin settings in force)."""
+    context_for = stored_contexts(session, plugins)
+    return tuple(
+        MetricInfo(
+            metric.key,
+            metric.label,
+            metric.unit,
+            metric.direction,
+            metric.kind,
+            metric.formula,
+            source=metric.source,
+            min_sample=metric.min_sample_of(context_for(metric), status_min_sample),
+            pending_reason=metric.outcome_window_label if metric.outcome_window_of(context_for(metric)) else "",
+        )
+        for metric in resolve_metrics(plugins, spec.kpis)
     )
 
 
@@ -145,8 +200,11 @@ def _scorecards(
     zone: ZoneInfo,
     scope: Scope,
     min_sample: int | None,
+    status_min_sample: int,
+    as_of: datetime,
 ) -> tuple[ScorecardRow, ...]:
-    """The technicians' scorecards over the whole range, on the report's KPIs (the scorecard API's numbers).
+    """The technicians' scorecards over the whole range, on the report's KPIs (the scorecard API's numbers,
+    outcome windows judged ``as_of`` as the values are).
 
     ``contributions`` are each KPI's share of the score (they add up to it).
     """
@@ -161,6 +219,8 @@ def _scorecards(
         filters=spec.filters,
         kpis=spec.kpis,
         min_sample=DEFAULT_MIN_SAMPLE if min_sample is None else min_sample,
+        status_min_sample=status_min_sample,
+        as_of=as_of,
     )
     return tuple(
         ScorecardRow(

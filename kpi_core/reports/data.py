@@ -17,7 +17,14 @@ GROUP_LEVELS = ("company", "team", "technician", "category")
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """A KPI as a report shows it."""
+    """A KPI as a report shows it.
+
+    ``source`` is what its sample counts (``jobs`` or ``evaluations``);
+    ``min_sample`` the fewest of them a value needs for a green, amber or red
+    status (None: not known); ``pending_reason`` why a fact may be left out as
+    pending, in words (the metric's ``outcome_window_label``, e.g. "Callback
+    window still open"), empty for a KPI whose facts are settled at once.
+    """
 
     key: str
     label: str
@@ -25,11 +32,37 @@ class MetricInfo:
     direction: str
     kind: str
     formula: str
+    source: str = "jobs"
+    min_sample: int | None = None
+    pending_reason: str = ""
+
+    @property
+    def facts(self) -> str:
+        """What the sample counts, in words ("jobs", "evaluations"): "too few jobs"."""
+        return "evaluations" if self.source == "evaluations" else "jobs"
+
+
+INSUFFICIENT = "insufficient"
+"""The status of a value whose sample is below its KPI's minimum: shown as "too few jobs", never coloured."""
 
 
 @dataclass(frozen=True)
 class ValueRow:
-    """One KPI value for one group and period (``status``: green, amber, red or None)."""
+    """One KPI value for one group and period, and how far it can be trusted: the values API's row.
+
+    - ``status``: green, amber or red against the target; ``insufficient``
+      where the sample is below the KPI's minimum ("too few jobs", no
+      colour); None without a value or a target.
+    - ``ci_low``/``ci_high``: the 95 % Wilson interval of a rate (None for
+      means); ``certain``: whether it lies wholly inside the band of the
+      status (False: borderline; None without an interval or a status).
+    - ``period_end``: the period's end (exclusive local date; None where not
+      known); ``complete``: whether it had ended when the report was made
+      (else the value is "so far").
+    - ``pending``: facts left out because their outcome was not known yet
+      (a first-time fix whose callback window is open); ``provisional``:
+      there are some, so the value can still change.
+    """
 
     kpi: str
     group_id: str
@@ -41,6 +74,11 @@ class ValueRow:
     ci_low: float | None = None
     ci_high: float | None = None
     status: str | None = None
+    period_end: date | None = None
+    complete: bool = True
+    provisional: bool = False
+    pending: float = 0.0
+    certain: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +122,9 @@ class ReportData:
     (a manager's report names the manager's teams even when none was
     chosen). ``currency`` is the company's ISO 4217 code, for values whose
     metric unit is ``"currency"`` (``kpi_core.currencies`` rounds and writes
-    amounts in it).
+    amounts in it). ``complete`` says whether the range had ended when the
+    report was made (``generated_at``): a range under way, such as
+    ``month_to_date``, is reported "so far".
     """
 
     title: str
@@ -101,6 +141,7 @@ class ReportData:
     evaluations: tuple[EvaluationSummary, ...] = ()
     scope: str = "Company"
     currency: str = "USD"
+    complete: bool = True
 
     def rows(self, level: str | None = None) -> tuple[ValueRow, ...]:
         """Rows at ``level`` (the requested ``group_by`` by default)."""

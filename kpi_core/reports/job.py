@@ -86,6 +86,7 @@ def render_report(context: JobContext, report_run_id: int) -> dict[str, Any]:
             scope=scope,
             generated_at=utcnow(),
             min_sample=context.settings.min_sample,
+            status_min_sample=context.settings.status_min_sample,
             progress=context.progress,
             currency=context.settings.currency,
         )
