@@ -11,6 +11,7 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from kpi_core.currencies import decimals
+from kpi_core.reports.data import INSUFFICIENT
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """Leading characters that make Excel, LibreOffice or Sheets treat a cell as a formula (OWASP)."""
@@ -84,6 +85,39 @@ def kpi_part(value: float | None, unit: str, currency: str) -> str:
     if unit == "currency":
         return fixed(value, decimals(currency), keep_zeros=True)
     return fixed(value, PART_DECIMALS)
+
+
+def margin(value: float | None, low: float | None, high: float | None, unit: str) -> str:
+    """A rate's 95 % margin in percentage points, to one decimal (``3.3`` for "± 3.3 pp"), as the
+    dashboard shows it: the wider side of the (not symmetric) Wilson interval. Empty for a mean or
+    where there is no interval."""
+    if unit != "ratio" or value is None or low is None or high is None:
+        return ""
+    return fixed(max(value - low, high - value) * 100, RATE_DECIMALS)
+
+
+def status_words(
+    status: str | None, *, has_value: bool, complete: bool = True, certain: bool | None = None, facts: str = "jobs"
+) -> str:
+    """A value's status as the dashboard words it: its colour ("amber so far" while the period is under
+    way, ", borderline" where the margin crosses a threshold), "too few jobs" below the KPI's minimum
+    sample, "no target" for a value without one; empty without a value. Neutralised like any text."""
+    if status is None:
+        return "no target" if has_value else ""
+    if status == INSUFFICIENT:
+        return f"too few {facts}"
+    words = status if complete else f"{status} so far"
+    return text(f"{words}, borderline" if certain is False else words)
+
+
+def yes_no(flag: bool | None) -> str:
+    """A flag for a reader: ``yes``, ``no``, or empty where it does not apply."""
+    return "" if flag is None else ("yes" if flag else "no")
+
+
+def true_false(flag: bool | None) -> str:
+    """A flag for a script: ``true``, ``false`` (read as booleans by pandas, R and DuckDB), or empty."""
+    return "" if flag is None else ("true" if flag else "false")
 
 
 def fixed(value: float, places: int, *, keep_zeros: bool = False) -> str:

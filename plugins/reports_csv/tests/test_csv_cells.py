@@ -7,7 +7,18 @@ import io
 import math
 
 import pytest
-from reports_csv.cells import fixed, kpi_part, kpi_value, neutralise, text, unit_label
+from reports_csv.cells import (
+    fixed,
+    kpi_part,
+    kpi_value,
+    margin,
+    neutralise,
+    status_words,
+    text,
+    true_false,
+    unit_label,
+    yes_no,
+)
 
 
 @pytest.mark.parametrize("trigger", ["=", "+", "-", "@", "\t", "\r"])
@@ -155,3 +166,37 @@ def test_non_finite_numbers_are_refused(bad):
         kpi_value(bad, "stars", "USD")
     with pytest.raises(ValueError, match="finite"):
         kpi_part(bad, "ratio", "USD")
+
+
+# How far a value can be trusted, in words (issue #17)
+
+
+@pytest.mark.parametrize(
+    ("status", "complete", "certain", "expected"),
+    [
+        ("green", True, True, "green"),
+        ("amber", False, True, "amber so far"),
+        ("red", True, False, "red, borderline"),
+        ("amber", False, False, "amber so far, borderline"),
+        ("insufficient", False, None, "too few jobs"),
+        (None, True, None, "no target"),
+    ],
+)
+def test_a_status_is_worded_as_the_dashboard_words_it(status, complete, certain, expected):
+    assert status_words(status, has_value=True, complete=complete, certain=certain) == expected
+
+
+def test_a_status_in_words_is_neutralised():
+    assert status_words("=1+1", has_value=True) == "'=1+1"
+
+
+def test_a_margin_is_the_wider_side_of_the_interval_in_points_and_only_for_rates():
+    assert margin(0.5, 0.45, 0.6, "ratio") == "10"
+    assert margin(0.945, 0.912, 0.966, "ratio") == "3.3"
+    assert margin(4.5, 4.0, 5.0, "stars") == ""
+    assert margin(None, 0.1, 0.2, "ratio") == margin(0.5, None, None, "ratio") == ""
+
+
+def test_flags_read_yes_no_for_people_and_true_false_for_scripts():
+    assert [yes_no(True), yes_no(False), yes_no(None)] == ["yes", "no", ""]
+    assert [true_false(True), true_false(False), true_false(None)] == ["true", "false", ""]

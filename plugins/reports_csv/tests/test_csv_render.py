@@ -16,7 +16,10 @@ from reports_csv.render import render_long, render_wide
 
 from kpi_core.reports.data import MetricInfo, ReportData, ValueRow
 
-FTF = MetricInfo("quality.first_time_fix_rate", "First-time fix rate", "ratio", "higher", "rate", "fixed / completed")
+FTF = MetricInfo(
+    "quality.first_time_fix_rate", "First-time fix rate", "ratio", "higher", "rate", "fixed / completed",
+    min_sample=10, pending_reason="Callback window still open",
+)  # fmt: skip
 RATING = MetricInfo("quality.customer_rating", "Customer rating", "stars", "higher", "mean", "mean of ratings")
 REVENUE = MetricInfo("productivity.revenue", "Revenue per job", "currency", "higher", "mean", "revenue / jobs")
 JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
@@ -34,6 +37,8 @@ def value_row(**overrides: Any) -> ValueRow:
         "ci_low": 0.3,
         "ci_high": 0.95,
         "status": "amber",
+        "period_end": FEB,
+        "certain": True,
     }
     return ValueRow(**(fields | overrides))
 
@@ -114,6 +119,13 @@ def test_long_row_carries_labels_units_and_exact_numbers():
         "ci_low": "30",
         "ci_high": "95",
         "status": "amber",
+        "period_end": "2026-02-01",
+        "complete": "true",
+        "margin": "45",
+        "status_label": "amber",
+        "certain": "true",
+        "provisional": "false",
+        "pending": "0",
     }
 
 
@@ -148,18 +160,24 @@ def test_wide_layout_header_names_each_kpi_with_its_unit_and_a_sample_column_in_
         "ID",
         "Technician",
         "Period start",
+        "Period complete",
         "First-time fix rate (%)",
+        "First-time fix rate (± pp)",
         "First-time fix rate (sample)",
+        "First-time fix rate (status)",
+        "First-time fix rate (jobs pending)",
         "Customer rating (stars)",
         "Customer rating (sample)",
+        "Customer rating (status)",
         "Revenue per job (USD)",
         "Revenue per job (sample)",
+        "Revenue per job (status)",
     ]
 
 
 def test_wide_layout_names_the_rows_by_what_they_are():
     report = dataclasses.replace(make_report([]), group_by="team")
-    assert parsed(render_wide, report)[0][:3] == ["ID", "Team", "Period start"]
+    assert parsed(render_wide, report)[0][:4] == ["ID", "Team", "Period start", "Period complete"]
 
 
 def test_wide_layout_has_one_row_per_group_and_period():
@@ -179,10 +197,15 @@ def test_wide_row_holds_each_kpis_value_and_denominator():
 
 
 def test_wide_layout_leaves_cells_of_a_missing_kpi_or_value_empty():
-    report = make_report([value_row(value=None, denominator=0.0)])
+    report = make_report([value_row(value=None, denominator=0.0, status=None)])
     (row,) = as_dicts(render_wide, report)
     assert (row["First-time fix rate (%)"], row["First-time fix rate (sample)"]) == ("", "0")
-    assert (row["Customer rating (stars)"], row["Customer rating (sample)"]) == ("", "")
+    assert (row["First-time fix rate (± pp)"], row["First-time fix rate (status)"]) == ("", "")
+    assert (row["Customer rating (stars)"], row["Customer rating (sample)"], row["Customer rating (status)"]) == (
+        "",
+        "",
+        "",
+    )
 
 
 def test_wide_layout_gathers_rows_that_arrive_out_of_order():
@@ -219,6 +242,92 @@ def test_wide_layout_refuses_two_values_for_one_kpi_group_and_period():
         render_wide(make_report([value_row(), value_row()]), io.BytesIO())
 
 
+# How far each value can be trusted (issue #17)
+
+
+def test_a_value_below_the_kpis_minimum_sample_reads_too_few_jobs():
+    rating = dataclasses.replace(RATING, source="evaluations")
+    rows = [
+        value_row(value=1.0, numerator=3.0, denominator=3.0, ci_low=0.44, ci_high=1.0, status="insufficient"),
+        value_row(kpi=RATING.key, value=4.0, numerator=8.0, denominator=2.0, ci_low=None, ci_high=None,
+                  status="insufficient", certain=None),
+    ]  # fmt: skip
+    report = make_report(rows, metrics=(FTF, rating))
+
+    long_rows = as_dicts(render_long, report)
+    (wide,) = as_dicts(render_wide, report)
+
+    assert [(row["status"], row["status_label"]) for row in long_rows] == [
+        ("insufficient", "too few jobs"),
+        ("insufficient", "too few evaluations"),
+    ]
+    assert (wide["First-time fix rate (status)"], wide["Customer rating (status)"]) == (
+        "too few jobs",
+        "too few evaluations",
+    )
+
+
+def test_a_period_under_way_is_not_complete_and_its_status_says_so_far():
+    report = make_report([value_row(period_start=FEB, period_end=date(2026, 2, 17), complete=False)])
+
+    (long_row,) = as_dicts(render_long, report)
+    (wide,) = as_dicts(render_wide, report)
+
+    assert (long_row["period_end"], long_row["complete"], long_row["status_label"]) == (
+        "2026-02-17",
+        "false",
+        "amber so far",
+    )
+    assert (wide["Period complete"], wide["First-time fix rate (status)"]) == ("no", "amber so far")
+
+
+def test_a_complete_period_says_so():
+    (wide,) = as_dicts(render_wide, make_report([value_row()]))
+
+    assert wide["Period complete"] == "yes"
+
+
+def test_a_status_whose_margin_crosses_a_threshold_is_borderline():
+    (row,) = as_dicts(render_long, make_report([value_row(certain=False, complete=False)]))
+
+    assert (row["certain"], row["status_label"]) == ("false", "amber so far, borderline")
+
+
+def test_a_provisional_value_says_how_many_jobs_are_pending():
+    report = make_report([value_row(provisional=True, pending=803.0), value_row(kpi=RATING.key, value=4.5)])
+
+    long_row, _rating = as_dicts(render_long, report)
+    (wide,) = as_dicts(render_wide, report)
+
+    assert (long_row["provisional"], long_row["pending"]) == ("true", "803")
+    assert wide["First-time fix rate (jobs pending)"] == "803"
+    assert "Customer rating (jobs pending)" not in wide  # its facts are settled at once: no column
+
+
+def test_a_rates_margin_is_in_percentage_points_from_the_wider_side_and_a_mean_has_none():
+    rows = [
+        value_row(value=0.945, ci_low=0.912, ci_high=0.966),
+        value_row(kpi=RATING.key, value=4.5, ci_low=None, ci_high=None, status="green", certain=None),
+    ]
+    report = make_report(rows)
+
+    ftf, rating = as_dicts(render_long, report)
+    (wide,) = as_dicts(render_wide, report)
+
+    assert (ftf["margin"], rating["margin"]) == ("3.3", "")  # 94.5 - 91.2, wider than 96.6 - 94.5
+    assert wide["First-time fix rate (± pp)"] == "3.3"
+    assert "Customer rating (± pp)" not in wide
+
+
+def test_a_value_without_a_target_is_worded_so_and_no_value_has_no_status():
+    rows = [value_row(status=None, certain=None), value_row(kpi=RATING.key, value=None, status=None, certain=None)]
+
+    ftf, rating = as_dicts(render_long, make_report(rows))
+
+    assert (ftf["status_label"], ftf["certain"]) == ("no target", "")
+    assert rating["status_label"] == ""
+
+
 # Encoding
 
 
@@ -252,6 +361,7 @@ def test_every_text_cell_is_neutralised_including_ids_and_kpi_labels():
     report = make_report([value_row(group_id="+id", status="-red")], metrics=(hostile,))
     (row,) = as_dicts(render_long, report)
     assert (row["group_id"], row["kpi_label"], row["unit"], row["status"]) == ("'+id", "'=cmd", "'@unit", "'-red")
+    assert row["status_label"] == "'-red"
 
 
 @pytest.mark.parametrize("render", [render_long, render_wide])
