@@ -13,11 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kpi_core.currencies import format_money
+from kpi_core.reports.data import INSUFFICIENT
 
 MISSING = "\u2013"
 """An en dash, shown where there is no value: an empty sample is not a zero."""
 RANGE_DASH = " \u2013 "
 """Between the ends of a range, as typeset text has it."""
+SO_FAR = "so far"
+"""After a period or range that had not ended when the report was made."""
+_SUPERSCRIPTS = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 
 _UNIT_SUFFIXES = {"minutes": "min", "hours": "h", "seconds": "s", "points": "pts", "jobs per day": "jobs/day"}
 """Units long enough to crowd a table cell, with the short form shown instead."""
@@ -88,6 +92,12 @@ def period_tick(start: date, period: str, first: bool) -> str:
     return f"{start.day} {start:%b}"
 
 
+def period_label_so_far(start: date, period: str, complete: bool) -> str:
+    """:func:`period_label`, with "so far" while the period is under way ("Dec 2026 so far")."""
+    label = period_label(start, period)
+    return label if complete else f"{label} {SO_FAR}"
+
+
 def period_granularity(period: str) -> str:
     """The granularity in words ("Monthly periods"); unknown ones are shown as given."""
     return f"{_PERIOD_NAMES.get(period, period.capitalize())} periods"
@@ -97,10 +107,62 @@ def format_date(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-def format_range(start: date, end: date) -> str:
-    """The report's range in inclusive terms: the host's ``end`` is exclusive."""
+def format_range(start: date, end: date, complete: bool = True, today: date | None = None) -> str:
+    """The report's range in inclusive terms (the host's ``end`` is exclusive), "so far" while under way,
+    and how far it had got (``today``, the day the report was made) where it runs on past that day."""
     last = end - timedelta(days=1) if end > start else end
-    return f"{format_date(start)}{RANGE_DASH}{format_date(last)}"
+    written = f"{format_date(start)}{RANGE_DASH}{format_date(last)}"
+    if complete:
+        return written
+    if today is not None and start <= today < last:
+        return f"{written}, {SO_FAR} to {format_date(today)}"
+    return f"{written} {SO_FAR}"
+
+
+def format_margin(value: float | None, low: float | None, high: float | None, unit: str) -> str:
+    """A rate's 95 % margin in percentage points ("± 3.3 pp"), as the dashboard writes it; "" for a
+    mean or where there is no interval. The Wilson interval is not symmetric: the wider side is given."""
+    if unit != "ratio" or value is None or low is None or high is None:
+        return ""
+    half = max(value - low, high - value) * 100
+    return f"\u00b1 {half:.1f}".removesuffix(".0") + " pp"
+
+
+def format_count(count: float) -> str:
+    """A count of facts ("803", "1,204")."""
+    return f"{count:,.0f}"
+
+
+def status_caption(status: str | None, certain: bool | None, facts: str = "jobs") -> str:
+    """What a badge's colour does not say: "too few jobs" (no colour) or "borderline" (the margin
+    crosses a target threshold); "" otherwise."""
+    if status == INSUFFICIENT:
+        return f"too few {facts}"
+    if status is not None and certain is False:
+        return "borderline"
+    return ""
+
+
+def pending_note(pending: float, facts: str, reason: str, has_value: bool) -> str:
+    """The footnote of a provisional value: how many facts can still change it, and why."""
+    count = format_count(pending)
+    noun = facts.removesuffix("s") if count == "1" else facts
+    why = f" ({_lower_first(reason)})" if reason else ""
+    if not has_value:
+        return f"No value yet: the outcome of {count} {noun} is not known yet, so they are not counted{why}."
+    return f"Provisional: {count} {noun} can still change this value{why}."
+
+
+def mark(number: int) -> str:
+    """A footnote mark in superscript digits ("¹", "¹²")."""
+    return str(number).translate(_SUPERSCRIPTS)
+
+
+def _lower_first(text: str) -> str:
+    """The reason as the middle of a sentence ("callback window still open"); an acronym ("SLA") is kept."""
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def format_generated(moment: datetime, timezone: str) -> str:
@@ -114,6 +176,16 @@ def format_generated(moment: datetime, timezone: str) -> str:
         return f"{format_date(moment.astimezone(UTC).date())}, {moment.astimezone(UTC):%H:%M} UTC"
     local = moment.astimezone(zone)
     return f"{format_date(local.date())}, {local:%H:%M} ({timezone})"
+
+
+def local_date(moment: datetime, timezone: str) -> date:
+    """The day of ``moment`` in the company's time zone (naive times and unknown zones: UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(ZoneInfo(timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.astimezone(UTC).date()
 
 
 def format_filters(filters: Mapping[str, Any]) -> list[tuple[str, str]]:

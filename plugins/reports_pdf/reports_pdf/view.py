@@ -7,14 +7,14 @@ Every number is formatted and every chart drawn here (through
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
 from reports_pdf import formatting as fmt
 from reports_pdf.charts import axis_strip, embed
-from reports_pdf.series import RECENT_PERIODS, GroupView, KpiLine, MetricView, Series
+from reports_pdf.series import RECENT_PERIODS, Footnote, Footnotes, GroupView, KpiLine, MetricView, Series
 
 if TYPE_CHECKING:
     from kpi_core.reports.data import EvaluationSummary, ReportData, ScorecardRow
@@ -48,6 +48,17 @@ class TechnicianView:
     sample: str
     kpis: tuple[KpiLine, ...]
     evaluation: Mapping[str, str] | None
+    notes: tuple[Footnote, ...] = ()
+
+
+@dataclass(frozen=True)
+class TeamTable:
+    """One table of the team matrix: its KPIs (indices into ``metrics``), the teams' lines with the
+    provisional values marked, and the footnotes under it."""
+
+    columns: tuple[int, ...]
+    teams: tuple[GroupView, ...]
+    notes: tuple[Footnote, ...]
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class ReportView:
     scope: str
     currency: str
     range: str
+    complete: bool
     granularity: str
     timezone: str
     generated: str
@@ -70,6 +82,7 @@ class ReportView:
     company: GroupView | None
     teams: tuple[GroupView, ...]
     team_columns: tuple[tuple[int, ...], ...]
+    team_tables: tuple[TeamTable, ...]
     ranking: tuple[RankingRow, ...]
     technicians: tuple[TechnicianView, ...]
 
@@ -77,13 +90,18 @@ class ReportView:
 def build_view(report: ReportData) -> ReportView:
     """Everything the templates need from ``report``."""
     series = Series(report)
-    company = series.groups("company", chart=PANEL_CHART)
-    recent = tuple(fmt.period_label(p, report.period) for p in series.periods[-RECENT_PERIODS:])
+    company = [_with_notes(group) for group in series.groups("company", chart=PANEL_CHART)]
+    recent = tuple(series.period_label(p) for p in series.periods[-RECENT_PERIODS:])
+    teams = tuple(series.groups("team", chart=None))
+    columns = _column_groups(len(series.metrics))
     return ReportView(
         title=report.title,
         scope=report.scope,
         currency=report.currency,
-        range=fmt.format_range(report.start, report.end),
+        range=fmt.format_range(
+            report.start, report.end, report.complete, fmt.local_date(report.generated_at, report.timezone)
+        ),
+        complete=report.complete,
         granularity=fmt.period_granularity(report.period),
         timezone=report.timezone,
         generated=fmt.format_generated(report.generated_at, report.timezone),
@@ -94,11 +112,32 @@ def build_view(report: ReportData) -> ReportView:
         latest_period=recent[-1] if recent else "Latest",
         axis=embed(axis_strip(series.ticks, width=ROW_CHART["width"])),
         company=company[0] if company else None,
-        teams=tuple(series.groups("team", chart=None)),
-        team_columns=_column_groups(len(series.metrics)),
+        teams=teams,
+        team_columns=columns,
+        team_tables=tuple(_team_table(teams, group) for group in columns),
         ranking=_ranking(report.scorecards),
         technicians=_technicians(report, series),
     )
+
+
+def _with_notes(group: GroupView) -> GroupView:
+    """A summary's lines with their provisional values marked, row by row, and its footnotes."""
+    notes = Footnotes()
+    kpis = tuple(notes.marked(line) for line in group.kpis)
+    return replace(group, kpis=kpis, notes=notes.lines)
+
+
+def _team_table(teams: tuple[GroupView, ...], columns: tuple[int, ...]) -> TeamTable:
+    """The teams' lines for one table of the matrix, marked in reading order (team by team, then KPI by
+    KPI); the matrix shows each KPI's latest period and whole range."""
+    notes = Footnotes()
+    marked = []
+    for team in teams:
+        lines = list(team.kpis)
+        for index in columns:
+            lines[index] = notes.marked(lines[index], periods=1, whole_first=False)
+        marked.append(replace(team, kpis=tuple(lines)))
+    return TeamTable(columns, tuple(marked), notes.lines)
 
 
 def _column_groups(count: int) -> tuple[tuple[int, ...], ...]:
@@ -134,6 +173,8 @@ def _technicians(report: ReportData, series: Series) -> tuple[TechnicianView, ..
         card = cards.get(tech_id)
         label = card.technician_label if card else series.label("technician", tech_id) or tech_id
         contributions = card.contributions if card else None
+        notes = Footnotes()
+        kpis = series.kpis("technician", tech_id, chart=ROW_CHART, contributions=contributions)
         views.append(
             TechnicianView(
                 id=tech_id,
@@ -143,8 +184,9 @@ def _technicians(report: ReportData, series: Series) -> tuple[TechnicianView, ..
                 standing=_standing(card, ranked),
                 ranked=bool(card and card.rank is not None),
                 sample=fmt.format_number(card.sample if card else None, 0),
-                kpis=series.kpis("technician", tech_id, chart=ROW_CHART, contributions=contributions),
+                kpis=tuple(notes.marked(line, periods=1) for line in kpis),
                 evaluation=_evaluation(evaluations.get(tech_id)),
+                notes=notes.lines,
             )
         )
     return tuple(sorted(views, key=lambda view: view.label.casefold()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -92,6 +93,69 @@ def make_report(
 @pytest.fixture(scope="session")
 def report_factory() -> Callable[..., ReportData]:
     return make_report
+
+
+HONEST_PERIODS = (date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1))
+HONEST_ENDS = (date(2026, 11, 1), date(2026, 12, 1), date(2026, 12, 27))
+"""October and November, and December up to the 26th: a month_to_date report made on 26 December."""
+HONEST_METRICS = (
+    dataclasses.replace(METRICS[0], min_sample=10, pending_reason="Callback window still open"),
+    dataclasses.replace(METRICS[1], min_sample=10),
+    dataclasses.replace(METRICS[2], min_sample=10),
+)
+
+
+def _honest_rows(group_id: str, label: str, *, small: bool = False) -> list[ValueRow]:
+    """The host's rows with how far each can be trusted: December is under way; first-time fix is
+    provisional in November (120 jobs pending) and December (803); a ``small`` group has 6 jobs a
+    month, too few for a status; December's first-time fix is amber, its margin crossing a threshold."""
+    rows = []
+    for number, (start, end) in enumerate(zip(HONEST_PERIODS, HONEST_ENDS, strict=True)):
+        december = number == 2
+        jobs = 6 if small else 200
+        pending = (0, 120, 803)[number] if not small else (0, 0, 3)[number]
+        status = "insufficient" if small else ("amber" if december else "green")
+        rows += [
+            ValueRow(
+                HONEST_METRICS[0].key, group_id, label, start, 0.945, 0.945 * jobs, jobs, 0.912, 0.966, status,
+                end, complete=not december, provisional=pending > 0, pending=pending,
+                certain=None if small else not december,
+            ),
+            ValueRow(
+                HONEST_METRICS[1].key, group_id, label, start, 4.5, 4.5 * jobs, jobs,
+                status="insufficient" if small else "green", period_end=end, complete=not december,
+            ),
+            ValueRow(
+                HONEST_METRICS[2].key, group_id, label, start, 12.0, 12.0 * jobs, jobs,
+                status="insufficient" if small else "red", period_end=end, complete=not december,
+            ),
+        ]  # fmt: skip
+    return rows
+
+
+def make_honest_report(*, small: bool = False, **overrides: Any) -> ReportData:
+    """A report over a December not over yet, with provisional values; ``small``: every group has too few
+    jobs for a status."""
+    fields: dict[str, Any] = {
+        "metrics": HONEST_METRICS,
+        "start": HONEST_PERIODS[0],
+        "end": HONEST_ENDS[-1],
+        "generated_at": datetime(2026, 12, 26, 15, 0, tzinfo=UTC),
+        "complete": False,
+        "values": {
+            "company": tuple(_honest_rows("company", "Acme Home Services", small=small)),
+            "team": tuple(_honest_rows("team-north", "North crew", small=small))
+            + tuple(_honest_rows("team-south", "South crew", small=True)),
+            "technician": tuple(_honest_rows("tech-0", "Ann Archer", small=small))
+            + tuple(_honest_rows("tech-1", "Bob Baker", small=True)),
+        },
+    }
+    return make_report(("Ann Archer", "Bob Baker"), **{**fields, **overrides})
+
+
+@pytest.fixture(scope="session")
+def honest_report() -> Callable[..., ReportData]:
+    return make_honest_report
 
 
 def render_pdf(report: ReportData) -> bytes:

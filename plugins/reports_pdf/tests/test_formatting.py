@@ -84,3 +84,56 @@ def test_the_hosts_filters_are_named_in_the_plural_they_list() -> None:
         ("Teams", "North"),
         ("Technicians", "Ann, Bob"),
     ]
+
+
+# How far a value can be trusted, in words (issue #17)
+
+
+def test_a_period_or_range_under_way_reads_so_far() -> None:
+    assert fmt.period_label_so_far(date(2026, 12, 1), "month", complete=False) == "Dec 2026 so far"
+    assert fmt.period_label_so_far(date(2026, 11, 1), "month", complete=True) == "Nov 2026"
+    assert fmt.format_range(date(2026, 12, 1), date(2026, 12, 27), False, today=date(2026, 12, 26)) == (
+        "1 Dec 2026 \u2013 26 Dec 2026 so far"
+    )
+
+
+def test_a_range_running_on_past_the_day_it_was_made_says_how_far_it_had_got() -> None:
+    assert fmt.format_range(date(2026, 9, 1), date(2027, 1, 1), False, today=date(2026, 12, 6)) == (
+        "1 Sep 2026 \u2013 31 Dec 2026, so far to 6 Dec 2026"
+    )
+    assert fmt.local_date(datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "Europe/Helsinki") == date(2026, 12, 7)
+
+
+def test_a_rates_margin_is_the_wider_side_of_its_interval_in_percentage_points() -> None:
+    assert fmt.format_margin(0.945, 0.912, 0.966, "ratio") == "\u00b1 3.3 pp"
+    assert fmt.format_margin(0.5, 0.45, 0.6, "ratio") == "\u00b1 10 pp"
+    assert fmt.format_margin(4.5, 4.0, 5.0, "stars") == ""  # a mean has no interval in the report
+    assert fmt.format_margin(None, None, None, "ratio") == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "certain", "facts", "expected"),
+    [
+        ("insufficient", None, "jobs", "too few jobs"),
+        ("insufficient", None, "evaluations", "too few evaluations"),
+        ("amber", False, "jobs", "borderline"),
+        ("amber", True, "jobs", ""),
+        (None, None, "jobs", ""),
+    ],
+)
+def test_a_badge_says_what_its_colour_does_not(status, certain, facts, expected) -> None:
+    assert fmt.status_caption(status, certain, facts) == expected
+
+
+def test_a_provisional_value_says_how_many_jobs_can_still_change_it_and_why() -> None:
+    assert fmt.pending_note(803, "jobs", "Callback window still open", has_value=True) == (
+        "Provisional: 803 jobs can still change this value (callback window still open)."
+    )
+    assert fmt.pending_note(1, "jobs", "", has_value=True) == "Provisional: 1 job can still change this value."
+    assert fmt.pending_note(1204, "jobs", "SLA window open", has_value=False) == (
+        "No value yet: the outcome of 1,204 jobs is not known yet, so they are not counted (SLA window open)."
+    )
+
+
+def test_footnote_marks_are_superscript_numbers() -> None:
+    assert [fmt.mark(1), fmt.mark(2), fmt.mark(12)] == ["\u00b9", "\u00b2", "\u00b9\u00b2"]

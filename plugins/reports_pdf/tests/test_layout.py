@@ -7,6 +7,7 @@ units ("jobs per day") among them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -61,6 +62,42 @@ def crowded(request: pytest.FixtureRequest) -> Any:
     )
 
 
+def _honest_rows(group_id: str, label: str) -> list[ValueRow]:
+    """Every value with all it can carry: a margin, "too few jobs" or "borderline", a footnote mark;
+    the last month under way."""
+    return [
+        ValueRow(
+            m.key, group_id, label, date(2026, month, 1), VALUES[m.unit], 1, 1, 0.5, 0.99,
+            "insufficient" if i % 2 else "amber", complete=month < 3, provisional=True, pending=1234 + i,
+            certain=None if i % 2 else False,
+        )
+        for i, m in enumerate(HONEST_METRICS)
+        for month in (1, 2, 3)
+    ]  # fmt: skip
+
+
+HONEST_METRICS = tuple(
+    dataclasses.replace(m, unit="ratio", pending_reason="Callback window still open") for m in METRICS
+)
+
+
+@pytest.fixture(scope="module")
+def crowded_honest(request: pytest.FixtureRequest) -> Any:
+    card = ScorecardRow("tech-0", "Ann Archer", "North crew", 99.9, 1, 60, contributions={m.key: 12.5 for m in METRICS})
+    return request.getfixturevalue("report_factory")(
+        ("Ann Archer",),
+        metrics=HONEST_METRICS,
+        complete=False,
+        values={
+            "company": tuple(_honest_rows("company", "Company")),
+            "team": tuple(_honest_rows("team-1", "North crew")) + tuple(_honest_rows("team-2", "South crew")),
+            "technician": tuple(_honest_rows("tech-0", "Ann Archer")),
+        },
+        scorecards=(card,),
+        evaluations=(),
+    )
+
+
 def _boxes(box: Any, cell: Any = None) -> Iterator[tuple[Any, Any]]:
     """(box, the table cell it is in) for every box of the page that draws text or a badge."""
     from weasyprint.formatting_structure import boxes
@@ -96,6 +133,12 @@ def _overflowing(html: str) -> list[str]:
 
 def test_no_word_or_badge_leaves_its_table_cell(crowded) -> None:
     assert _overflowing(render_html(crowded)) == []
+
+
+def test_margins_captions_and_footnote_marks_stay_inside_their_cells_too(crowded_honest) -> None:
+    html = render_html(crowded_honest)
+    assert "\u00b1 45.7 pp \u00b7 borderline" in html and "too few jobs" in html and "\u00b9" in html
+    assert _overflowing(html) == []
 
 
 def test_the_check_finds_a_badge_running_into_the_next_column(crowded) -> None:
