@@ -500,6 +500,38 @@ def test_a_report_schedule_fires_a_report_run_like_the_api(client, admin_headers
         assert session.get(JobRun, fired[0].run_id).schedule_id == created.json["id"]
 
 
+def test_a_scheduled_month_to_date_report_is_labelled_so_far_and_marks_what_can_still_change(
+    client, admin_headers, app, crew, database, settings, tmp_path
+):
+    # One job done now: this month's only first-time fix, its callback window open (issue #17).
+    with database.session() as session:
+        job = Job(external_ref="J-now", technician_id=crew["ada"], category="plumbing", status="completed",
+                  completed_at=utcnow())  # fmt: skip
+        session.add(job)
+        session.flush()
+        session.add(Feedback(job_id=job.id, rating=5, received_at=utcnow()))
+    spec = {"format": "pdf", "title": "This month", "kpis": [FTF, RATING], "period": "month", "range": "month_to_date"}
+    body = {"name": "Month so far", "kind": "report", "cron": "0 6 * * *", "report_spec": spec}
+    assert client.post("/api/v1/schedules", json=body, headers=admin_headers).status_code == 201
+
+    fired = Scheduler(app.extensions[RUNNER_KEY]).tick(now=utcnow() + timedelta(days=2))
+
+    assert len(fired) == 1
+    [run] = client.get("/api/v1/reports", headers=admin_headers).json
+    today = utcnow().astimezone(settings.zone).date()  # the company's day, which month_to_date is resolved on
+    assert (run["spec"]["start"], run["spec"]["end"]) == (
+        today.replace(day=1).isoformat(),
+        (today + timedelta(days=1)).isoformat(),
+    )
+    state = wait_for(client, admin_headers, f"/api/v1/reports/{run['id']}")
+    assert state["status"] == "finished", state
+    text = " ".join(pdf_text(client.get(state["download_url"], headers=admin_headers).data, tmp_path).split())
+    assert f"{today.day} {today:%b %Y} so far" in text  # the range, on the cover and in every footer
+    assert f"{today:%b %Y} so far" in text  # the month's column
+    assert "too few jobs" in text  # one rating
+    assert "No value yet: the outcome of 1 job is not known yet, so they are not counted" in text
+
+
 # --- through Redis and an RQ worker ------------------------------------------------------------
 
 
