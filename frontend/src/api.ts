@@ -7,15 +7,9 @@ export interface RowError {
   message: string;
 }
 
-export interface Pagination {
-  total: number;
-  total_pages: number;
-  page: number;
-  first_page?: number;
-  last_page?: number;
-  next_page?: number;
-  previous_page?: number;
-}
+// The X-Pagination header, as the API document describes it (every field optional there).
+export type { Pagination } from "./types";
+import type { Pagination, TokenPair } from "./types";
 
 /** An answer that is not 2xx: the message, and field-level messages keyed by field path. */
 export class ApiError extends Error {
@@ -115,7 +109,7 @@ async function refreshTokens(): Promise<boolean> {
   })
     .then(async (response) => {
       if (!response.ok) return false;
-      const pair = await response.json();
+      const pair = (await response.json()) as TokenPair;
       tokens.set(pair.access_token, pair.refresh_token);
       return true;
     })
@@ -178,13 +172,16 @@ export const api = {
     const header = answer.headers.get("X-Pagination");
     return { items: answer.data, pagination: header ? (JSON.parse(header) as Pagination) : null };
   },
-  /** Every page of a listing (for small lists such as teams and technicians). */
-  async all<T>(path: string, query: Query = {}): Promise<T[]> {
+  /**
+   * Every page of a listing, up to ``pages`` pages of 100 (the default suits small lists such as
+   * teams and technicians; a download of a whole list asks for every page).
+   */
+  async all<T>(path: string, query: Query = {}, pages = 50): Promise<T[]> {
     const items: T[] = [];
-    for (let page = 1; page <= 50; page++) {
+    for (let page = 1; page <= pages; page++) {
       const answer = await api.page<T>(path, { ...query, page, page_size: 100 });
       items.push(...answer.items);
-      if (!answer.pagination || page >= answer.pagination.total_pages) break;
+      if (!answer.pagination || page >= (answer.pagination.total_pages ?? page)) break;
     }
     return items;
   },

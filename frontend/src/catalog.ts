@@ -1,7 +1,6 @@
 // Reference data many views need (KPI definitions, teams, technicians, targets), fetched once per session.
 import { api } from "./api";
-import type { Company } from "./format";
-import type { Dashboard, KpiDefinition, Team, Technician } from "./types";
+import type { Company, Dashboard, KpiDefinition, MetricTargets, Team, Technician } from "./types";
 
 const cache = new Map<string, Promise<unknown>>();
 
@@ -14,12 +13,6 @@ function once<T>(key: string, load: () => Promise<T>): Promise<T> {
   return cache.get(key) as Promise<T>;
 }
 
-export interface CompanyTarget {
-  metric_key: string;
-  company: { green: number; amber: number; weight: number } | null;
-  /** Teams' own targets, where they differ from the company's. */
-  teams?: { team_id: number | null; green: number; amber: number; weight: number }[];
-}
 
 export const catalog = {
   kpis: () => once("kpis", () => api.get<KpiDefinition[]>("/api/v1/kpis")),
@@ -28,7 +21,7 @@ export const catalog = {
   },
   teams: () => once("teams", () => api.all<Team>("/api/v1/teams", { sort: "name" })),
   technicians: () => once("technicians", () => api.all<Technician>("/api/v1/technicians", { sort: "name" })),
-  targets: () => once("targets", () => api.get<CompanyTarget[]>("/api/v1/targets")),
+  targets: () => once("targets", () => api.get<MetricTargets[]>("/api/v1/targets")),
   /** The company's currency and time zone (format.ts writes money and times with them). */
   company: () => once("company", async (): Promise<Company> => (await api.get<Dashboard>("/api/v1/dashboard")).company),
   forget(key?: string): void {

@@ -1,6 +1,6 @@
 // Who is logged in: read once from /api/v1/auth/me after login or on a reload.
 import { api, tokens } from "./api";
-import type { Me } from "./types";
+import type { Me, TokenPair } from "./types";
 
 let me: Me | null = null;
 
@@ -19,7 +19,7 @@ export const session = {
     return me;
   },
   async login(username: string, password: string): Promise<Me | null> {
-    const pair = await api.post<{ access_token: string; refresh_token: string }>("/api/v1/auth/login", {
+    const pair = await api.post<TokenPair>("/api/v1/auth/login", {
       username,
       password,
     });

@@ -7,7 +7,7 @@ import { addDays, filtersToParams, PERIODS, RANGES, rangeFilters, rangeOf, readF
 import { navigate } from "../router";
 import { shared } from "../styles";
 import { empty, failed, loading } from "../components/states";
-import type { Dashboard, LayoutItem, Me, Team, Technician, WidgetSize, WidgetSpec } from "../types";
+import type { Dashboard, KpiValue, LayoutItem, Me, Team, Technician, WidgetSize, WidgetSpec } from "../types";
 import { loadDashboardData, type DashboardData } from "../widgets/data";
 import "../widgets/kpi-card";
 import "../widgets/trend";
@@ -218,7 +218,7 @@ export class DashboardPage extends LitElement {
       // Categories with jobs in the last year, from any job-based KPI grouped by category.
       const kpi = (await catalog.kpis()).find((definition) => definition.source === "jobs");
       if (!kpi) return;
-      const rows = await api.get<{ group_id: string }[]>("/api/v1/kpis/values", {
+      const rows = await api.get<KpiValue[]>("/api/v1/kpis/values", {
         kpi: kpi.key,
         group_by: "category",
         period: "year",

@@ -9,12 +9,7 @@ import { addMonths, isoDay } from "../filters";
 import { formatDate, formatNumber, formatScore } from "../format";
 import { shared } from "../styles";
 import { failed, fieldError, loading } from "../components/states";
-import type { Evaluation, FormField, Me, Technician } from "../types";
-
-interface Form {
-  version: string;
-  fields: FormField[];
-}
+import type { Evaluation, EvaluationForm, FormField, Me, Technician } from "../types";
 
 export class EvaluationPage extends LitElement {
   static styles = [
@@ -99,6 +94,9 @@ export class EvaluationPage extends LitElement {
       .error-summary a {
         color: var(--red-ink, #b91c1c);
         font-weight: 600;
+        display: inline-flex;
+        align-items: center;
+        min-height: var(--target);
       }
       .confirmation {
         border: 4px solid var(--green-ink, #166534);
@@ -141,7 +139,7 @@ export class EvaluationPage extends LitElement {
   };
   declare params: URLSearchParams;
   declare user: Me;
-  declare form: Form | null;
+  declare form: EvaluationForm | null;
   declare technicians: Technician[];
   declare problem: unknown;
   declare error: unknown;
@@ -171,7 +169,7 @@ export class EvaluationPage extends LitElement {
     this.problem = null;
     try {
       [this.form, this.technicians] = await Promise.all([
-        api.get<Form>("/api/v1/evaluations/form"),
+        api.get<EvaluationForm>("/api/v1/evaluations/form"),
         catalog.technicians(),
       ]);
     } catch (error) {

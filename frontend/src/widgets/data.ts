@@ -1,12 +1,12 @@
 // What the dashboard fetches once per filter change and hands to every widget.
 import type { TemplateResult } from "lit";
 import { api, type Query } from "../api";
-import { catalog, type CompanyTarget } from "../catalog";
+import { catalog } from "../catalog";
 import { empty, type EmptyAction } from "../components/states";
 import { addDays, askedEnd, filterQuery, periodStartOf, previousPeriodStart, type Filters } from "../filters";
 import { formatPeriod } from "../format";
 import { session } from "../session";
-import type { KpiDefinition, KpiValue, Scorecards, WidgetSpec } from "../types";
+import type { KpiDefinition, KpiValue, MetricTargets, Scorecards, Target, WidgetSpec } from "../types";
 
 /** A result or the error that stopped it: one widget's failure never blanks the others. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; error: unknown } | null;
@@ -14,7 +14,7 @@ export type Loaded<T> = { ok: true; value: T } | { ok: false; error: unknown } |
 export interface DashboardData {
   filters: Filters;
   kpis: Map<string, KpiDefinition>;
-  targets: Map<string, CompanyTarget["company"]>;
+  targets: Map<string, Thresholds | null>;
   /** Company-wide values per period over the range, each with the period before it (``previous``). */
   company: Loaded<KpiValue[]>;
   /** Values per technician and period over the range (heatmaps, tables). */
@@ -32,13 +32,13 @@ export interface DashboardData {
 }
 
 /** The thresholds a metric's values are judged against here: the team's when filtered to one, else the company's. */
-export type Thresholds = NonNullable<CompanyTarget["company"]>;
+export type Thresholds = Target;
 
-function thresholds(targets: CompanyTarget[], team: number | null): Map<string, Thresholds | null> {
+function thresholds(targets: MetricTargets[], team: number | null): Map<string, Thresholds | null> {
   return new Map(
     targets.map((target) => [
       target.metric_key,
-      (team && target.teams?.find((own) => own.team_id === team)) || target.company,
+      (team && target.teams.find((own) => own.team_id === team)) || target.company || null,
     ]),
   );
 }
@@ -108,7 +108,7 @@ export async function loadDashboardData(
   ];
   const [kpis, targets] = await Promise.all([
     catalog.kpiMap(),
-    catalog.targets().catch(() => [] as CompanyTarget[]),
+    catalog.targets().catch(() => [] as MetricTargets[]),
   ]);
   let data: DashboardData = {
     filters,
