@@ -281,12 +281,12 @@ export class KpiApp extends LitElement {
       if (section === "") return loading("Opening");
       return html`<h1>Page not found</h1>
         <p>There is no page at this address. It may have been mistyped, or the link may be out of date.</p>
-        <p><a href=${this.homePath()}>Go to your start page</a></p>`;
+        <p><a class="button secondary" href=${this.homePath()}>Go to your start page</a></p>`;
     }
     if (!this.allowed(section)) {
       return html`<h1>Not available</h1>
         <p>This page is not available to your role (${this.user?.role}).</p>
-        <p><a href=${this.homePath()}>Go to your start page</a></p>`;
+        <p><a class="button secondary" href=${this.homePath()}>Go to your start page</a></p>`;
     }
     // Each page module defines its element when loaded; until then its tag shows the fallback.
     void load();

@@ -3,14 +3,11 @@
 // currency (KPI_CURRENCY) and times in the company's time zone (KPI_TIMEZONE), labelled with the
 // zone's short name, never in the browser's zone. The shell calls configureCompany() once with
 // what GET /api/v1/dashboard says, before the first page is drawn.
-import type { KpiDefinition } from "./types";
+import type { Company, KpiDefinition } from "./types";
 
 export const locale = navigator.language || "en-US";
 
-export interface Company {
-  currency: string;
-  timezone: string;
-}
+export type { Company };
 
 const percent = new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const decimal = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
@@ -205,4 +202,73 @@ export function formatStatus(
   if (row.status === "insufficient") return `too few ${facts}`;
   const colour = row.complete === false ? `${row.status} so far` : row.status;
   return row.certain === false ? `${colour}, borderline` : colour;
+}
+
+const TARGET_WORDS: Record<string, string> = { green: "on target", amber: "close to target", red: "off target" };
+
+/**
+ * A value's status said against its target, for a reader who does not see the colour: "on target",
+ * "close to target so far", "off target, borderline", "too few jobs", "no target".
+ */
+export function formatTargetStatus(
+  row: { status: string | null; certain?: boolean | null; complete?: boolean },
+  facts = "jobs",
+): string {
+  if (row.status === null || row.status === undefined) return "no target";
+  if (row.status === "insufficient") return `too few ${facts}`;
+  const words = TARGET_WORDS[row.status] ?? wordsOf(row.status);
+  const colour = row.complete === false ? `${words} so far` : words;
+  return row.certain === false ? `${colour}, borderline` : colour;
+}
+
+// Names in words: nothing on screen is a key, a column or an API value as the API spells it.
+
+/** An identifier's last part in words, as a last resort: "quality.first_time_fix_rate" -> "First time fix rate". */
+export function wordsOf(identifier: string): string {
+  const words = (identifier.split(".").pop() ?? identifier).replace(/[_\-\s]+/g, " ").trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : "";
+}
+
+/**
+ * A KPI's name: its label (from its definition, or from an answer that carries one, such as a
+ * scorecard's contribution); a KPI no longer declared by any plugin is named from its key in words.
+ */
+export function kpiName(key: string, ...named: (Pick<KpiDefinition, "label"> | { label?: string | null } | null | undefined)[]): string {
+  return named.map((kpi) => kpi?.label).find((label) => !!label) ?? wordsOf(key);
+}
+
+/** The statuses of a job, in the order a filter offers them. */
+export const JOB_STATUSES = ["scheduled", "completed", "cancelled"] as const;
+
+const JOB_STATUS_WORDS: Record<string, string> = {
+  scheduled: "Scheduled",
+  completed: "Completed",
+  cancelled: "Cancelled",
+};
+
+/** A job's status in words: "Completed", not "completed". */
+export function formatJobStatus(status: string | null | undefined): string {
+  return status ? (JOB_STATUS_WORDS[status] ?? wordsOf(status)) : "–";
+}
+
+const RUN_STATUS_WORDS: Record<string, string> = {
+  queued: "Waiting to run",
+  running: "Running",
+  finished: "Finished",
+  failed: "Failed",
+};
+
+/** A background job run's status in words. */
+export function formatRunStatus(status: string | null | undefined): string {
+  return status ? (RUN_STATUS_WORDS[status] ?? wordsOf(status)) : "–";
+}
+
+/** The roles, in the order a form offers them. */
+export const ROLES = ["technician", "manager", "admin"] as const;
+
+const ROLE_WORDS: Record<string, string> = { technician: "Technician", manager: "Manager", admin: "Admin" };
+
+/** A role in words: "Manager". */
+export function formatRole(role: string | null | undefined): string {
+  return role ? (ROLE_WORDS[role] ?? wordsOf(role)) : "–";
 }

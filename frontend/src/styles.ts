@@ -222,6 +222,19 @@ export const shared = css`
     text-align: right;
     font-variant-numeric: tabular-nums;
   }
+  /* A link that is a cell's value (a name, a number that opens the jobs behind it) is a 44 px
+     target, as every control is; a link inside a sentence is not (WCAG 2.5.8's inline exception). */
+  td > a,
+  th > a {
+    display: inline-flex;
+    align-items: center;
+    min-height: var(--target);
+    min-width: var(--target);
+  }
+  td.num > a,
+  th.num > a {
+    justify-content: flex-end;
+  }
   /* Cards: on a narrow box each row is a card, each cell with its column's name above it
      (src/components/tables.ts writes the names into data-label). */
   @container (max-width: 36rem) {
@@ -326,6 +339,12 @@ export const shared = css`
   }
   .state.empty .why {
     color: var(--ink);
+    font-weight: 600;
+  }
+  .state.empty .what a {
+    display: inline-flex;
+    align-items: center;
+    min-height: var(--target);
     font-weight: 600;
   }
   .visually-hidden {

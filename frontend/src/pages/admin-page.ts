@@ -3,12 +3,12 @@
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
 import { api, ApiError, request } from "../api";
 import { catalog } from "../catalog";
-import { companySettings, formatNumber, formatStamp, isMoney } from "../format";
+import { ROLES, companySettings, formatNumber, formatRole, formatRunStatus, formatStamp, isMoney, wordsOf } from "../format";
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
 import { describeCron } from "../schedule-words";
-import type { Me, Team } from "../types";
+import type { BackgroundJob, JobRun, Me, MetricTargets, PluginList, PluginSetting, Team, User } from "../types";
 
 const TABS: [string, string][] = [
   ["users", "Users"],
@@ -18,31 +18,6 @@ const TABS: [string, string][] = [
   ["jobs", "Background jobs"],
 ];
 
-interface UserRow {
-  id: number;
-  username: string;
-  role: string;
-  display_name: string | null;
-  disabled: boolean;
-  last_login_at: string | null;
-}
-interface TargetValue {
-  green: number;
-  amber: number;
-  weight: number;
-  source: string;
-  etag: string | null;
-  team_id: number | null;
-}
-interface MetricTargets {
-  metric_key: string;
-  label: string;
-  unit: string;
-  direction: string;
-  plugin: string;
-  company: TargetValue | null;
-  teams: TargetValue[];
-}
 /** What a plugin adds, counted in words ("3 KPIs, 2 dashboard widgets"), never by hook or key. */
 const CONTRIBUTION_NOUNS: Record<string, [string, string]> = {
   kpi_metrics: ["KPI", "KPIs"],
@@ -63,40 +38,17 @@ function contributionsInWords(contributes: Record<string, string[]>): string {
   return parts.length ? parts.join(", ") : "Nothing shown here";
 }
 
-interface PluginList {
-  plugins: { name: string; version: string; module: string; builtin: boolean; contributes: Record<string, string[]> }[];
-  problems: { name: string; stage: string; reason: string }[];
-}
-interface PluginSetting {
-  key: string;
-  plugin: string;
-  label: string;
-  description: string;
-  type: string;
-  unit: string;
-  value: unknown;
-  default: unknown;
-  source: string;
-  choices: string[];
-  problem: string | null;
-}
-interface BackgroundJob {
-  key: string;
-  label: string;
-  plugin: string;
-  schedule: string | null;
-}
-interface JobRun {
-  id: number;
-  job_key: string;
-  status: string;
-  progress: number;
-  message: string | null;
-  error: string | null;
-  created_at: string;
-  finished_at: string | null;
-  requested_by: string | null;
-}
+/** Where loading a plugin failed, in words (the stages kpi_core/plugins.py reports). */
+const STAGE_WORDS: Record<string, string> = {
+  config: "The server's settings",
+  compatibility: "Not made for this version",
+  import: "Loading its code",
+  register: "Registering it",
+  declaration: "Reading what it adds",
+  migrations: "Updating the database",
+  duplicate: "A name another plugin uses",
+  startup: "Starting up",
+};
 
 export class AdminPage extends LitElement {
   static styles = [
@@ -222,7 +174,7 @@ export class AdminPage extends LitElement {
           break;
         }
         default:
-          this.data = { users: await api.all<UserRow>("/api/v1/users") };
+          this.data = { users: await api.all<User>("/api/v1/users") };
       }
     } catch (error) {
       this.problem = error;
@@ -270,11 +222,11 @@ export class AdminPage extends LitElement {
       case "jobs":
         return this.jobs(this.data!.jobs as BackgroundJob[], this.data!.runs as JobRun[]);
       default:
-        return this.users(this.data!.users as UserRow[]);
+        return this.users(this.data!.users as User[]);
     }
   }
 
-  private users(users: UserRow[]): TemplateResult {
+  private users(users: User[]): TemplateResult {
     const create = (event: SubmitEvent) => {
       event.preventDefault();
       const form = event.target as HTMLFormElement;
@@ -302,7 +254,7 @@ export class AdminPage extends LitElement {
             <tbody>
               ${users.map(
                 (u) => html`<tr>
-                  <td>${u.username}</td><td>${u.display_name ?? "–"}</td><td>${u.role}</td><td>${u.disabled ? "yes" : "no"}</td>
+                  <td>${u.username}</td><td>${u.display_name ?? "–"}</td><td>${formatRole(u.role)}</td><td>${u.disabled ? "Yes" : "No"}</td>
                   <td>${formatStamp(u.last_login_at)}</td>
                 </tr>`,
               )}
@@ -318,7 +270,7 @@ export class AdminPage extends LitElement {
           <div class="field"><label for="u-password">Temporary password</label><input id="u-password" name="password" type="password" autocomplete="new-password" />${this.err("password")}</div>
           <div class="field">
             <label for="u-role">Role</label>
-            <select id="u-role" name="role"><option>technician</option><option>manager</option><option>admin</option></select>${this.err("role")}
+            <select id="u-role" name="role">${ROLES.map((role) => html`<option value=${role}>${formatRole(role)}</option>`)}</select>${this.err("role")}
           </div>
           <div class="field"><label for="u-tech">Technician reference</label><input id="u-tech" name="technician_ref" />${this.err("technician_ref")}${this.err("technician")}</div>
           <div class="field"><label for="u-teams">Teams managed (comma-separated)</label><input id="u-teams" name="teams" />${this.err("teams")}</div>
@@ -337,7 +289,12 @@ export class AdminPage extends LitElement {
     };
     return html`<section class="card">
       <h2>Teams</h2>
-      ${teams.length ? html`<ul>${teams.map((team) => html`<li>${team.name}</li>`)}</ul>` : empty("No teams yet.")}
+      ${teams.length
+        ? html`<ul>${teams.map((team) => html`<li>${team.name}</li>`)}</ul>`
+        : empty(
+            "No teams yet.",
+            "Add a team below. Managers then see the teams they manage, and technicians are compared with their team.",
+          )}
       <form class="row" @submit=${create} novalidate>
         <div class="field"><label for="t-name">New team</label><input id="t-name" name="name" />${this.err("name")}</div>
         <div class="field"><button type="submit">Add team</button></div>
@@ -469,7 +426,7 @@ export class AdminPage extends LitElement {
     const saveSetting = (event: SubmitEvent, setting: PluginSetting) => {
       event.preventDefault();
       const raw = String(new FormData(event.target as HTMLFormElement).get("value") ?? "");
-      const value = setting.type === "integer" || setting.type === "number" || setting.type === "float" ? Number(raw) : setting.type === "boolean" ? raw === "true" : raw;
+      const value = setting.type === "integer" || setting.type === "number" ? Number(raw) : setting.type === "boolean" ? raw === "true" : raw;
       void this.change(
         () => request("PUT", `/api/v1/plugins/settings/${encodeURIComponent(setting.key)}`, { json: { value } }),
         `${setting.label} saved.`,
@@ -480,8 +437,8 @@ export class AdminPage extends LitElement {
         <h2>Load errors</h2>
         ${listing.problems.length
           ? html`<div class="table-wrap cards"><table class="problems">
-              <thead><tr><th scope="col">Plugin</th><th scope="col">Stage</th><th scope="col">Reason</th></tr></thead>
-              <tbody>${listing.problems.map((p) => html`<tr><td>${p.name}</td><td>${p.stage}</td><td>${p.reason}</td></tr>`)}</tbody>
+              <thead><tr><th scope="col">Plugin</th><th scope="col">What failed</th><th scope="col">Reason</th></tr></thead>
+              <tbody>${listing.problems.map((p) => html`<tr><td>${p.name}</td><td data-stage=${p.stage}>${STAGE_WORDS[p.stage] ?? wordsOf(p.stage)}</td><td>${p.reason}</td></tr>`)}</tbody>
             </table></div>`
           : empty("Every plugin loaded.")}
       </section>
@@ -563,7 +520,7 @@ export class AdminPage extends LitElement {
               <tbody>
                 ${runs.map(
                   (r) => html`<tr>
-                    <td>${jobs.find((job) => job.key === r.job_key)?.label ?? "A job no longer installed"}</td><td>${r.status}</td><td class="num">${r.progress} %</td>
+                    <td>${jobs.find((job) => job.key === r.job_key)?.label ?? "A job no longer installed"}</td><td>${formatRunStatus(r.status)}</td><td class="num">${r.progress} %</td>
                     <td>${formatStamp(r.created_at)}${r.requested_by ? ` by ${r.requested_by}` : ""}</td>
                     <td>${formatStamp(r.finished_at)}</td><td>${r.error ?? ""}</td>
                   </tr>`,

@@ -3,7 +3,19 @@
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
 import { api, ApiError, download, upload, type Pagination } from "../api";
 import { catalog } from "../catalog";
-import { formatCount, formatDate, formatKpi, formatKpiPart, formatNumber, formatPeriod, formatStamp } from "../format";
+import {
+  JOB_STATUSES,
+  companySettings,
+  formatCount,
+  formatDate,
+  formatJobStatus,
+  formatKpi,
+  formatKpiPart,
+  formatNumber,
+  formatPeriod,
+  formatStamp,
+  kpiName,
+} from "../format";
 import { addDays, scopeName } from "../filters";
 import { navigate } from "../router";
 import { shared } from "../styles";
@@ -12,30 +24,9 @@ import { pager } from "../components/pager";
 import { TableBoxes } from "../components/tables";
 import "../components/download";
 import { fileName, periodSlug, round, unitLabel, type Download } from "../components/download";
-import type { DrilldownRow, DrilldownSummary, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
+import type { DrilldownRow, DrilldownSummary, ImportColumn, ImportResult, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
 
 type ImportKind = "jobs" | "feedback";
-
-interface ImportResult {
-  kind?: ImportKind;
-  rows: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  dry_run: boolean;
-  /** Jobs: the company-zone days of the earliest and latest scheduled start in the file. */
-  first_scheduled?: string | null;
-  last_scheduled?: string | null;
-}
-
-/** A column of an import file, as GET /api/v1/imports/{kind}/columns describes it. */
-interface ImportColumn {
-  name: string;
-  type: string;
-  required: boolean;
-  example: string;
-  description: string;
-}
 
 /** How one fact counts in the value, in words. */
 function outcomeWords(row: DrilldownRow, mean: boolean): string {
@@ -75,6 +66,20 @@ export class JobsPage extends LitElement {
       }
       .totals {
         font-weight: 600;
+      }
+      /* The list's Download control, apart from the filters' Show button above it. */
+      form + kpi-download-menu {
+        margin: 1rem 0 0.25rem;
+      }
+      /* A row error on a phone is a card headed by its row: "Row 3". */
+      @container (max-width: 36rem) {
+        .cards table.row-errors tr > td:first-child[data-label]::before {
+          content: "Row ";
+          display: inline;
+          font-size: inherit;
+          font-weight: inherit;
+          color: inherit;
+        }
       }
       .progress-label {
         display: flex;
@@ -422,7 +427,7 @@ export class JobsPage extends LitElement {
           <thead>
             <tr>
               <th scope="col" class="num">Row</th>
-              <th scope="col">Column</th>
+              <th scope="col">Column in the file</th>
               <th scope="col">Problem</th>
             </tr>
           </thead>
@@ -430,7 +435,7 @@ export class JobsPage extends LitElement {
             ${error.rows.map(
               (row) => html`<tr>
                 <td class="num">${row.row}</td>
-                <td>${row.column ?? "–"}</td>
+                <td>${row.column ? html`<code>${row.column}</code>` : "–"}</td>
                 <td>${row.message}</td>
               </tr>`,
             )}
@@ -460,8 +465,8 @@ export class JobsPage extends LitElement {
           <label for="f-status">Status</label>
           <select id="f-status" name="status">
             <option value="">All</option>
-            ${["scheduled", "completed", "cancelled"].map(
-              (status) => html`<option value=${status} ?selected=${params.get("status") === status}>${status}</option>`,
+            ${JOB_STATUSES.map(
+              (status) => html`<option value=${status} ?selected=${params.get("status") === status}>${formatJobStatus(status)}</option>`,
             )}
           </select>
         </div>
@@ -480,9 +485,10 @@ export class JobsPage extends LitElement {
         : !this.jobs
           ? loading("Loading jobs")
           : !this.jobs.length
-            ? empty("No jobs match.")
-            : html`<div class="table-wrap cards">
-                  <table>
+            ? this.noJobs()
+            : html`<kpi-download-menu worded align="start" label="the jobs listed" .download=${this.jobsDownload()}></kpi-download-menu>
+                <div class="table-wrap cards">
+                  <table class="jobs">
                     <thead>
                       <tr>
                         <th scope="col">Reference</th>
@@ -498,9 +504,9 @@ export class JobsPage extends LitElement {
                       ${this.jobs.map(
                         (job) => html`<tr>
                           <td>${job.external_ref}</td>
-                          <td><a href="/technicians/${job.technician_id}">${names.get(job.technician_id) ?? job.technician_id}</a></td>
+                          <td><a href="/technicians/${job.technician_id}">${names.get(job.technician_id) ?? "A technician"}</a></td>
                           <td>${job.category}</td>
-                          <td>${job.status}</td>
+                          <td data-status=${job.status}>${formatJobStatus(job.status)}</td>
                           <td>${formatStamp(job.scheduled_start)}</td>
                           <td>${formatStamp(job.completed_at)}</td>
                           <td class="num">${formatNumber(job.estimated_minutes)}</td>
@@ -511,6 +517,62 @@ export class JobsPage extends LitElement {
                 </div>
                 ${pager(this.pagination, (page) => this.goPage(page))}`}
     </section>`;
+  }
+
+  /** Which of the list's filters are set (a page or a sort order is not a filter). */
+  private get filtered(): boolean {
+    return ["technician", "status", "from", "to"].some((name) => !!this.params.get(name));
+  }
+
+  /** No jobs to list: a filter that matches none, or none imported yet (and who imports them). */
+  private noJobs(): TemplateResult {
+    if (this.filtered) {
+      return empty("No jobs match these filters.", "Choose other dates or another status, or show every job.", {
+        href: "/jobs",
+        label: "Show every job",
+      });
+    }
+    if (this.user.role === "technician") {
+      return empty("No jobs of yours yet.", "Your jobs are listed here once the office imports them.");
+    }
+    return empty("No jobs yet.", "Import a file of jobs with the form above; its template shows the columns it needs.");
+  }
+
+  /** The list as CSV: every job the filters match (every page, not only the one on screen). */
+  private jobsDownload(): Download {
+    const query = Object.fromEntries([...this.params.entries()].filter(([name]) => name !== "page" && name !== "page_size"));
+    const names = new Map(this.technicians.map((person) => [person.id, person.name]));
+    const status = this.params.get("status");
+    return {
+      name: fileName("jobs", status ? formatJobStatus(status) : null, this.params.get("from"), this.params.get("to") ? `to ${this.params.get("to")}` : null),
+      table: async () => {
+        const jobs = await api.all<Job>("/api/v1/jobs", { sort: "-scheduled_start", ...query }, Infinity);
+        return {
+          header: [
+            "Reference",
+            "Technician",
+            "Category",
+            "Status",
+            "Scheduled",
+            "Arrived",
+            "Completed",
+            "Estimate (minutes)",
+            `Revenue (${companySettings().currency})`,
+          ],
+          rows: jobs.map((job) => [
+            job.external_ref,
+            names.get(job.technician_id) ?? "",
+            job.category,
+            formatJobStatus(job.status),
+            job.scheduled_start ? formatStamp(job.scheduled_start) : null,
+            job.arrived_at ? formatStamp(job.arrived_at) : null,
+            job.completed_at ? formatStamp(job.completed_at) : null,
+            job.estimated_minutes ?? null,
+            job.revenue === null || job.revenue === undefined ? null : round(Number(job.revenue), 2),
+          ]),
+        };
+      },
+    };
   }
 
   /** The drill-down as CSV: every page of it (not only the one on screen), in the columns shown. */
@@ -536,7 +598,7 @@ export class JobsPage extends LitElement {
     const counted = kpi?.kind === "mean" ? `Amount${unit && unit !== "%" ? ` (${unit})` : ""}` : "Counted";
     const group = params.get("group_by") === "company" ? null : this.value?.group_label;
     return {
-      name: fileName(kpi?.label ?? key, evaluations ? "evaluations" : "jobs", group, periodSlug(periodStart, period)),
+      name: fileName(kpiName(key, kpi), evaluations ? "evaluations" : "jobs", group, periodSlug(periodStart, period)),
       table: async () => {
         const rows = await api.all<DrilldownRow>(`/api/v1/kpis/${encodeURIComponent(key)}/drilldown`, query);
         const header = evaluations
@@ -551,7 +613,7 @@ export class JobsPage extends LitElement {
               ? [row.evaluation_period_start, row.evaluation_period_end, round(row.score, 1)]
               : [
                   row.category,
-                  row.status,
+                  formatJobStatus(row.status),
                   row.scheduled_start ? formatStamp(row.scheduled_start) : null,
                   row.arrived_at ? formatStamp(row.arrived_at) : null,
                   row.completed_at ? formatStamp(row.completed_at) : null,
@@ -576,7 +638,7 @@ export class JobsPage extends LitElement {
     const onePage = (this.pagination?.total_pages ?? 1) <= 1;
     // What each row adds to the value, in words: a rate counts jobs out of jobs, a mean adds values up.
     const [counted, outOf] = kpi?.kind === "mean" ? ["Amount", "Out of"] : ["Counted", "Out of"];
-    return html`<h1>${kpi?.label ?? params.get("kpi")}: the ${evaluations ? "evaluations" : "jobs"} behind the value</h1>
+    return html`<h1>${kpiName(params.get("kpi") ?? "", kpi)}: the ${evaluations ? "evaluations" : "jobs"} behind the value</h1>
       <p>
         ${formatPeriod(params.get("period_start") ?? "", params.get("period") ?? "month")} ·
         ${params.get("group_by") === "company" ? scopeName(this.user?.role) : (this.value?.group_label ?? params.get("group_id"))}
@@ -630,7 +692,7 @@ export class JobsPage extends LitElement {
                         ? html`<td>${formatDate(row.evaluation_period_start)} – ${formatDate(row.evaluation_period_end)}</td>
                             <td class="num">${formatNumber(row.score)}</td>`
                         : html`<td>${row.category ?? "–"}</td>
-                            <td>${row.status}</td>
+                            <td>${formatJobStatus(row.status)}</td>
                             <td>${formatStamp(row.scheduled_start)}</td>
                             <td>${formatStamp(row.arrived_at)}</td>
                             <td>${formatStamp(row.completed_at)}</td>

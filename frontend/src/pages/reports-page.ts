@@ -9,39 +9,7 @@ import { MONTHDAYS, WEEKDAYS, cronFromWords, describeCron, type Frequency } from
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
-import type { KpiDefinition, Me, Team, Technician } from "../types";
-
-interface Report {
-  id: number;
-  title: string;
-  format: string;
-  status: "queued" | "running" | "finished" | "failed";
-  progress: number;
-  eta_seconds: number | null;
-  message: string | null;
-  error: string | null;
-  created_at: string;
-  file_name: string | null;
-  size_bytes: number | null;
-  download_url: string | null;
-}
-
-interface Schedule {
-  id: number;
-  name: string;
-  kind: string;
-  cron: string;
-  timezone: string;
-  enabled: boolean;
-  next_fire_at: string | null;
-  last_fired_at: string | null;
-  report_spec: Record<string, unknown> | null;
-}
-
-interface ReportFormat {
-  key: string;
-  label: string;
-}
+import type { KpiDefinition, Me, Report, ReportFormat, Schedule, Team, Technician } from "../types";
 
 const POLL_MS = 1000;
 /** A report's state as its reader says it. */
@@ -373,7 +341,10 @@ export class ReportsPage extends LitElement {
             : !this.reports
               ? loading("Loading reports")
               : !this.reports.length
-                ? empty("No reports yet.")
+                ? empty(
+                    "No reports yet.",
+                    "Choose what a report covers in New report above and generate it: it is listed here, ready to download, once it is made.",
+                  )
                 : html`<div class="table-wrap cards">
                     <table>
                       <thead>
@@ -417,7 +388,12 @@ export class ReportsPage extends LitElement {
       ${!schedules
         ? loading("Loading schedules")
         : !schedules.length
-          ? empty("No report schedules.")
+          ? empty(
+              "No reports are scheduled.",
+              this.user.role === "admin"
+                ? "Fill in New report above, then schedule it below: it is then made every day, week or month on its own and listed under Earlier reports."
+                : "An admin can schedule a report to be made every day, week or month; it is then listed under Earlier reports.",
+            )
           : html`<div class="table-wrap cards">
               <table>
                 <thead>

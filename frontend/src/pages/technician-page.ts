@@ -4,12 +4,37 @@ import { LitElement, css, html, type PropertyValues, type TemplateResult } from 
 import { repeat } from "lit/directives/repeat.js";
 import { api, ApiError } from "../api";
 import { catalog } from "../catalog";
-import { RANGES, filterQuery, filtersToParams, periodStartOf, rangeFilters, rangeOf, readFilters, type Filters, type Range } from "../filters";
+import {
+  RANGES,
+  addDays,
+  askedEnd,
+  companyToday,
+  filterQuery,
+  filtersToParams,
+  periodStartOf,
+  rangeFilters,
+  rangeOf,
+  readFilters,
+  type Filters,
+  type Range,
+} from "../filters";
 import { navigate } from "../router";
-import { formatCount, formatDate, formatKpi, formatPeriod, formatScore, formatSigned } from "../format";
+import {
+  formatCount,
+  formatDate,
+  formatInterval,
+  formatKpi,
+  formatPeriodSoFar,
+  formatScore,
+  formatSigned,
+  formatTargetStatus,
+  kpiName,
+} from "../format";
 import { shared } from "../styles";
 import { empty, failed, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
+import "../components/download";
+import { fileName, kpiCell, rangeSlug, round, unitLabel, type Download } from "../components/download";
 import type { Contribution, Evaluation, KpiDefinition, KpiValue, Me, ScorecardRow, Scorecards, Standing, Team, Technician } from "../types";
 import "../components/evaluation-card";
 import { drilldownHref, type DashboardData } from "../widgets/data";
@@ -138,11 +163,55 @@ export class TechnicianPage extends LitElement {
         color: inherit;
         font-weight: 600;
       }
+      /* Each value is a link to its jobs: a 44 px target, its notes (margin, provisional) below it. */
       td.cell a {
         text-decoration: none;
-        display: inline-flex;
+      }
+      td .note,
+      td .status-words {
+        display: block;
+        font-size: 0.8rem;
+        font-weight: 400;
+        white-space: nowrap;
+      }
+      td .note {
+        color: var(--muted);
+      }
+      td .note.provisional {
+        font-style: italic;
+      }
+      td .hint {
+        display: block;
+      }
+      .so-far {
+        font-weight: 600;
+        color: var(--muted);
+      }
+      /* A section's title with its Download control beside it. */
+      .head {
+        display: flex;
+        justify-content: space-between;
+        align-items: flex-start;
+        gap: 0.5rem;
+      }
+      .head h2,
+      .head h3 {
+        flex: 1;
+        min-width: 0;
+        margin-top: 0;
+      }
+      kpi-trend-widget + .head {
+        margin-top: 1rem;
         align-items: center;
-        min-height: 2rem;
+      }
+      kpi-trend-widget + .head h3 {
+        margin: 0;
+      }
+      kpi-trend-widget + .head kpi-download-menu {
+        margin-top: 0;
+      }
+      .head kpi-download-menu {
+        margin-top: -0.5rem;
       }
       .ack {
         display: flex;
@@ -261,32 +330,70 @@ export class TechnicianPage extends LitElement {
     if (!this.list) return loading("Loading technicians");
     if (this.list.error) return failed(this.list.error, () => this.load());
     const people = this.list.value ?? [];
-    const teamName = new Map(this.teams.map((team) => [team.id, team.name]));
     return html`<h1>Technicians</h1>
+      ${this.user.role === "technician" ? html`<p class="hint">You see your own page only.</p>` : ""}
       ${!people.length
-        ? empty("No technicians yet.")
-        : html`<div class="card table-wrap cards">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Reference</th>
-                  <th scope="col">Team</th>
-                  <th scope="col">Active</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${people.map(
-                  (person) => html`<tr>
-                    <td><a href="/technicians/${person.id}">${person.name}</a></td>
-                    <td>${person.external_ref}</td>
-                    <td>${person.team_id ? (teamName.get(person.team_id) ?? person.team_id) : "–"}</td>
-                    <td>${person.active ? "yes" : "no"}</td>
-                  </tr>`,
-                )}
-              </tbody>
-            </table>
+        ? this.noTechnicians()
+        : html`<div class="card">
+            <kpi-download-menu worded align="start" label="the list of technicians" .download=${this.listDownload(people)}></kpi-download-menu>
+            <div class="table-wrap cards">
+              <table class="technicians">
+                <caption class="visually-hidden">Technicians, with their team</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Reference</th>
+                    <th scope="col">Team</th>
+                    <th scope="col">Active</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${people.map(
+                    (person) => html`<tr>
+                      <td><a href="/technicians/${person.id}">${person.name}</a></td>
+                      <td>${person.external_ref}</td>
+                      <td>${this.teamName(person.team_id)}</td>
+                      <td>${person.active === false ? "No" : "Yes"}</td>
+                    </tr>`,
+                  )}
+                </tbody>
+              </table>
+            </div>
           </div>`}`;
+  }
+
+  private teamName(id: number | null | undefined): string {
+    return (id && this.teams.find((team) => team.id === id)?.name) || "–";
+  }
+
+  /** No technicians: who adds them depends on the role (an import can, for an admin). */
+  private noTechnicians(): TemplateResult {
+    if (this.user.role === "admin") {
+      return empty(
+        "No technicians yet.",
+        "Technicians are added when jobs are imported with “Create technicians that are not on file yet” ticked.",
+        { href: "/jobs", label: "Import jobs" },
+      );
+    }
+    if (this.user.role === "manager") {
+      return empty("No technicians in your teams yet.", "An admin adds technicians and puts them in your teams.");
+    }
+    return empty("No technicians to show.", "Your own scorecard is under My scorecard.");
+  }
+
+  private listDownload(people: Technician[]): Download {
+    return {
+      name: fileName("technicians"),
+      table: () => ({
+        header: ["Name", "Reference", "Team", "Active"],
+        rows: people.map((person) => [
+          person.name,
+          person.external_ref,
+          person.team_id ? this.teamName(person.team_id) : "",
+          person.active === false ? "No" : "Yes",
+        ]),
+      }),
+    };
   }
 
   render(): TemplateResult {
@@ -294,7 +401,7 @@ export class TechnicianPage extends LitElement {
     if (this.forbidden) {
       return html`<h1>Not available</h1>
         <p role="alert" class="state error">You can only see your own pages.</p>
-        <a href="/technicians/${this.user.technician_id}">Go to your scorecard</a>`;
+        <p><a class="button secondary" href="/technicians/${this.user.technician_id}">Go to your scorecard</a></p>`;
     }
     if (!this.technician) return loading("Loading");
     if (this.technician.error) {
@@ -308,33 +415,72 @@ export class TechnicianPage extends LitElement {
     const team = this.teams.find((t) => t.id === person.team_id);
     const filters = this.filters;
     return html`<h1>${person.name}</h1>
-      <p class="hint">
-        ${team ? team.name : "No team"} · ${person.external_ref} · ${formatDate(filters.start)} to
-        ${formatDate(new Date(Date.parse(filters.end) - 86_400_000).toISOString())}
-      </p>
+      <p class="hint">${team ? team.name : "No team"} · ${person.external_ref} · ${this.rangeWords(filters)}</p>
       ${this.rangeControl(person, filters)}
       <div class="sections">
-        ${this.scorecardSection()} ${this.trendSection(person)} ${this.evaluationSection(person)}
+        ${this.scorecardSection(person)} ${this.trendSection(person)} ${this.evaluationSection(person)}
       </div>`;
   }
 
-  private scorecardSection(): TemplateResult {
+  /** The days the page covers: "Jun 1, 2026 to Nov 30, 2026", or "... to Dec 6, 2026 (so far)". */
+  private rangeWords(filters: Filters): string {
+    const last = addDays(askedEnd(filters), -1);
+    return `${formatDate(filters.start)} to ${formatDate(last)}${this.underWay ? " (so far)" : ""}`;
+  }
+
+  /** The range reaches today: its numbers are so far, and may still change. */
+  private get underWay(): boolean {
+    return askedEnd(this.filters) > companyToday();
+  }
+
+  private get manages(): boolean {
+    return this.user.role === "admin" || this.user.role === "manager";
+  }
+
+  /** No jobs counted in the range: why, and what to do (choose a longer period; import jobs, for those who may). */
+  private noJobs(person: Technician, what: string): TemplateResult {
+    const own = this.user.technician_id === person.id;
+    const whose = own ? "your" : `${person.name}’s`;
+    const why = `No ${what}: none of ${whose} jobs are counted from ${this.rangeWords(this.filters)}.`;
+    if (this.manages) return empty(why, "Choose a longer period above, or import their jobs.", { href: "/jobs", label: "Import jobs" });
+    return empty(why, own ? "Choose a longer period above. Your jobs count here once the office imports them." : "Choose a longer period above.");
+  }
+
+  private scorecardSection(person: Technician): TemplateResult {
     let body: TemplateResult;
+    let download: Download | null = null;
     if (!this.scorecard) body = loading("Loading the scorecard");
     else if (this.scorecard.error) body = failed(this.scorecard.error);
-    else if (!this.scorecard.value?.row) body = empty("No jobs in this range: no scorecard.");
+    else if (!this.scorecard.value?.row?.contributions.some((part) => part.value !== null)) {
+      body = this.noJobs(person, "scorecard for this period");
+    }
     else {
-      const { row } = this.scorecard.value;
+      const { row, cards } = this.scorecard.value;
       const own = this.user.technician_id === row.technician_id;
       const scored = row.contributions.filter((part) => part.weight > 0);
       const unscored = row.contributions.filter((part) => part.weight <= 0);
+      const fair = cards.adjust === "category";
+      download = this.scoreDownload(person, row, scored, own);
       body = html`<div class="facts">
-          <div><span class="score" data-score=${row.score ?? ""}>${formatScore(row.score)}</span> / 100</div>
+          <div>
+            <span class="score" data-score=${row.score ?? ""}>${formatScore(row.score)}</span> / 100${this.underWay
+              ? html` <span class="so-far" data-so-far>so far</span>`
+              : ""}
+          </div>
           ${this.rankFact("Team rank", row.peers?.team ?? null)} ${this.rankFact("Company rank", row.peers?.company ?? null)}
           <div>Change: <strong>${formatSigned(row.change)}</strong></div>
           <div>Jobs: <strong>${formatCount(row.sample)}</strong></div>
         </div>
+        ${this.underWay
+          ? html`<p class="hint">This period is under way: the score and each value are so far, and will change as jobs are done.</p>`
+          : ""}
         ${row.unranked_reason ? html`<p class="hint">Not ranked: ${row.unranked_reason}.</p>` : ""}
+        ${fair
+          ? html`<p class="hint" data-fair>
+              Judged fairly by job mix: each rate is set against what ${own ? "your" : "the technician’s"} mix of job
+              categories would give at the company’s rate for each category.
+            </p>`
+          : ""}
         <div class="table-wrap cards score-table">
           <table>
             <caption class="visually-hidden">
@@ -351,44 +497,105 @@ export class TechnicianPage extends LitElement {
               </tr>
             </thead>
             <tbody>
-              ${scored.map((part) => {
-                const kpi = this.kpis.get(part.kpi);
-                return html`<tr data-kpi=${part.kpi}>
-                  <td>${kpi?.label ?? part.label ?? ""}</td>
-                  <td class="num status-${part.status ?? "none"}" data-value=${part.value ?? ""}>
-                    ${formatKpi(part.value, kpi)}${statusWords(part.status)}
-                  </td>
-                  <td class="num" data-team-value=${part.team_value ?? ""}>${formatKpi(part.team_value, kpi)}</td>
-                  <td class="num">${targetWords(part, kpi)}</td>
-                  <td class="num">${formatScore(part.weight)}</td>
-                  <td class="num">${formatScore(part.points)}</td>
-                </tr>`;
-              })}
+              ${scored.map((part) => this.scoreRow(part))}
             </tbody>
           </table>
         </div>
         ${unscored.length
           ? html`<p class="hint unscored">
-              Not in the score (weight 0): ${unscored.map((part) => this.kpis.get(part.kpi)?.label ?? part.label).join(", ")}.
+              Not in the score (weight 0): ${unscored.map((part) => kpiName(part.kpi, this.kpis.get(part.kpi), part)).join(", ")}.
             </p>`
           : ""}`;
     }
     return html`<section class="card" aria-labelledby="scorecard-title">
-      <h2 id="scorecard-title">Scorecard</h2>
+      <div class="head">
+        <h2 id="scorecard-title">Scorecard</h2>
+        ${download ? html`<kpi-download-menu label="the scorecard" .download=${download}></kpi-download-menu>` : ""}
+      </div>
       ${body}
     </section>`;
+  }
+
+  /**
+   * One KPI of the score: its value with its status in words (none on too small a sample, "so far"
+   * while the period is under way), and, judged by job mix, the rate expected for the mix.
+   */
+  private scoreRow(part: Contribution): TemplateResult {
+    const kpi = this.kpis.get(part.kpi);
+    const facts = factsOf(kpi);
+    const words = formatTargetStatus({ status: part.status, complete: !this.underWay }, facts);
+    return html`<tr data-kpi=${part.kpi}>
+      <td>${kpiName(part.kpi, kpi, part)}</td>
+      <td class="num status-${part.status ?? "none"}" data-value=${part.value ?? ""} data-status=${part.status ?? ""}>
+        ${formatKpi(part.value, kpi)}
+        ${part.value === null ? "" : html`<span class="status-words">${words}</span>`}
+        ${part.expected !== null && part.expected !== undefined
+          ? html`<span class="hint" data-expected=${part.expected}>expected ${formatKpi(part.expected, kpi)} for the job mix</span>`
+          : ""}
+      </td>
+      <td class="num" data-team-value=${part.team_value ?? ""}>${formatKpi(part.team_value, kpi)}</td>
+      <td class="num">${targetWords(part, kpi)}</td>
+      <td class="num">${formatScore(part.weight)}</td>
+      <td class="num">${formatScore(part.points)}</td>
+    </tr>`;
+  }
+
+  private scoreDownload(person: Technician, row: ScorecardRow, scored: Contribution[], own: boolean): Download {
+    const filters = this.filters;
+    const fair = scored.some((part) => part.expected !== null && part.expected !== undefined);
+    return {
+      name: fileName(person.name, "scorecard", this.fileRange(filters)),
+      table: () => ({
+        header: [
+          "KPI",
+          own ? "Your value" : "Value",
+          "Unit",
+          "Status",
+          "Team's value",
+          "On target from",
+          "Weight",
+          "Points",
+          ...(fair ? ["Expected for the job mix"] : []),
+        ],
+        rows: [
+          ...scored.map((part) => {
+            const kpi = this.kpis.get(part.kpi);
+            return [
+              kpiName(part.kpi, kpi, part),
+              kpiCell(part.value, kpi),
+              unitLabel(kpi),
+              part.value === null ? "" : formatTargetStatus({ status: part.status, complete: !this.underWay }, factsOf(kpi)),
+              kpiCell(part.team_value, kpi),
+              kpiCell(part.target?.green, kpi),
+              round(part.weight, 2),
+              round(part.points, 1),
+              ...(fair ? [kpiCell(part.expected, kpi)] : []),
+            ];
+          }),
+          ["Score (out of 100)", round(row.score, 1), "", this.underWay ? "so far" : "", "", "", "", "", ...(fair ? [""] : [])],
+        ],
+      }),
+    };
+  }
+
+  /** The range for a file name: "2026-06-to-2026-11". */
+  private fileRange(filters: Filters): string {
+    const last = periodStartOf(addDays(askedEnd(filters), -1), filters.period);
+    return rangeSlug(periodStartOf(filters.start, filters.period), last, filters.period);
   }
 
   private trendSection(person: Technician): TemplateResult {
     let body: TemplateResult;
     if (!this.values) body = loading("Loading the KPIs");
     else if (this.values.error) body = failed(this.values.error);
-    else if (!this.values.value?.length) body = empty("No KPI values in this range.");
+    else if (!this.values.value?.some((row) => row.value !== null)) body = this.noJobs(person, "KPI values for this period");
     else {
       const rows = this.values.value;
       const filters = this.filters;
       const periods = [...new Set(rows.map((row) => row.period_start))].sort();
+      const complete = new Map(periods.map((period) => [period, rows.every((row) => row.period_start !== period || row.complete)]));
       const keys = [...this.kpis.keys()].filter((key) => rows.some((row) => row.kpi === key));
+      const download = this.valuesDownload(person, rows, keys, complete);
       const data: DashboardData = {
         filters,
         kpis: this.kpis,
@@ -401,12 +608,12 @@ export class TechnicianPage extends LitElement {
         group: { by: "technician", id: String(person.id) }, // the chart's points open this technician's jobs
       };
       catalog.targets().then(
-        (targets) => targets.forEach((t) => data.targets.set(t.metric_key, t.company)),
+        (targets) => targets.forEach((t) => data.targets.set(t.metric_key, t.company ?? null)),
         () => {},
       );
       const spec = {
         key: "technician.trend",
-        title: `Trend: ${this.kpis.get(this.chosen)?.label ?? this.chosen}`,
+        title: `Trend: ${kpiName(this.chosen, this.kpis.get(this.chosen))}`,
         type: "trend" as const,
         metrics: [this.chosen],
         size: "full" as const,
@@ -415,52 +622,124 @@ export class TechnicianPage extends LitElement {
         options: {},
         plugin: "",
       };
+      const shown = rows.filter((row) => keys.includes(row.kpi));
       body = html`<div class="field">
           <label for="trend-kpi">KPI in the chart</label>
           <select id="trend-kpi" @change=${(e: Event) => (this.chosen = (e.target as HTMLSelectElement).value)}>
-            ${keys.map((key) => html`<option value=${key} ?selected=${key === this.chosen}>${this.kpis.get(key)?.label}</option>`)}
+            ${keys.map((key) => html`<option value=${key} ?selected=${key === this.chosen}>${kpiName(key, this.kpis.get(key))}</option>`)}
           </select>
         </div>
         <kpi-trend-widget .spec=${spec} .data=${data}></kpi-trend-widget>
+        <div class="head">
+          <h3 id="values-title">Every KPI by period</h3>
+          <kpi-download-menu label="every KPI by period" .download=${download}></kpi-download-menu>
+        </div>
         <div class="table-wrap sticky newest-last">
           <table class="kpi-values">
             <caption class="visually-hidden">KPI values by period; each value links to what it counts</caption>
             <thead>
               <tr>
                 <th scope="col">KPI</th>
-                ${periods.map((period) => html`<th scope="col" class="num">${formatPeriod(period, filters.period)}</th>`)}
+                ${periods.map(
+                  (period) => html`<th scope="col" class="num" data-complete=${String(complete.get(period))}>
+                    ${formatPeriodSoFar(period, filters.period, complete.get(period) ?? true)}
+                  </th>`,
+                )}
               </tr>
             </thead>
             <tbody>
               ${keys.map(
                 (key) => html`<tr>
-                  <th scope="row">${this.kpis.get(key)?.label ?? key}</th>
-                  ${periods.map((period) => {
-                    const row = rows.find((r) => r.kpi === key && r.period_start === period);
-                    if (!row || row.value === null) return html`<td class="num">–</td>`;
-                    return html`<td class="num cell status-${row.status ?? "none"}">
-                      <a
-                        href=${drilldownHref(key, { ...filters, team: null, technician: person.id }, period, {
-                          by: "technician",
-                          id: String(person.id),
-                        })}
-                        data-kpi=${key}
-                        data-value=${String(row.value)}
-                        title="n=${formatCount(row.denominator)}"
-                        >${formatKpi(row.value, this.kpis.get(key))}${statusWords(row.status)}</a
-                      >
-                    </td>`;
-                  })}
+                  <th scope="row">${kpiName(key, this.kpis.get(key))}</th>
+                  ${periods.map((period) => this.valueCell(person, key, rows.find((r) => r.kpi === key && r.period_start === period)))}
                 </tr>`,
               )}
             </tbody>
           </table>
-        </div>`;
+        </div>
+        ${this.valuesKey(shown)}`;
     }
     return html`<section class="card" aria-labelledby="trends-title">
       <h2 id="trends-title">KPIs and trends</h2>
       ${body}
     </section>`;
+  }
+
+  /**
+   * One value of the trend table, linking to the jobs behind it: coloured by its status (never on
+   * too small a sample, which says "too few jobs"), a rate with its margin, and a value that can
+   * still change marked provisional.
+   */
+  private valueCell(person: Technician, key: string, row: KpiValue | undefined): TemplateResult {
+    const kpi = this.kpis.get(key);
+    const facts = factsOf(kpi);
+    if (!row || row.value === null) {
+      return html`<td class="num">
+        –${row && row.pending > 0 ? html`<span class="note" data-pending=${row.pending}>not known yet</span>` : ""}
+      </td>`;
+    }
+    const interval = formatInterval(row, kpi);
+    const words = formatTargetStatus(row, facts);
+    return html`<td class="num cell status-${row.status ?? "none"}" data-status=${row.status ?? ""}>
+      <a
+        href=${drilldownHref(key, { ...this.filters, team: null, technician: person.id }, row.period_start, {
+          by: "technician",
+          id: String(person.id),
+        })}
+        data-kpi=${key}
+        data-period=${row.period_start}
+        data-value=${String(row.value)}
+        title="${formatCount(row.denominator)} ${facts}: show them"
+        >${formatKpi(row.value, kpi)}${row.status === "insufficient" ? "" : html`<span class="visually-hidden">, ${words}</span>`}</a
+      >
+      ${interval ? html`<span class="note" data-interval>${interval}</span>` : ""}
+      ${row.status === "insufficient" ? html`<span class="note">${words}</span>` : ""}
+      ${row.provisional ? html`<span class="note provisional" data-pending=${row.pending}>provisional</span>` : ""}
+    </td>`;
+  }
+
+  /** What the marks in the trend table mean, for those that are there. */
+  private valuesKey(rows: KpiValue[]): TemplateResult | string {
+    const parts: string[] = [];
+    if (rows.some((row) => formatInterval(row, this.kpis.get(row.kpi)))) {
+      parts.push("± is a rate’s margin: the true rate lies within it 95 times in 100.");
+    }
+    if (rows.some((row) => row.status === "insufficient" && row.value !== null)) {
+      parts.push("Too few jobs or evaluations: too small a sample to judge against the target, so it is not coloured.");
+    }
+    if (rows.some((row) => row.provisional)) {
+      parts.push("Provisional: some jobs’ outcome (a callback) is not known yet, so the value can still change.");
+    }
+    if (rows.some((row) => !row.complete)) parts.push("So far: the period is under way.");
+    return parts.length ? html`<p class="hint values-key">${parts.join(" ")}</p>` : "";
+  }
+
+  private valuesDownload(person: Technician, rows: KpiValue[], keys: string[], complete: Map<string, boolean>): Download {
+    const filters = this.filters;
+    const ordered = keys.flatMap((key) => rows.filter((row) => row.kpi === key).sort((a, b) => a.period_start.localeCompare(b.period_start)));
+    return {
+      name: fileName(person.name, "kpis", this.fileRange(filters)),
+      table: () => ({
+        header: ["KPI", "Period", "First day", "Value", "Unit", "Margin (± percentage points)", "Sample", "Status", "Provisional", "Not known yet"],
+        rows: ordered.map((row) => {
+          const kpi = this.kpis.get(row.kpi);
+          const interval = formatInterval(row, kpi);
+          const margin = interval && row.value !== null ? round(Math.max(row.value - row.ci_low!, row.ci_high! - row.value) * 100, 1) : null;
+          return [
+            kpiName(row.kpi, kpi),
+            formatPeriodSoFar(row.period_start, filters.period, complete.get(row.period_start) ?? row.complete),
+            row.period_start,
+            kpiCell(row.value, kpi),
+            unitLabel(kpi),
+            margin,
+            row.value === null ? null : row.denominator,
+            row.value === null ? "" : formatTargetStatus(row, factsOf(kpi)),
+            row.provisional ? "Yes" : "No",
+            row.pending,
+          ];
+        }),
+      }),
+    };
   }
 
   private async reloadEvaluations(technicianId: number): Promise<void> {
@@ -533,12 +812,9 @@ export class TechnicianPage extends LitElement {
   }
 }
 
-const STATUS_WORDS: Record<string, string> = { green: "on target", amber: "close to target", red: "below target" };
-
-/** A status said in words as well as by colour (for screen readers; the colour is for the eye). */
-function statusWords(status: string | null | undefined): TemplateResult | string {
-  const words = status ? STATUS_WORDS[status] : undefined;
-  return words ? html`<span class="visually-hidden">, ${words}</span>` : "";
+/** What a KPI counts, in words: jobs, or evaluations. */
+function factsOf(kpi: KpiDefinition | undefined): string {
+  return kpi?.source === "evaluations" ? "evaluations" : "jobs";
 }
 
 /** The green threshold in the KPI's unit, said with its direction ("90 % or more"). */

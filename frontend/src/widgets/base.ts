@@ -1,5 +1,6 @@
 // The base of the built-in widgets: the spec, the shared data and a frame with the title.
 import { LitElement, css, html, type TemplateResult } from "lit";
+import { kpiName } from "../format";
 import { shared } from "../styles";
 import type { WidgetSpec } from "../types";
 import type { DashboardData, Loaded } from "./data";
@@ -66,7 +67,7 @@ export abstract class WidgetBase extends LitElement {
   }
 
   protected label(key: string): string {
-    return this.data?.kpis.get(key)?.label ?? key;
+    return kpiName(key, this.data?.kpis.get(key));
   }
 
   render(): TemplateResult {

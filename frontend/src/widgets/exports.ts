@@ -1,7 +1,7 @@
 // The download of a widget that shows company values per period (the trend, a plugin's own
 // widget): one row per period, each metric's value in its unit and its sample beside it.
 import { fileName, kpiCell, kpiHeader, rangeSlug, sampleHeader, type Download } from "../components/download";
-import { formatPeriod } from "../format";
+import { formatPeriod, kpiName } from "../format";
 import type { KpiValue } from "../types";
 import type { DashboardData } from "./data";
 
@@ -10,7 +10,7 @@ export function periodsDownload(title: string, data: DashboardData, metrics: str
   if (!rows.some((row) => row.value !== null)) return null;
   const periods = [...new Set(rows.map((row) => row.period_start))].sort();
   const kpis = metrics.map((key) => data.kpis.get(key));
-  const label = (index: number) => kpis[index]?.label ?? metrics[index];
+  const label = (index: number) => kpiName(metrics[index], kpis[index]);
   return {
     name: fileName(title, rangeSlug(periods[0], periods[periods.length - 1], data.filters.period)),
     table: () => ({

@@ -1,7 +1,7 @@
 // KPI card: the latest period's value, coloured by its target, the change against the
 // period before, and the sample size; the value links to the jobs behind it.
 import { css, html, type TemplateResult } from "lit";
-import { formatChange, formatCount, formatInterval, formatKpi, formatPeriod, formatPeriodSoFar, formatStatus } from "../format";
+import { formatChange, formatCount, formatInterval, formatKpi, formatPeriod, formatPeriodSoFar, formatStatus, kpiName } from "../format";
 import type { KpiValue } from "../types";
 import { WidgetBase } from "./base";
 import { drilldownHref, emptyFor, targetOf, type DashboardData } from "./data";
@@ -21,7 +21,10 @@ export class KpiCard extends WidgetBase {
         font-weight: 700;
         text-decoration: none;
         font-variant-numeric: tabular-nums;
-        display: inline-block;
+        /* The value opens the jobs behind it: a 44 px target. */
+        display: inline-flex;
+        align-items: center;
+        min-height: var(--target);
       }
       .value.green {
         color: var(--green-ink);
@@ -58,9 +61,10 @@ export class KpiCard extends WidgetBase {
     const complete = now?.complete ?? true;
     const period = formatPeriodSoFar(data.latest, data.filters.period, complete);
     const facts = kpi?.source === "evaluations" ? "evaluations" : "jobs";
+    const name = kpiName(key, kpi);
     if (!now || now.value === null) {
       return html`<div class="metric" data-kpi=${key}>
-        <div class="hint">${kpi?.label ?? key} · ${period}</div>
+        <div class="hint">${name} · ${period}</div>
         ${now && now.pending > 0 ? this.pendingNote(now, facts) : emptyFor(data, [key], "latest")}
       </div>`;
     }
@@ -74,13 +78,13 @@ export class KpiCard extends WidgetBase {
     const interval = formatInterval(now, kpi);
     const target = targetOf(data, key);
     return html`<div class="metric" data-kpi=${key} data-complete=${String(complete)}>
-      <div class="hint">${kpi?.label ?? key} · ${period}</div>
+      <div class="hint">${name} · ${period}</div>
       <a
         class="value ${status}"
         data-value=${String(now.value)}
         href=${drilldownHref(key, data.filters, now.period_start, { by: "company" })}
         title="Show the jobs behind this value"
-        aria-label="${kpi?.label ?? key}, ${period}: ${formatKpi(now.value, kpi)} ${interval}, ${words}. Show the jobs behind it."
+        aria-label="${name}, ${period}: ${formatKpi(now.value, kpi)} ${interval}, ${words}. Show the jobs behind it."
         >${formatKpi(now.value, kpi)}</a
       >${interval ? html` <span class="interval" data-interval title="95% of the time the true value lies within this margin">${interval}</span>` : ""}
       <p class="meta">
@@ -131,7 +135,8 @@ export class KpiCard extends WidgetBase {
             value !== null && earlier !== null ? round(value - earlier, 2) : null,
             now && now.value !== null ? now.denominator : null,
             now ? formatStatus(now, kpi?.source === "evaluations" ? "evaluations" : "jobs") : "",
-            kpiCell(targetOf(data, key)?.green, kpi),          ];
+            kpiCell(targetOf(data, key)?.green, kpi),
+          ];
         }),
       }),
     };

@@ -18,7 +18,7 @@ import {
 } from "chart.js";
 import { css, html, type PropertyValues, type TemplateResult } from "lit";
 import { periodStartOf } from "../filters";
-import { formatAxis, formatCount, formatKpi, formatPeriod, isRatio, locale } from "../format";
+import { formatAxis, formatCount, formatKpi, formatPeriod, isRatio, kpiName, formatStatus, locale } from "../format";
 import { navigate } from "../router";
 import type { KpiValue } from "../types";
 import { WidgetBase } from "./base";
@@ -104,6 +104,10 @@ export class TrendWidget extends WidgetBase {
         font-weight: 700;
         text-decoration: none;
         font-variant-numeric: tabular-nums;
+        /* The value opens the jobs behind it: a 44 px target. */
+        display: inline-flex;
+        align-items: center;
+        min-height: var(--target);
       }
       .stat .meta {
         margin: 0.15rem 0 0;
@@ -222,7 +226,7 @@ export class TrendWidget extends WidgetBase {
       ${lines.length ? html`<span>Targets (dashed):</span>` : ""}
       ${lines.map(
         (line) => html`<span class="band"
-          ><span class="swatch line series-${line.index % 4}" aria-hidden="true"></span>${line.kpi?.label ?? ""}
+          ><span class="swatch line series-${line.index % 4}" aria-hidden="true"></span>${kpiName(this.spec.metrics[line.index], line.kpi)}
           ${formatKpi(line.target.green, line.kpi)}</span
         >`,
       )}
@@ -247,7 +251,7 @@ export class TrendWidget extends WidgetBase {
                   >${formatKpi(row.value, kpi)}</a
                 >
                 <p class="meta">
-                  ${status === "none" ? "" : html`<span class="badge ${status}">${status}</span>`}
+                  ${status === "none" ? "" : html`<span class="badge ${status}" data-status=${status}>${formatStatus(row, kpi?.source === "evaluations" ? "evaluations" : "jobs")}</span>`}
                   ${target ? html`target ${formatKpi(target.green, kpi)} ·` : ""} n = ${formatCount(row.denominator)}
                 </p>`
             : html`<p class="meta">No value.</p>`}
