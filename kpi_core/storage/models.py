@@ -284,6 +284,57 @@ class TokenRevocation(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+TOKEN_ROLES = ("admin", "manager")
+"""The roles an integration token may have (a technician's access is to their own records)."""
+
+
+class IntegrationToken(Base):
+    """A named API token for a script or integration (kpi_core/accounts/integration_tokens.py).
+
+    The token acts as its own user (``user_id``: a user with the token's role and, for a manager,
+    its teams, who cannot log in), narrowed to ``scope``, the permission keys it may use. Only a
+    SHA-256 hash of the token's text is kept; ``prefix``, part of that text, finds the row.
+    """
+
+    __tablename__ = "integration_tokens"
+    __table_args__ = (_one_of("role", TOKEN_ROLES),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[list[str]] = mapped_column(JSON, default=list)
+    preset: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class IntegrationTokenUse(Base):
+    """One request made with an integration token: when, which operation, and how it was answered.
+
+    Kept beside the audit trail rather than in it: reads are uses too, and a hash-chained entry per
+    read would serialise every reader behind the trail's lock. Changes made with a token are also
+    in the audit trail, under the token's user.
+    """
+
+    __tablename__ = "integration_token_uses"
+    __table_args__ = (Index("ix_integration_token_uses_token_at", "token_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("integration_tokens.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    permission: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
 class LoginFailure(Base):
     """A login attempt the throttle counts when there is no Redis: one that failed, or one whose
     password is being checked right now (it is deleted if the password was right).
@@ -375,3 +426,14 @@ class KpiDataVersion(Base):
     __tablename__ = "kpi_data_versions"
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SavedMapping(Timestamped, Base):
+    """A column mapping saved by name for jobs imports (``mapping``: its JSON form, see
+    kpi_core/imports/mapping_io.py), reused by the import page, the API and ``kpi import jobs --mapping``."""
+
+    __tablename__ = "import_mappings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
