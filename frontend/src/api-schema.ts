@@ -469,6 +469,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integration-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List integration tokens */
+        get: operations["listIntegrationTokens"];
+        put?: never;
+        /** Make an integration token */
+        post: operations["createIntegrationToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integration-tokens/scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Presets and permissions a token may have */
+        get: operations["listIntegrationTokenScopes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integration-tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        /** Read an integration token */
+        get: operations["getIntegrationToken"];
+        put?: never;
+        post?: never;
+        /** Revoke an integration token */
+        delete: operations["revokeIntegrationToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integration-tokens/{token_id}/uses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        /** What a token was used for */
+        get: operations["listIntegrationTokenUses"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/job-runs": {
         parameters: {
             query?: never;
@@ -1441,6 +1515,12 @@ export interface components {
             /** @description Share in the score; 0 is asked, not scored */
             weight: number;
         };
+        Grantable: {
+            description: string;
+            key: string;
+            /** @description Token roles that may have it */
+            roles: string[];
+        };
         ImportColumn: {
             /** @description What it means, in words */
             description: string;
@@ -1469,6 +1549,35 @@ export interface components {
             rows: number;
             unchanged: number;
             updated: number;
+        };
+        IssuedToken: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Username of the admin who made it */
+            created_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            id: number;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            name: string;
+            /** @description The start of the token, kpi_<prefix>_... */
+            prefix: string;
+            /** @description The preset it was made with, if any */
+            preset?: string | null;
+            /** Format: date-time */
+            revoked_at?: string | null;
+            revoked_by?: string | null;
+            role: string;
+            /** @description Permission keys it may use */
+            scope: string[];
+            /** @enum {string} */
+            status: "active" | "expired" | "revoked";
+            teams: string[];
+            /** @description The token itself: shown this once, never again. Keep it secret. */
+            token: string;
+            /** @description Who the token is in the audit trail */
+            username: string;
         };
         Job: {
             /**
@@ -1831,6 +1940,15 @@ export interface components {
             /** @description The value in force */
             value: unknown;
         };
+        Preset: {
+            description: string;
+            key: string;
+            label: string;
+            /** @description The permission keys it gives, by role */
+            permissions: {
+                [key: string]: string[];
+            };
+        };
         ReasonCount: {
             code: string;
             facts: number;
@@ -2038,6 +2156,10 @@ export interface components {
             } | null;
             timezone?: string;
         };
+        Scopes: {
+            permissions: components["schemas"]["Grantable"][];
+            presets: components["schemas"]["Preset"][];
+        };
         ScorecardKpi: {
             /** @enum {string} */
             direction: "higher" | "lower";
@@ -2171,6 +2293,53 @@ export interface components {
             amber: number;
             green: number;
         };
+        Token: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Username of the admin who made it */
+            created_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            id: number;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            name: string;
+            /** @description The start of the token, kpi_<prefix>_... */
+            prefix: string;
+            /** @description The preset it was made with, if any */
+            preset?: string | null;
+            /** Format: date-time */
+            revoked_at?: string | null;
+            revoked_by?: string | null;
+            role: string;
+            /** @description Permission keys it may use */
+            scope: string[];
+            /** @enum {string} */
+            status: "active" | "expired" | "revoked";
+            teams: string[];
+            /** @description Who the token is in the audit trail */
+            username: string;
+        };
+        TokenCreate: {
+            /**
+             * Format: date-time
+             * @description When it stops working: in the future, at most a year ahead (default 90 days)
+             */
+            expires_at?: string;
+            /** @description What the token is for, e.g. 'Nightly job import' */
+            name: string;
+            /** @description A named scope (see /scopes); or give scope */
+            preset?: string;
+            /**
+             * @description admin (the whole company) or manager (the teams given); technician is refused
+             * @enum {string}
+             */
+            role: "admin" | "manager" | "technician";
+            /** @description The permission keys the token may use, within its role; or give preset */
+            scope?: string[];
+            /** @description Names of the teams a manager token works for (at least one) */
+            teams?: string[];
+        };
         TokenPair: {
             access_token: string;
             /** @description Seconds until the access token expires */
@@ -2178,6 +2347,19 @@ export interface components {
             refresh_token: string;
             /** @example Bearer */
             token_type: string;
+        };
+        TokenUse: {
+            /** Format: date-time */
+            at: string;
+            id: number;
+            ip?: string | null;
+            method: string;
+            path: string;
+            /** @description The permission the operation needs */
+            permission?: string | null;
+            request_id?: string | null;
+            /** @description The HTTP status it was answered with */
+            status: number;
         };
         User: {
             /** Format: date-time */
@@ -4246,6 +4428,292 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listIntegrationTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission integration_tokens.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    createIntegrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedToken"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission integration_tokens.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Another active token has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listIntegrationTokenScopes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Scopes"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission integration_tokens.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getIntegrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission integration_tokens.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    revokeIntegrationToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission integration_tokens.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listIntegrationTokenUses: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                token_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenUse"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission integration_tokens.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, str] = {
     "targets.manage": "Set and remove KPI targets and weights, for the company and per team",
     "kpis.read": "List KPI definitions; read KPI values and their drill-downs (scoped)",
     "dashboard.use": "Read the dashboard's widgets and save one's own layout of them",
+    "integration_tokens.manage": "Create, list and revoke integration tokens, and read what each was used for",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -64,7 +65,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated user behind a request."""
+    """The authenticated user behind a request.
+
+    A request made with an integration token has the token's own user, role and teams, and
+    ``scope``: the permissions the token may use, a subset of its role's (None for a login).
+    """
 
     user_id: int
     username: str
@@ -74,8 +79,14 @@ class Principal:
     token_jti: str | None = None
     token_family: str | None = None
     must_change_password: bool = False
+    integration_token_id: int | None = None
+    scope: frozenset[str] | None = None
 
     def can(self, permission: str) -> bool:
+        return self.role_can(permission) and (self.scope is None or permission in self.scope)
+
+    def role_can(self, permission: str) -> bool:
+        """Whether the principal's role has ``permission``, whatever a token's scope says."""
         if permission not in PERMISSIONS:
             raise KeyError(f"unknown permission {permission!r}")
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())

@@ -5,16 +5,18 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.passwords import PasswordRejected, check_policy, hash_password, verify_password
 from kpi_core.audit.trail import Actor, record, snapshot
 from kpi_core.errors import Invalid, NotFound
-from kpi_core.storage.models import ROLES, Team, Technician, User, team_managers
+from kpi_core.storage.models import ROLES, IntegrationToken, Team, Technician, User, team_managers
 from kpi_core.storage.types import utcnow
 
 USERNAME_MAX = 150
+INTEGRATION_USERNAME_PREFIX = "token:"
+"""The usernames of integration tokens' own users (kpi_core/accounts/integration_tokens.py): kept for them."""
 
 
 class UserRejected(Invalid):
@@ -63,8 +65,13 @@ def managed_team_names(session: Session, user_id: int) -> list[str]:
     )
 
 
+def is_person(user_id: object = User.id) -> ColumnElement[bool]:
+    """A WHERE clause keeping people: an integration token's own user is managed with its token, not here."""
+    return user_id.not_in(select(IntegrationToken.user_id))  # type: ignore[attr-defined,no-any-return]
+
+
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.scalar(select(User).where(User.id == user_id, is_person()))
     if user is None:
         raise UserNotFound(f"no user with id {user_id}")
     return user
@@ -78,6 +85,10 @@ def create_user(session: Session, new: NewUser, actor: Actor | None = None) -> U
     username = new.username.strip()
     if not username or len(username) > USERNAME_MAX:
         raise UserRejected("username", f"must be 1 to {USERNAME_MAX} characters")
+    if username.lower().startswith(INTEGRATION_USERNAME_PREFIX):
+        raise UserRejected(
+            "username", f"names starting with {INTEGRATION_USERNAME_PREFIX!r} are kept for integration tokens"
+        )
     _check_role(new.role)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserRejected("username", f"{username!r} is already taken")
@@ -151,7 +162,7 @@ def change_own_password(session: Session, user_id: int, current: str, new: str, 
 
 
 def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.username)))
+    return list(session.scalars(select(User).where(is_person()).order_by(User.username)))
 
 
 def _check_role(role: str) -> None:

@@ -16,9 +16,11 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask_smorest import Blueprint, abort
 
+from kpi_core.accounts import integration_tokens
 from kpi_core.accounts.auth import AuthFailed
 from kpi_core.accounts.permissions import PERMISSIONS, Principal
 from kpi_core.accounts.scope import Scope
+from kpi_core.accounts.token_scopes import PERSONAL, describe
 from kpi_core.audit.trail import Actor
 from kpi_core.web.db import db_session
 from kpi_core.web.errors import ErrorSchema
@@ -61,16 +63,41 @@ def current_actor() -> Actor:
     )
 
 
+TOKEN_USED = "integration_token_id"  # noqa: S105 - a key of flask.g, not a secret
+"""``g`` key: the integration token a request presented, once its secret matched (web/token_uses.py logs the use)."""
+OPERATION_PERMISSION = "operation_permission"
+"""``g`` key: the permission of the operation the request called."""
+
+
 def authenticate() -> Principal:
+    """The principal of the request's bearer token: a login's access token or an integration token."""
     token = _bearer_token()
     if token is None:
         _challenge("authentication required: send Authorization: Bearer <access token>")
     try:
-        principal = app_state().authenticator.authenticate(db_session(), token)
+        if token.startswith(integration_tokens.TEXT_START):
+            principal = integration_tokens.authenticate_token(db_session(), token)
+            g.setdefault(TOKEN_USED, principal.integration_token_id)
+        else:
+            principal = app_state().authenticator.authenticate(db_session(), token)
+    except integration_tokens.TokenRejected as exc:
+        g.setdefault(TOKEN_USED, exc.token_id)
+        _challenge(str(exc))
     except AuthFailed as exc:
         _challenge(str(exc))
     g.principal = principal
     return principal
+
+
+def _beyond_scope(permission: str) -> None:
+    if permission in PERSONAL:
+        message = f"An integration token cannot do this: {PERSONAL[permission]}."
+    else:
+        message = (
+            f'This integration token may not do this: its scope does not include "{describe(permission)}" '
+            f"(permission {permission}). An admin can make a token whose scope includes it."
+        )
+    abort(403, message=message, errors={"headers": {"Authorization": [f"the token's scope lacks {permission}"]}})
 
 
 def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
@@ -81,9 +108,12 @@ def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            g.setdefault(OPERATION_PERMISSION, permission)
             principal = authenticate()
             if principal.must_change_password and permission not in PASSWORD_CHANGE_ALLOWED:
                 abort(403, message="Change your temporary password first, then try again.")
+            if principal.role_can(permission) and not principal.can(permission):
+                _beyond_scope(permission)
             if not principal.can(permission):
                 # The permission's key stays in the audit log and the API docs, not in a message for people.
                 abort(403, message=f"Your role ({principal.role}) cannot do this. Ask an administrator if you need to.")

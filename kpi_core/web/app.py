@@ -29,6 +29,7 @@ from kpi_core.web import (
     feedback_api,
     health,
     imports_api,
+    integration_tokens_api,
     jobs_api,
     jobs_runs_api,
     kpis_api,
@@ -43,6 +44,7 @@ from kpi_core.web import (
     targets_api,
     teams_api,
     technicians_api,
+    token_uses,
     users_api,
 )
 from kpi_core.web.access import BEARER_SCHEME
@@ -52,6 +54,7 @@ from kpi_core.web.state import AppState, install
 API_BLUEPRINTS = (
     auth_api.blp,
     users_api.blp,
+    integration_tokens_api.blp,
     teams_api.blp,
     technicians_api.blp,
     customers_api.blp,
@@ -111,6 +114,7 @@ def create_app(
     request_id.install(app)
     request_metrics.install(app, settings)
     db.install(app)
+    token_uses.install(app)
     security_headers.install(app, settings)
 
     api = errors.KpiApi(app)

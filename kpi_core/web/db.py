@@ -22,10 +22,16 @@ def commit() -> None:
     db_session().commit()
 
 
+def close_request_session() -> None:
+    """End the request's session, undoing anything uncommitted (done after every request; earlier by
+    whatever must write once the request is over, so that it does not wait on the request's own lock)."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()  # no-op after a commit; undoes anything uncommitted
+        session.close()
+
+
 def install(app: Flask) -> None:
     @app.teardown_request
     def close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.rollback()  # no-op after a commit; undoes anything uncommitted
-            session.close()
+        close_request_session()
