@@ -457,3 +457,24 @@ def test_scorecards_are_the_scorecard_engine_s_on_the_report_s_kpis(database, pl
         assert set(card.contributions) == {FTF, RATING}
         if card.score is not None:
             assert sum(v for v in card.contributions.values() if v is not None) == pytest.approx(card.score, abs=0.02)
+
+
+def test_with_the_admins_job_mix_setting_the_ranking_is_the_fair_one(database, plugins, settings, crew):
+    from kpi_core.kpis.scorecards import compute_scorecards
+    from kpi_core.storage.models import PluginSetting
+
+    report_spec = spec(kpis=(FTF, RATING))
+    assert build(database, plugins, settings, report_spec).ranked_by_job_mix is False
+    with database.session() as session:
+        session.add(PluginSetting(plugin="core", name="rank_by_job_mix", value=True))
+    data = build(database, plugins, settings, report_spec)
+
+    assert data.ranked_by_job_mix is True
+    with database.session(write=False) as session:
+        cards = compute_scorecards(
+            session, plugins, start=report_spec.start, end=report_spec.end, period="month", zone=settings.zone,
+            kpis=report_spec.kpis, min_sample=1, adjust="category", as_of=NOW,
+        )  # fmt: skip
+    assert [(c.technician_id, c.score, c.rank) for c in data.scorecards] == [
+        (str(row.technician_id), row.score, row.rank) for row in cards.technicians
+    ]

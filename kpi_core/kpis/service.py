@@ -408,10 +408,7 @@ def scorecards_answer(
     # Technicians over both windows, and teams over the current one (their values beside each KPI).
     months = len(segments.local_months(previous_start, previous_end)) + 2 * len(segments.local_months(start, end))
     settings = setting_values(session, plugins)
-    if adjust is None:
-        by_mix = settings.get(scorecards.RANK_BY_JOB_MIX)
-        adjust = "category" if by_mix is not None and by_mix.value else "none"
-    adjusted = None if adjust == "none" else adjust
+    adjusted = scorecard_adjustment(settings, adjust)
     in_force = targets.effective_targets(session, plugins)
     roster = session.execute(select(func.count(Technician.id), func.max(Technician.updated_at))).one()
     question = {
@@ -470,6 +467,15 @@ def scorecards_answer(
         start=start,
         end=end,
     )
+
+
+def scorecard_adjustment(settings: dict[str, Any], asked: str | None) -> str | None:
+    """The job-mix adjustment scorecards are ranked with: ``asked`` (``category`` or ``none``), or when
+    nothing is asked what the admins' setting ``core.rank_by_job_mix`` says; None: as observed."""
+    if asked is None:
+        by_mix = settings.get(scorecards.RANK_BY_JOB_MIX)
+        asked = "category" if by_mix is not None and by_mix.value else "none"
+    return None if asked == "none" else asked
 
 
 def _cached_sums(

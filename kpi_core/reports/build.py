@@ -29,6 +29,7 @@ from kpi_core.kpis.query import COMPANY
 from kpi_core.kpis.scorecards import DEFAULT_MIN_SAMPLE, compute_scorecards
 from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE
 from kpi_core.plugins import PluginHost
+from kpi_core.records.plugin_settings import setting_values
 from kpi_core.reports.coverage import describe_coverage
 from kpi_core.reports.data import EvaluationSummary, MetricInfo, ReportData, ScorecardRow, ValueRow
 from kpi_core.reports.spec import ReportSpec
@@ -66,6 +67,8 @@ def build_report_data(
     """
     coverage = describe_coverage(session, spec.filters, scope)
     honesty = honest.Honesty(now=generated_at, min_sample=status_min_sample)
+    # Ranked as the scorecards page ranks them: fairly by job mix where the admins' setting says so.
+    adjust = service.scorecard_adjustment(setting_values(session, plugins), None)
     levels = list(dict.fromkeys((spec.group_by, *SUMMARY_LEVELS)))
     values: dict[str, tuple[ValueRow, ...]] = {}
     for number, level in enumerate(levels):
@@ -96,11 +99,13 @@ def build_report_data(
             min_sample=min_sample,
             status_min_sample=status_min_sample,
             as_of=honest.judged_at(generated_at),
+            adjust=adjust,
         ),
         evaluations=evaluation_summaries(session, spec, scope),
         scope=coverage.label,
         currency=currency,
         complete=honest.is_complete(spec.end, zone, generated_at),
+        ranked_by_job_mix=adjust is not None,
     )
 
 
@@ -202,6 +207,7 @@ def _scorecards(
     min_sample: int | None,
     status_min_sample: int,
     as_of: datetime,
+    adjust: str | None = None,
 ) -> tuple[ScorecardRow, ...]:
     """The technicians' scorecards over the whole range, on the report's KPIs (the scorecard API's numbers,
     outcome windows judged ``as_of`` as the values are).
@@ -221,6 +227,7 @@ def _scorecards(
         min_sample=DEFAULT_MIN_SAMPLE if min_sample is None else min_sample,
         status_min_sample=status_min_sample,
         as_of=as_of,
+        adjust=adjust,
     )
     return tuple(
         ScorecardRow(

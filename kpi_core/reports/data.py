@@ -142,6 +142,8 @@ class ReportData:
     scope: str = "Company"
     currency: str = "USD"
     complete: bool = True
+    ranked_by_job_mix: bool = False
+    """The scorecards' ranking is fair by job mix (the admins' setting ``core.rank_by_job_mix``)."""
 
     def rows(self, level: str | None = None) -> tuple[ValueRow, ...]:
         """Rows at ``level`` (the requested ``group_by`` by default)."""

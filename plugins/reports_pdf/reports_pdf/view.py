@@ -85,6 +85,7 @@ class ReportView:
     team_tables: tuple[TeamTable, ...]
     ranking: tuple[RankingRow, ...]
     technicians: tuple[TechnicianView, ...]
+    ranked_by_job_mix: bool = False
 
 
 def build_view(report: ReportData) -> ReportView:
@@ -117,6 +118,7 @@ def build_view(report: ReportData) -> ReportView:
         team_tables=tuple(_team_table(teams, group) for group in columns),
         ranking=_ranking(report.scorecards),
         technicians=_technicians(report, series),
+        ranked_by_job_mix=report.ranked_by_job_mix,
     )
 
 

@@ -38,3 +38,11 @@ def test_a_document_can_extend_the_report_and_override_a_block(tmp_path: Path, r
     html = render_html(report_factory(("Ann Archer",)), make_environment([tmp_path]), "branded.html")
     assert ".cover-band { background: #7b341e; }" in html
     assert "Technician ranking" in html
+
+
+def test_a_ranking_fair_by_job_mix_says_so(report_factory) -> None:
+    import dataclasses
+
+    report = report_factory(("Ann Archer", "Bob Baker"))
+    assert "Ranked fairly by job mix" not in render_html(report)
+    assert "Ranked fairly by job mix" in render_html(dataclasses.replace(report, ranked_by_job_mix=True))
