@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -327,33 +327,58 @@ def users_reset_password(username: str) -> None:
 
 @cli.group("import")
 def import_group() -> None:
-    """Import jobs or customer feedback from CSV or JSON Lines (all or nothing)."""
+    """Import jobs or customer feedback from CSV or JSON Lines (all or nothing); jobs also from any CSV or XLSX
+    file through a column mapping."""
 
 
-def _import_file(kind: str, path: Path, dry_run: bool, create_technicians: bool) -> None:
+@dataclass(frozen=True)
+class _MappingChoice:
+    saved: str | None = None
+    preset: str | None = None
+    sheet: str | None = None
+
+
+def _import_file(
+    kind: str, path: Path, dry_run: bool, create_technicians: bool, mapped: _MappingChoice | None = None
+) -> None:
     from kpi_core.accounts.scope import UNSCOPED
+    from kpi_core.errors import Invalid
     from kpi_core.imports.feedback import FEEDBACK_COLUMNS, import_feedback
     from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
+    from kpi_core.imports.mapped import import_mapped_jobs
     from kpi_core.imports.progress import ReadProgress
     from kpi_core.imports.readers import FileRejected, detect_format, read_rows
+    from kpi_core.imports.saved import choose_mapping
 
     settings = _settings()
     database = _current_database(settings)
     fmt = detect_format("", path.name)
     columns = JOB_COLUMNS if kind == "jobs" else FEEDBACK_COLUMNS
+    mapped = mapped or _MappingChoice()
     session = database.open_session(write=True)
     try:
+        presets = _plugins(settings).import_presets if mapped.preset else {}
+        mapping = choose_mapping(session, presets, saved=mapped.saved, preset=mapped.preset, location="option")
         with path.open("rb") as raw, click.progressbar(length=path.stat().st_size, label=f"Importing {kind}") as bar:
-            rows = read_rows(io.BufferedReader(ReadProgress(raw, bar.update)), fmt, columns)
+            stream = io.BufferedReader(ReadProgress(raw, bar.update))
             common = {"scope": UNSCOPED, "actor": _cli_actor(), "zone": settings.zone, "dry_run": dry_run}
-            if kind == "jobs":
-                report = import_jobs(session, rows, create_technicians=create_technicians, **common)
+            if kind == "jobs" and (mapping is not None or fmt == "xlsx"):
+                report = import_mapped_jobs(
+                    session, stream, fmt, mapping, sheet=mapped.sheet, create_technicians=create_technicians, **common
+                )
+            elif kind == "jobs":
+                report = import_jobs(
+                    session, read_rows(stream, fmt, columns), create_technicians=create_technicians, **common
+                )
             else:
-                report = import_feedback(session, rows, **common)
+                report = import_feedback(session, read_rows(stream, fmt, columns), **common)
         if report.ok and not dry_run:
             session.commit()
     except FileRejected as exc:
         raise click.ClickException(f"{path}: {exc}") from None
+    except Invalid as exc:
+        option = {"mapping_name": "--mapping", "preset": "--preset"}.get(exc.field, f"the mapping's {exc.field}")
+        raise click.ClickException(f"{option}: {exc.message}") from None
     finally:
         session.rollback()
         session.close()
@@ -370,9 +395,22 @@ def _import_file(kind: str, path: Path, dry_run: bool, create_technicians: bool)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
 @click.option("--create-technicians", is_flag=True, help="Create technicians for unknown technician_ref.")
-def import_jobs_command(path: Path, dry_run: bool, create_technicians: bool) -> None:
-    """Import jobs from a CSV or JSON Lines file (by external_ref; safe to repeat)."""
-    _import_file("jobs", path, dry_run, create_technicians)
+@click.option(
+    "--mapping", "mapping_name", metavar="NAME", help="Read the file through the column mapping saved as NAME."
+)
+@click.option(
+    "--preset", metavar="KEY", help="Read the file through a plugin's import preset (kpi plugins lists them)."
+)
+@click.option("--sheet", metavar="NAME", help="XLSX: the sheet to read, when the workbook has several.")
+def import_jobs_command(
+    path: Path, dry_run: bool, create_technicians: bool, mapping_name: str | None, preset: str | None, sheet: str | None
+) -> None:
+    """Import jobs from a CSV, XLSX or JSON Lines file (by external_ref; safe to repeat).
+
+    A file in other columns than the import's own (an export of another system) is read through a
+    column mapping: one saved on the import page (--mapping NAME) or a plugin's preset (--preset KEY).
+    """
+    _import_file("jobs", path, dry_run, create_technicians, _MappingChoice(mapping_name, preset, sheet))
 
 
 @import_group.command("feedback")

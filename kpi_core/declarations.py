@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """Keys are namespaced by the plugin: ``family.name`` (lower case, dots)."""
@@ -471,6 +472,168 @@ class Setting:
         return value
 
 
+RULE_KINDS: tuple[str, ...] = ("column", "fixed", "value_map", "date_time", "minus_minutes")
+IMPORT_FIELD = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+"""A job field of an import: a column of the jobs import (``status``) or a plugin's namespaced field."""
+MAX_MAPPED_MINUTES = 100_000
+"""The largest duration a ``minus_minutes`` rule subtracts (about 69 days), as for ``estimated_minutes``."""
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How a mapped import fills one job field from each row of the source file.
+
+    ``kind`` is one of:
+
+    - ``column``: the value of the source ``column``;
+    - ``fixed``: ``value``, the same on every row;
+    - ``value_map``: the value of ``column`` translated by ``values`` (source
+      value -> job value, such as ``{"pro_canceled": "cancelled"}``); source
+      values are compared ignoring case and surrounding spaces, and a value the
+      map does not name is kept as it is (and checked like any other);
+    - ``date_time``: a date from ``column`` joined with a time of day from
+      ``time_column``;
+    - ``minus_minutes``: the time in the job field ``base`` (filled by another
+      rule of the same mapping) minus the number of minutes in ``column``, such
+      as the start of work as the finish minus the time on the job.
+
+    Source columns are matched by name ignoring case and surrounding spaces.
+    """
+
+    kind: str
+    column: str | None = None
+    value: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    time_column: str | None = None
+    base: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_choice("field rule", self.kind, "kind", self.kind, RULE_KINDS)
+        needs = {
+            "column": ("column",),
+            "fixed": ("value",),
+            "value_map": ("column", "values"),
+            "date_time": ("column", "time_column"),
+            "minus_minutes": ("base", "column"),
+        }[self.kind]
+        for name in ("column", "value", "values", "time_column", "base"):
+            given = getattr(self, name)
+            if name in needs and not given:
+                raise DeclarationError(f"a {self.kind} rule needs {name}")
+            if name not in needs and given:
+                raise DeclarationError(f"a {self.kind} rule takes no {name}")
+        for name in ("column", "time_column"):
+            column = getattr(self, name)
+            if column is not None and (not isinstance(column, str) or not column.strip() or len(column) > 200):
+                raise DeclarationError(f"{name} must be a column name of 1 to 200 characters")
+        if self.value is not None and (not isinstance(self.value, str) or len(self.value) > 200):
+            raise DeclarationError("value must be text of at most 200 characters")
+        if self.values:
+            pairs = self.values.items() if isinstance(self.values, Mapping) else None
+            if pairs is None or not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+                raise DeclarationError("values must map source values (text) to job values (text)")
+            if len(self.values) > 200:
+                raise DeclarationError("values may translate at most 200 source values")
+        if self.base is not None and (not isinstance(self.base, str) or not IMPORT_FIELD.match(self.base)):
+            raise DeclarationError(f"base {self.base!r} must name a job field, such as 'completed_at'")
+
+    def columns(self) -> tuple[str, ...]:
+        """The source columns this rule reads."""
+        return tuple(name for name in (self.column, self.time_column) if name)
+
+
+@dataclass(frozen=True)
+class ImportMapping:
+    """How the columns of any CSV or XLSX file become the jobs an import writes.
+
+    ``fields`` maps each job field filled (``external_ref``, ``status``,
+    ``completed_at``, ...: the columns ``GET /api/v1/imports/jobs/columns``
+    lists) to its :class:`FieldRule`; a field not named stays empty. Times are
+    read with ``datetime_format`` (a ``strptime`` format such as
+    ``"%m/%d/%Y %I:%M %p"``; ``None``: ISO 8601), the date and time of a
+    ``date_time`` rule with ``date_format`` and ``time_format`` (``None``: ISO
+    ``2026-03-02`` and ``14:30``), and a time without an offset is in
+    ``timezone`` (an IANA name; ``None``: the company's). Spreadsheet date
+    cells need no format. The host checks the fields against the jobs import
+    when the mapping is used; rows are then validated as in any import.
+    """
+
+    fields: Mapping[str, FieldRule]
+    timezone: str | None = None
+    datetime_format: str | None = None
+    date_format: str | None = None
+    time_format: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.fields, Mapping) or not self.fields:
+            raise DeclarationError("a mapping needs fields: each job field it fills, with its rule")
+        for name, rule in self.fields.items():
+            if not isinstance(name, str) or not IMPORT_FIELD.match(name):
+                raise DeclarationError(f"mapping field {name!r} must name a job field, such as 'status'")
+            if not isinstance(rule, FieldRule):
+                raise DeclarationError(f"mapping field {name!r}: the rule must be a FieldRule")
+            if rule.kind == "minus_minutes":
+                based = self.fields.get(rule.base or "")
+                if based is None or based.kind == "minus_minutes" or rule.base == name:
+                    raise DeclarationError(
+                        f"mapping field {name!r}: base {rule.base!r} must be another field of the mapping, "
+                        "filled by a column or a date and time"
+                    )
+        if self.timezone is not None:
+            _require_zone(self.timezone)
+        for name in ("datetime_format", "date_format", "time_format"):
+            _require_format(name, getattr(self, name))
+
+    def columns(self) -> tuple[str, ...]:
+        """Every source column the mapping reads, once each, in the order of its fields."""
+        return tuple(dict.fromkeys(column for rule in self.fields.values() for column in rule.columns()))
+
+
+def _require_zone(name: object) -> None:
+    try:
+        ZoneInfo(name)  # type: ignore[arg-type]
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise DeclarationError(f"timezone {name!r} must be an IANA time zone such as 'America/Chicago'") from None
+
+
+def _require_format(name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or "%" not in value or len(value) > 60:
+        raise DeclarationError(f"{name} must be a strptime format such as '%m/%d/%Y', or None for ISO 8601")
+    try:
+        datetime.strptime(datetime(2026, 3, 2, 14, 30).strftime(value), value)
+    except ValueError:
+        raise DeclarationError(f"{name} {value!r} is not a format that reads back what it writes") from None
+
+
+@dataclass(frozen=True)
+class ImportPreset:
+    """A ready mapping for the job export of a known system, which the import page offers by its label.
+
+    ``key`` is namespaced (``housecall_pro.job_report``); ``label`` names the
+    export in words; ``description`` says in a sentence or two which export
+    it reads and how to produce it; ``source`` is where the export's columns
+    are publicly documented (a URL), which a preset must follow; ``mapping``
+    is the :class:`ImportMapping`. Anyone may copy a preset into a saved
+    mapping and change it.
+    """
+
+    key: str
+    label: str
+    description: str
+    source: str
+    mapping: ImportMapping
+
+    def __post_init__(self) -> None:
+        _require_key("import preset", self.key)
+        _require_text("import preset", self.key, "label", self.label)
+        _require_text("import preset", self.key, "description", self.description)
+        _require_text("import preset", self.key, "source", self.source)
+        if not isinstance(self.mapping, ImportMapping):
+            raise DeclarationError(f"import preset {self.key!r}: mapping must be an ImportMapping")
+
+
 DECLARATION_TYPES: dict[str, type] = {
     "kpi_metrics": Metric,
     "kpi_form_fields": FormField,
@@ -478,5 +641,6 @@ DECLARATION_TYPES: dict[str, type] = {
     "kpi_jobs": JobSpec,
     "kpi_widgets": Widget,
     "kpi_settings": Setting,
+    "kpi_import_presets": ImportPreset,
 }
 """Which declaration class each list-returning hook must return."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from flask import Flask
 
-    from kpi_core.declarations import FormField, JobSpec, Metric, ReportFormat, Setting, Widget
+    from kpi_core.declarations import FormField, ImportPreset, JobSpec, Metric, ReportFormat, Setting, Widget
 
 PROJECT_NAME = "kpi_core"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -119,6 +119,26 @@ def kpi_settings() -> list[Setting]:
     namespace: ``ctx.setting(name, default)`` in metric builders,
     ``context.plugin_settings[name]`` in jobs. A change invalidates cached KPI
     results.
+    """
+
+
+@hookspec
+def kpi_import_presets() -> list[ImportPreset]:
+    """Ship ready column mappings for the job exports of other systems.
+
+    Called once at start-up. Return a list of
+    :class:`~kpi_core.declarations.ImportPreset`: a namespaced key, a label
+    naming the export (``"Housecall Pro: job report"``), a description, the
+    public source that documents the export's columns, and an
+    :class:`~kpi_core.declarations.ImportMapping` that fills each job field
+    from those columns (a column, a fixed value, a value map, a date joined
+    with a time, or a time minus a duration in minutes), with the export's
+    date formats and time zone. The import page, ``POST
+    /api/v1/imports/jobs?preset=<key>`` and ``kpi import jobs FILE --preset
+    <key>`` use it like a saved mapping; a file without a column the preset
+    reads is refused with one error naming every missing column. Follow the
+    documented column names exactly and test the preset on a sample file
+    that follows them.
     """
 
 

@@ -31,7 +31,9 @@ from kpi_core.declarations import DECLARATION_TYPES
 from kpi_core.errors import PluginLoadError
 
 ENTRY_POINT_GROUP = "kpi_core.plugins"
-BUNDLED = frozenset({"kpi_quality", "kpi_timeliness", "kpi_productivity", "reports_pdf", "reports_csv"})
+BUNDLED = frozenset(
+    {"kpi_quality", "kpi_timeliness", "kpi_productivity", "reports_pdf", "reports_csv", "import_presets"}
+)
 """Plugins shipped in this repository's workspace: loaded before any third-party plugin."""
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("core", "kpi_core.builtin"),)
 """(name, module) of the host's own features, registered through the same hooks."""
@@ -109,6 +111,10 @@ class PluginHost:
     @property
     def settings(self) -> dict[str, Any]:
         return self.declarations["kpi_settings"]
+
+    @property
+    def import_presets(self) -> dict[str, Any]:
+        return self.declarations["kpi_import_presets"]
 
     @property
     def migration_locations(self) -> list[Path]:

@@ -23,7 +23,7 @@ def test_the_columns_of_each_import_are_listed_in_order_with_type_and_example(cl
     assert response.status_code == 200
     assert [column["name"] for column in response.json] == list(KINDS[kind])
     for column in response.json:
-        assert set(column) == {"name", "type", "required", "example", "description"}
+        assert set(column) == {"name", "label", "type", "required", "example", "description"}
         assert column["type"] and column["description"][0].isupper()
     required = {column["name"] for column in response.json if column["required"]}
     assert required == ({"external_ref", "technician_ref", "category", "status"} if kind == "jobs" else

@@ -229,7 +229,7 @@ def test_a_file_of_an_unknown_type_is_one_error_line(kpi, write):
 
     assert_fails(result)
     [line] = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert "*.csv or *.jsonl" in line
+    assert "*.csv, *.xlsx or *.jsonl" in line
 
 
 def test_a_missing_file_is_a_usage_error(kpi, tmp_path):

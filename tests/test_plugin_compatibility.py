@@ -32,7 +32,7 @@ SOURCE = """
     def kpi_form_fields():
         return [FormField("{module}.tidiness", "Tidiness", "rating")]
 """
-BUNDLED = ("kpi_quality", "kpi_timeliness", "reports_pdf", "reports_csv", "kpi_productivity")
+BUNDLED = ("kpi_quality", "kpi_timeliness", "reports_pdf", "reports_csv", "kpi_productivity", "import_presets")
 
 
 class Site:

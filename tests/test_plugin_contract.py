@@ -21,6 +21,7 @@ from kpi_core.declarations import (
     DECLARATION_TYPES,
     DeclarationError,
     FormField,
+    ImportPreset,
     JobSpec,
     Metric,
     ReportFormat,
@@ -37,6 +38,7 @@ HOOKS = (
     "kpi_jobs",
     "kpi_widgets",
     "kpi_settings",
+    "kpi_import_presets",
     "kpi_migrations",
     "kpi_startup",
 )
@@ -47,6 +49,7 @@ LIST_HOOKS = {
     "kpi_jobs": JobSpec,
     "kpi_widgets": Widget,
     "kpi_settings": Setting,
+    "kpi_import_presets": ImportPreset,
 }
 
 

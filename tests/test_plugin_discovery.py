@@ -705,6 +705,7 @@ def test_an_installed_third_party_plugin_is_discovered_with_its_version_and_kpi(
     assert (plugin["version"], plugin["module"], plugin["builtin"]) == ("1.2.3", "kpi_fixture_cancellations", False)
     assert plugin["contributes"] == {
         "kpi_form_fields": ["fixture.cancellations_explained"],
+        "kpi_import_presets": ["fixture.spreadsheet"],
         "kpi_metrics": ["fixture.cancellation_rate"],
         "kpi_widgets": ["fixture.cancellations"],
     }

@@ -452,6 +452,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/imports/jobs/describe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Describe a file to import jobs from */
+        post: operations["describeJobImportFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/jobs/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the import presets of the installed plugins */
+        get: operations["listJobImportPresets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/jobs/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Preview a mapped jobs import */
+        post: operations["previewJobImport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/imports/jobs/template.csv": {
         parameters: {
             query?: never;
@@ -467,6 +518,45 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/mappings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List saved column mappings */
+        get: operations["listImportMappings"];
+        put?: never;
+        /** Save a column mapping */
+        post: operations["createImportMapping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/imports/mappings/{mapping_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                mapping_id: number;
+            };
+            cookie?: never;
+        };
+        /** Read a saved column mapping */
+        get: operations["getImportMapping"];
+        put?: never;
+        post?: never;
+        /** Delete a saved column mapping */
+        delete: operations["deleteImportMapping"];
+        options?: never;
+        head?: never;
+        /** Rename or change a saved column mapping */
+        patch: operations["updateImportMapping"];
         trace?: never;
     };
     "/api/v1/integration-tokens": {
@@ -1526,11 +1616,101 @@ export interface components {
             description: string;
             /** @description A value it may hold (empty: none needed) */
             example: string;
+            /** @description What the column holds, named in words */
+            label: string;
             /** @description The column's header in the file */
             name: string;
             required: boolean;
             /** @description What the column holds, in words */
             type: string;
+        };
+        ImportFieldRule: {
+            /** @description minus_minutes: the job field (a time filled by another rule) the minutes are taken from */
+            base?: string | null;
+            /** @description The source column (matched ignoring case and surrounding spaces) */
+            column?: string | null;
+            /**
+             * @description column: the value of column; fixed: value on every row; value_map: column's value translated by values (compared ignoring case); date_time: the date in column joined with the time in time_column; minus_minutes: the time of the job field base minus the minutes in column
+             * @enum {string}
+             */
+            kind: "column" | "fixed" | "value_map" | "date_time" | "minus_minutes";
+            /** @description date_time: the column of times of day */
+            time_column?: string | null;
+            /** @description fixed: the value */
+            value?: string | null;
+            /** @description value_map: source value -> job value, such as {"pro canceled": "cancelled"} */
+            values?: {
+                [key: string]: string;
+            };
+        };
+        ImportFileDescription: {
+            columns: components["schemas"]["ImportSourceColumn"][];
+            presets: components["schemas"]["ImportPresetFit"][];
+            /** @description A mapping matched by column names (the JSON form of a mapping, maybe incomplete) */
+            proposal: {
+                [key: string]: unknown;
+            };
+            /** @description XLSX: the sheet read (null: choose one) */
+            sheet?: string | null;
+            /** @description XLSX: the workbook's sheets */
+            sheets: string[];
+        };
+        ImportMapping: {
+            /**
+             * @description strptime format of a date_time rule's dates; null: ISO (2026-03-02)
+             * @default null
+             */
+            date_format: string | null;
+            /**
+             * @description strptime format of date-and-time cells, such as %m/%d/%Y %I:%M %p; null: ISO 8601
+             * @default null
+             */
+            datetime_format: string | null;
+            /** @description Each job field filled (the columns of GET /api/v1/imports/jobs/columns) and its rule */
+            fields: {
+                [key: string]: components["schemas"]["ImportFieldRule"];
+            };
+            /**
+             * @description strptime format of a date_time rule's times; null: 14:30
+             * @default null
+             */
+            time_format: string | null;
+            /**
+             * @description IANA time zone of times without an offset; null: the company's
+             * @default null
+             */
+            timezone: string | null;
+        };
+        ImportPreset: {
+            description: string;
+            key: string;
+            label: string;
+            mapping: components["schemas"]["ImportMapping"];
+            /** @description Where the export's columns are documented */
+            source: string;
+        };
+        ImportPresetFit: {
+            key: string;
+            /** @description Columns it reads that the file lacks */
+            missing: string[];
+        };
+        ImportPreview: {
+            /** @description Each job field in the file's terms: its column, or how it is derived */
+            columns: {
+                [key: string]: string;
+            };
+            error_count: number;
+            errors: components["schemas"]["ImportRowError"][];
+            rows: components["schemas"]["ImportPreviewRow"][];
+            sheet?: string | null;
+        };
+        ImportPreviewRow: {
+            /** @description The row of the file (its header is row 1) */
+            row: number;
+            /** @description Each job field as it would be imported (times in ISO 8601, UTC) */
+            values: {
+                [key: string]: unknown;
+            };
         };
         ImportResult: {
             created: number;
@@ -1549,6 +1729,19 @@ export interface components {
             rows: number;
             unchanged: number;
             updated: number;
+        };
+        ImportRowError: {
+            /** @description The file's column, or how a field is derived */
+            column?: string | null;
+            message: string;
+            /** @description The row of the file (its header is row 1) */
+            row: number;
+        };
+        ImportSourceColumn: {
+            /** @description The column's name in the file */
+            name: string;
+            /** @description Up to three values from the first rows */
+            samples: unknown[];
         };
         IssuedToken: {
             /** Format: date-time */
@@ -2079,6 +2272,24 @@ export interface components {
             expires_at: string;
             /** @description Open this page in the browser */
             url: string;
+        };
+        SavedImportMapping: {
+            /** Format: date-time */
+            readonly created_at?: string;
+            readonly created_by_id?: number | null;
+            readonly id: number;
+            mapping: components["schemas"]["ImportMapping"];
+            name: string;
+            /** Format: date-time */
+            readonly updated_at?: string;
+        };
+        SavedImportMappingIn: {
+            mapping: components["schemas"]["ImportMapping"];
+            name: string;
+        };
+        SavedImportMappingPatch: {
+            mapping?: components["schemas"]["ImportMapping"];
+            name?: string;
         };
         Schedule: {
             /** Format: date-time */
@@ -4282,22 +4493,31 @@ export interface operations {
     importJobs: {
         parameters: {
             query?: {
-                /** @description Validate only; write nothing */
-                dry_run?: boolean;
+                /** @description XLSX: the sheet to read (needed when the workbook has several) */
+                sheet?: string;
                 /** @description Create technicians for unknown technician_ref (admins; the import page's "Create technicians that are not on file yet") */
                 create_technicians?: boolean;
+                /** @description Read the file through the column mapping saved under this name */
+                mapping_name?: string;
+                /** @description Read the file through this import preset (GET /api/v1/imports/jobs/presets) */
+                preset?: string;
+                /** @description Validate only; write nothing */
+                dry_run?: boolean;
             };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description CSV (UTF-8, comma or semicolon, header row) or JSON Lines with the columns external_ref, technician_ref, customer_ref, customer_name, category, status, scheduled_start, scheduled_end, arrived_at, started_at, completed_at, estimated_minutes, revenue, callback_of; as the body or a multipart upload in the field 'file'. Timestamps without a zone are read in the company time zone. */
+        /** @description CSV (UTF-8, comma or semicolon, header row) or JSON Lines with the columns external_ref, technician_ref, customer_ref, customer_name, category, status, scheduled_start, scheduled_end, arrived_at, started_at, completed_at, estimated_minutes, revenue, callback_of; as the body or a multipart upload in the field 'file'. Timestamps without a zone are read in the company time zone. Any other CSV or XLSX workbook is read through a column mapping: the multipart field 'mapping' (JSON), or the query's mapping_name or preset; an XLSX in these columns needs none. */
         requestBody: {
             content: {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 "application/x-ndjson": string;
                 "multipart/form-data": {
                     /** Format: binary */
                     file?: string;
+                    /** @description The column mapping as JSON text (the form of ImportMappingSchema); or give mapping_name or preset */
+                    mapping?: string;
                 };
                 "text/csv": string;
             };
@@ -4390,6 +4610,193 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    describeJobImportFile: {
+        parameters: {
+            query?: {
+                /** @description XLSX: the sheet to read (needed when the workbook has several) */
+                sheet?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A multipart upload: the CSV file or XLSX workbook in the field 'file' (and, to preview, the mapping in 'mapping' unless the query names a saved one or a preset) */
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    /** @description The column mapping as JSON text (the form of ImportMappingSchema); or give mapping_name or preset */
+                    mapping?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportFileDescription"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description File larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The file cannot be read */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listJobImportPresets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreset"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    previewJobImport: {
+        parameters: {
+            query?: {
+                /** @description XLSX: the sheet to read (needed when the workbook has several) */
+                sheet?: string;
+                /** @description Create technicians for unknown technician_ref (admins; the import page's "Create technicians that are not on file yet") */
+                create_technicians?: boolean;
+                /** @description Read the file through the column mapping saved under this name */
+                mapping_name?: string;
+                /** @description Read the file through this import preset (GET /api/v1/imports/jobs/presets) */
+                preset?: string;
+                /** @description How many of the first rows to preview */
+                rows?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A multipart upload: the CSV file or XLSX workbook in the field 'file' (and, to preview, the mapping in 'mapping' unless the query names a saved one or a preset) */
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    /** @description The column mapping as JSON text (the form of ImportMappingSchema); or give mapping_name or preset */
+                    mapping?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPreview"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description File larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The file or the mapping cannot be used */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     downloadJobImportTemplate: {
         parameters: {
             query?: never;
@@ -4428,6 +4835,281 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listImportMappings: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedImportMapping"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    createImportMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedImportMappingIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedImportMapping"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Name already used */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getImportMapping: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tag to check against */
+                "If-None-Match"?: components["parameters"]["IF_NONE_MATCH"];
+            };
+            path: {
+                mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETAG"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedImportMapping"];
+                };
+            };
+            304: components["responses"]["NOT_MODIFIED"];
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such mapping */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    deleteImportMapping: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Tag to check against */
+                "If-Match": components["parameters"]["IF_MATCH"];
+            };
+            path: {
+                mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such mapping */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            412: components["responses"]["PRECONDITION_FAILED"];
+            428: components["responses"]["PRECONDITION_REQUIRED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    updateImportMapping: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Tag to check against */
+                "If-Match": components["parameters"]["IF_MATCH"];
+            };
+            path: {
+                mapping_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedImportMappingPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETAG"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedImportMapping"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission imports.run */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such mapping */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Name already used */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            412: components["responses"]["PRECONDITION_FAILED"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            428: components["responses"]["PRECONDITION_REQUIRED"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

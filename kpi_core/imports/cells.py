@@ -35,13 +35,19 @@ def text(value: Any, max_length: int, *, multiline: bool = False) -> str:
 
 
 def timestamp(value: Any, zone: ZoneInfo) -> datetime:
-    """ISO 8601; without an offset it is read in the company time zone. Stored as UTC."""
-    if not isinstance(value, str):
+    """ISO 8601; without an offset it is read in the company time zone. Stored as UTC.
+
+    A ``datetime`` (what a column mapping reads with its own formats and zone) is taken as it is.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00")
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00") from None
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00") from None
     # The wall-clock year, before any conversion (which could overflow at year 1 or 9999).
     problem = year_problem(parsed)
     if problem:

@@ -7,7 +7,7 @@ row updates its job. Rows are processed in batches with bulk statements so a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,11 +70,13 @@ def _converters(zone: ZoneInfo) -> Converters:
 def _parse(raw: RawRow, converters: Converters, report: ImportReport) -> dict[str, Any]:
     values: dict[str, Any] = {}
     errors_before = report.error_count
+    for column, message in raw.problems:  # cells a column mapping could not read
+        report.error(raw.number, column, message, in_source_terms=True)
     given = raw.values
     for column, required, convert in converters:
         cell = given.get(column)
         if cells.blank(cell):
-            if required:
+            if required and column not in raw.unread:
                 report.error(raw.number, column, "is required")
             values[column] = None
             continue
@@ -92,14 +94,21 @@ def _parse(raw: RawRow, converters: Converters, report: ImportReport) -> dict[st
 
 class JobImport:
     def __init__(
-        self, session: Session, scope: Scope, zone: ZoneInfo, *, create_technicians: bool, dry_run: bool
+        self,
+        session: Session,
+        scope: Scope,
+        zone: ZoneInfo,
+        *,
+        create_technicians: bool,
+        dry_run: bool,
+        column_names: Mapping[str, str] | None = None,
     ) -> None:
         self.session = session
         self.scope = scope
         self.zone = zone
         self.converters = _converters(zone)
         self.create_technicians = create_technicians
-        self.report = ImportReport(kind="jobs", dry_run=dry_run)
+        self.report = ImportReport(kind="jobs", dry_run=dry_run, names=dict(column_names or {}))
         self.technicians = lookups.technicians(session)
         self.customers = lookups.customers(session)
         # Columns in COMPARED order after (external_ref, id): see _changed.
@@ -314,15 +323,20 @@ def import_jobs(
     create_technicians: bool = False,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    column_names: Mapping[str, str] | None = None,
 ) -> ImportReport:
     """Validate and (unless ``dry_run`` or any row is invalid) write the jobs; the caller commits.
 
     On any error the caller must roll back: rows before the first error may have been written
     to the transaction. A dry run writes inside a savepoint it rolls back, so its counts are exact
     (callbacks to rows earlier in the file, new customers and technicians included).
+    ``column_names`` (a mapped import's, see kpi_core/imports/mapping.py) names the fields in the
+    errors as the source file does.
     """
     savepoint = session.begin_nested() if dry_run else None
-    job_import = JobImport(session, scope, zone, create_technicians=create_technicians, dry_run=dry_run)
+    job_import = JobImport(
+        session, scope, zone, create_technicians=create_technicians, dry_run=dry_run, column_names=column_names
+    )
     report = job_import.run(rows, progress)
     if savepoint is not None:
         savepoint.rollback()

@@ -4,6 +4,8 @@ CSV: UTF-8 with or without a byte-order mark, comma- or semicolon-separated
 (told apart by the header line). JSON Lines: one JSON object per line.
 Rows are numbered as a person counts them in the file: the CSV header is
 row 1, so the first data row is row 2; in JSON Lines the first line is row 1.
+XLSX workbooks (and CSV files with other columns) are read through a column
+mapping: kpi_core/imports/sources.py.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ MAX_FIELD_BYTES = 64 * 1024
 MAX_COLUMNS = 100
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+XLSX_TYPES = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",)
 
 
 class FileRejected(KpiError, ValueError):
@@ -32,18 +35,25 @@ class RawRow:
     number: int
     values: dict[str, Any]
     error: str | None = None
+    problems: tuple[tuple[str, str], ...] = ()
+    """Cells a column mapping could not read: (the source file's column, message)."""
+    unread: frozenset[str] = frozenset()
+    """The fields left empty because of those cells (not reported again as missing)."""
 
 
 def detect_format(content_type: str, filename: str | None = None) -> str:
-    """'csv' or 'jsonl' from a media type (or, for uploads, the file name)."""
+    """'csv', 'jsonl' or 'xlsx' from a media type (or, for uploads, the file name)."""
     media = content_type.split(";")[0].strip().lower()
-    if media in CSV_TYPES or (filename or "").lower().endswith(".csv"):
+    name = (filename or "").lower()
+    if media in XLSX_TYPES or name.endswith(".xlsx"):
+        return "xlsx"
+    if media in CSV_TYPES or name.endswith(".csv"):
         return "csv"
-    if media in JSONL_TYPES or (filename or "").lower().endswith((".jsonl", ".ndjson")):
+    if media in JSONL_TYPES or name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
     raise FileRejected(
         f"unsupported content type {media or '(none)'}: send text/csv or application/x-ndjson, "
-        "or a multipart upload in the field 'file' named *.csv or *.jsonl"
+        "or a multipart upload in the field 'file' named *.csv, *.xlsx or *.jsonl"
     )
 
 
@@ -54,6 +64,8 @@ def _text(stream: IO[bytes]) -> io.TextIOWrapper:
 
 def read_rows(stream: IO[bytes], fmt: str, columns: tuple[str, ...]) -> Iterator[RawRow]:
     """Rows of the file as dicts restricted to known ``columns``; unknown columns are a file error."""
+    if fmt not in ("csv", "jsonl"):
+        raise FileRejected("only jobs are imported from XLSX workbooks; save the file as CSV (UTF-8)")
     text = _text(stream)
     try:
         yield from (_csv_rows(text, columns) if fmt == "csv" else _jsonl_rows(text, columns))
@@ -64,6 +76,23 @@ def read_rows(stream: IO[bytes], fmt: str, columns: tuple[str, ...]) -> Iterator
 
 
 def _csv_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawRow]:
+    header, rows = csv_cells(text)
+    header = [name.lower() for name in header]
+    _check_header(header, columns)
+    for number, cells, error in rows:
+        if error is not None:
+            yield RawRow(number, {}, error)
+        else:
+            yield RawRow(number, dict(zip(header, cells, strict=True)))
+
+
+CellRow = tuple[int, list[str], str | None]
+"""(row number, the row's cells, why the row cannot be read or None)."""
+
+
+def csv_cells(text: io.TextIOWrapper) -> tuple[list[str], Iterator[CellRow]]:
+    """The header (names stripped) and the numbered rows of stripped cells of a CSV text; blank rows are
+    skipped, and a row with another number of cells than the header is an error row."""
     header_line = text.readline()
     if not header_line.strip():
         raise FileRejected("the file is empty: the first line must name the columns")
@@ -72,10 +101,15 @@ def _csv_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawR
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     csv.field_size_limit(MAX_FIELD_BYTES)
     try:
-        header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+        header = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter))]
     except csv.Error as exc:
         raise FileRejected(f"the header line cannot be read: {exc}") from None
-    _check_header(header, columns)
+    if len(header) > MAX_COLUMNS:
+        raise FileRejected(f"the header names {len(header)} columns; at most {MAX_COLUMNS} are read")
+    return header, _csv_body(text, delimiter, len(header))
+
+
+def _csv_body(text: io.TextIOWrapper, delimiter: str, width: int) -> Iterator[CellRow]:
     reader = csv.reader(_no_nul(text), delimiter=delimiter, strict=True)
     number = 1
     while True:
@@ -85,15 +119,15 @@ def _csv_rows(text: io.TextIOWrapper, columns: tuple[str, ...]) -> Iterator[RawR
             return
         except csv.Error as exc:
             number += 1
-            yield RawRow(number, {}, f"unreadable CSV: {exc}")
+            yield number, [], f"unreadable CSV: {exc}"
             return
         number += 1
         if not any(cell.strip() for cell in cells):
             continue
-        if len(cells) != len(header):
-            yield RawRow(number, {}, f"has {len(cells)} cells but the header names {len(header)} columns")
+        if len(cells) != width:
+            yield number, [], f"has {len(cells)} cells but the header names {width} columns"
             continue
-        yield RawRow(number, {name: cell.strip() for name, cell in zip(header, cells, strict=True)})
+        yield number, [cell.strip() for cell in cells], None
 
 
 def _no_nul(lines: Any) -> Iterator[str]:
@@ -104,8 +138,6 @@ def _no_nul(lines: Any) -> Iterator[str]:
 
 
 def _check_header(header: list[str], columns: tuple[str, ...]) -> None:
-    if len(header) > MAX_COLUMNS:
-        raise FileRejected(f"the header names {len(header)} columns; at most {MAX_COLUMNS} are read")
     unknown = [name for name in header if name not in columns]
     if unknown:
         raise FileRejected(f"unknown columns: {', '.join(unknown[:10])}; expected {', '.join(columns)}")

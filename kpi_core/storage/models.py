@@ -426,3 +426,14 @@ class KpiDataVersion(Base):
     __tablename__ = "kpi_data_versions"
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SavedMapping(Timestamped, Base):
+    """A column mapping saved by name for jobs imports (``mapping``: its JSON form, see
+    kpi_core/imports/mapping_io.py), reused by the import page, the API and ``kpi import jobs --mapping``."""
+
+    __tablename__ = "import_mappings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
