@@ -1,14 +1,14 @@
 // Heatmap: one metric per technician (rows) and period (columns), each cell coloured by its
 // target status and linking to the jobs behind it.
 import { css, html, type TemplateResult } from "lit";
-import { formatCount, formatKpi, formatPeriod } from "../format";
+import { formatCount, formatKpi, formatPeriod, formatTargetStatus } from "../format";
 import type { KpiValue } from "../types";
 import { WidgetBase } from "./base";
 import { drilldownHref, emptyFor, targetOf, type DashboardData } from "./data";
 import { targetWords } from "./axis";
 import { fileName, kpiCell, kpiHeader, rangeSlug, type Download } from "../components/download";
 
-const STATUS_WORDS: Record<string, string> = { green: "on target", amber: "close to target", red: "off target" };
+const LEGEND: Record<string, string> = { green: "on target", amber: "close to target", red: "off target" };
 
 export class HeatmapWidget extends WidgetBase {
   static styles = [
@@ -101,7 +101,7 @@ export class HeatmapWidget extends WidgetBase {
     const target = targetOf(data, key);
     const words = target
       ? targetWords(target, data.kpis.get(key))
-      : (["green", "amber", "red"] as const).map((status) => ({ status, text: STATUS_WORDS[status] }));
+      : (["green", "amber", "red"] as const).map((status) => ({ status, text: LEGEND[status] }));
     return html`<p class="legend">
       ${words.map((part) => html`<span class="badge ${part.status}">${part.text}</span>`)}<span class="badge">no sample</span>
     </p>`;
@@ -114,6 +114,7 @@ export class HeatmapWidget extends WidgetBase {
     const rows = data.technicians.value.filter((row) => row.kpi === key);
     if (!rows.some((row) => row.value !== null)) return null;
     const periods = [...new Set(rows.map((row) => row.period_start))].sort();
+    const facts = kpi?.source === "evaluations" ? "evaluations" : "jobs";
     const sorted = [...rows].sort(
       (a, b) => a.group_label.localeCompare(b.group_label) || a.period_start.localeCompare(b.period_start),
     );
@@ -127,7 +128,7 @@ export class HeatmapWidget extends WidgetBase {
           row.period_start,
           kpiCell(row.value, kpi),
           row.value === null ? null : row.denominator,
-          row.status ? STATUS_WORDS[row.status] : "",
+          row.value === null ? "" : formatTargetStatus(row, facts),
         ]),
       }),
     };
@@ -135,12 +136,15 @@ export class HeatmapWidget extends WidgetBase {
 
   private cell(data: DashboardData, key: string, id: string, period: string, row?: KpiValue): TemplateResult {
     if (!row || row.value === null) return html`<td class="cell none">–</td>`;
-    const text = formatKpi(row.value, data.kpis.get(key));
+    const kpi = data.kpis.get(key);
+    const text = formatKpi(row.value, kpi);
+    // Said in words for screen readers ("too few jobs" on a small sample, which is not coloured).
+    const words = formatTargetStatus(row, kpi?.source === "evaluations" ? "evaluations" : "jobs");
     return html`<td class="cell ${row.status ?? "none"}" data-value=${String(row.value)}>
       <a
         href=${drilldownHref(key, data.filters, period, { by: "technician", id })}
         title="${row.group_label}, ${formatPeriod(period, data.filters.period)}: ${text} (n=${formatCount(row.denominator)})"
-        >${text}${row.status ? html`<span class="visually-hidden">, ${STATUS_WORDS[row.status]}</span>` : ""}</a
+        >${text}${row.status ? html`<span class="visually-hidden">, ${words}</span>` : ""}</a
       >
     </td>`;
   }
