@@ -280,7 +280,7 @@ def test_the_trend_table_colours_each_value_by_its_status(login, page):
     colour = cell.evaluate("a => getComputedStyle(a).color")
     link = page.locator("table.kpi-values td.cell.status-none a").first
     assert colour != (link.evaluate("a => getComputedStyle(a).color") if link.count() else "rgb(29, 78, 216)")
-    assert re.search(r"(on|close to|below) target", cell.inner_text())
+    assert re.search(r"(on|close to|off) target", cell.inner_text())
 
 
 # --- leaderboards ---------------------------------------------------------------------------
