@@ -235,6 +235,10 @@ export const shared = css`
   th.num > a {
     justify-content: flex-end;
   }
+  /* A row with such a link is read across the middle, so its other cells line up with the link's text. */
+  tr:has(> td > a, > th > a) > :is(td, th) {
+    vertical-align: middle;
+  }
   /* Cards: on a narrow box each row is a card, each cell with its column's name above it
      (src/components/tables.ts writes the names into data-label). */
   @container (max-width: 36rem) {
