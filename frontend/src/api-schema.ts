@@ -1605,12 +1605,6 @@ export interface components {
             /** @description Share in the score; 0 is asked, not scored */
             weight: number;
         };
-        Grantable: {
-            description: string;
-            key: string;
-            /** @description Token roles that may have it */
-            roles: string[];
-        };
         ImportColumn: {
             /** @description What it means, in words */
             description: string;
@@ -1743,7 +1737,86 @@ export interface components {
             /** @description Up to three values from the first rows */
             samples: unknown[];
         };
-        IssuedToken: {
+        IntegrationToken: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Username of the admin who made it */
+            created_by?: string | null;
+            /** Format: date-time */
+            expires_at: string;
+            id: number;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            name: string;
+            /** @description The start of the token, kpi_<prefix>_... */
+            prefix: string;
+            /** @description The preset it was made with, if any */
+            preset?: string | null;
+            /** Format: date-time */
+            revoked_at?: string | null;
+            revoked_by?: string | null;
+            role: string;
+            /** @description Permission keys it may use */
+            scope: string[];
+            /** @enum {string} */
+            status: "active" | "expired" | "revoked";
+            teams: string[];
+            /** @description Who the token is in the audit trail */
+            username: string;
+        };
+        IntegrationTokenCreate: {
+            /**
+             * Format: date-time
+             * @description When it stops working: in the future, at most a year ahead (default 90 days)
+             */
+            expires_at?: string;
+            /** @description What the token is for, e.g. 'Nightly job import' */
+            name: string;
+            /** @description A named scope (see /scopes); or give scope */
+            preset?: string;
+            /**
+             * @description admin (the whole company) or manager (the teams given); technician is refused
+             * @enum {string}
+             */
+            role: "admin" | "manager" | "technician";
+            /** @description The permission keys the token may use, within its role; or give preset */
+            scope?: string[];
+            /** @description Names of the teams a manager token works for (at least one) */
+            teams?: string[];
+        };
+        IntegrationTokenPermission: {
+            description: string;
+            key: string;
+            /** @description Token roles that may have it */
+            roles: string[];
+        };
+        IntegrationTokenPreset: {
+            description: string;
+            key: string;
+            label: string;
+            /** @description The permission keys it gives, by role */
+            permissions: {
+                [key: string]: string[];
+            };
+        };
+        IntegrationTokenScopes: {
+            permissions: components["schemas"]["IntegrationTokenPermission"][];
+            presets: components["schemas"]["IntegrationTokenPreset"][];
+        };
+        IntegrationTokenUse: {
+            /** Format: date-time */
+            at: string;
+            id: number;
+            ip?: string | null;
+            method: string;
+            path: string;
+            /** @description The permission the operation needs */
+            permission?: string | null;
+            request_id?: string | null;
+            /** @description The HTTP status it was answered with */
+            status: number;
+        };
+        IssuedIntegrationToken: {
             /** Format: date-time */
             created_at: string;
             /** @description Username of the admin who made it */
@@ -2133,15 +2206,6 @@ export interface components {
             /** @description The value in force */
             value: unknown;
         };
-        Preset: {
-            description: string;
-            key: string;
-            label: string;
-            /** @description The permission keys it gives, by role */
-            permissions: {
-                [key: string]: string[];
-            };
-        };
         ReasonCount: {
             code: string;
             facts: number;
@@ -2367,10 +2431,6 @@ export interface components {
             } | null;
             timezone?: string;
         };
-        Scopes: {
-            permissions: components["schemas"]["Grantable"][];
-            presets: components["schemas"]["Preset"][];
-        };
         ScorecardKpi: {
             /** @enum {string} */
             direction: "higher" | "lower";
@@ -2504,53 +2564,6 @@ export interface components {
             amber: number;
             green: number;
         };
-        Token: {
-            /** Format: date-time */
-            created_at: string;
-            /** @description Username of the admin who made it */
-            created_by?: string | null;
-            /** Format: date-time */
-            expires_at: string;
-            id: number;
-            /** Format: date-time */
-            last_used_at?: string | null;
-            name: string;
-            /** @description The start of the token, kpi_<prefix>_... */
-            prefix: string;
-            /** @description The preset it was made with, if any */
-            preset?: string | null;
-            /** Format: date-time */
-            revoked_at?: string | null;
-            revoked_by?: string | null;
-            role: string;
-            /** @description Permission keys it may use */
-            scope: string[];
-            /** @enum {string} */
-            status: "active" | "expired" | "revoked";
-            teams: string[];
-            /** @description Who the token is in the audit trail */
-            username: string;
-        };
-        TokenCreate: {
-            /**
-             * Format: date-time
-             * @description When it stops working: in the future, at most a year ahead (default 90 days)
-             */
-            expires_at?: string;
-            /** @description What the token is for, e.g. 'Nightly job import' */
-            name: string;
-            /** @description A named scope (see /scopes); or give scope */
-            preset?: string;
-            /**
-             * @description admin (the whole company) or manager (the teams given); technician is refused
-             * @enum {string}
-             */
-            role: "admin" | "manager" | "technician";
-            /** @description The permission keys the token may use, within its role; or give preset */
-            scope?: string[];
-            /** @description Names of the teams a manager token works for (at least one) */
-            teams?: string[];
-        };
         TokenPair: {
             access_token: string;
             /** @description Seconds until the access token expires */
@@ -2558,19 +2571,6 @@ export interface components {
             refresh_token: string;
             /** @example Bearer */
             token_type: string;
-        };
-        TokenUse: {
-            /** Format: date-time */
-            at: string;
-            id: number;
-            ip?: string | null;
-            method: string;
-            path: string;
-            /** @description The permission the operation needs */
-            permission?: string | null;
-            request_id?: string | null;
-            /** @description The HTTP status it was answered with */
-            status: number;
         };
         User: {
             /** Format: date-time */
@@ -5128,7 +5128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Token"][];
+                    "application/json": components["schemas"]["IntegrationToken"][];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5161,7 +5161,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TokenCreate"];
+                "application/json": components["schemas"]["IntegrationTokenCreate"];
             };
         };
         responses: {
@@ -5171,7 +5171,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IssuedToken"];
+                    "application/json": components["schemas"]["IssuedIntegrationToken"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5220,7 +5220,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Scopes"];
+                    "application/json": components["schemas"]["IntegrationTokenScopes"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5261,7 +5261,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Token"];
+                    "application/json": components["schemas"]["IntegrationToken"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5311,7 +5311,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Token"];
+                    "application/json": components["schemas"]["IntegrationToken"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5365,7 +5365,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TokenUse"][];
+                    "application/json": components["schemas"]["IntegrationTokenUse"][];
                 };
             };
             /** @description Missing, invalid or expired token */

@@ -43,5 +43,9 @@ export type JobRun = Schemas["JobRun"];
 export type Report = Schemas["Report"];
 export type ReportFormat = Schemas["ReportFormat"];
 export type Schedule = Schemas["Schedule"];
+export type IntegrationToken = Schemas["IntegrationToken"];
+export type IssuedIntegrationToken = Schemas["IssuedIntegrationToken"];
+export type IntegrationTokenScopes = Schemas["IntegrationTokenScopes"];
+export type IntegrationTokenPermission = Schemas["IntegrationTokenPermission"];
 /** The X-Pagination header of a listing (a header, so read with JSON.parse, not as a body). */
 export type Pagination = Schemas["PaginationMetadata"];

@@ -91,7 +91,7 @@ def create_token(session: Session, new: NewToken, actor: Actor) -> IssuedToken:
     now = utcnow()
     name = new.name.strip()
     if not name or len(name) > NAME_MAX:
-        raise Invalid("name", f"enter a name of 1 to {NAME_MAX} characters that says what the token is for")
+        raise Invalid("name", f"Enter a name of 1 to {NAME_MAX} characters that says what the token is for")
     check_role(new.role)
     scope = resolve_scope(new.role, new.scope, new.preset)
     teams = _teams(session, new.role, new.team_names)

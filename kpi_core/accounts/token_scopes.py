@@ -77,8 +77,8 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         "read_only",
-        "Read everything the role may read",
-        "List and read whatever its role may read, and change nothing.",
+        "Read everything, change nothing",
+        "List and read whatever its role (and a manager token's teams) may see, and change nothing.",
         None,
     ),
 )

@@ -30,10 +30,14 @@ blp = Blueprint(
 )
 
 
-class TokenCreateSchema(StrictSchema):
+NAME_WANTED = f"Enter a name of 1 to {service.NAME_MAX} characters that says what the token is for"
+
+
+class IntegrationTokenCreateSchema(StrictSchema):
     name = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=service.NAME_MAX),
+        validate=validate.Length(min=1, max=service.NAME_MAX, error=NAME_WANTED),
+        error_messages={"required": NAME_WANTED},
         metadata={"description": "What the token is for, e.g. 'Nightly job import'"},
     )
     role = fields.String(
@@ -60,7 +64,7 @@ class TokenCreateSchema(StrictSchema):
     )
 
 
-class TokenSchema(Schema):
+class IntegrationTokenSchema(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     prefix = fields.String(required=True, metadata={"description": "The start of the token, kpi_<prefix>_..."})
@@ -78,13 +82,13 @@ class TokenSchema(Schema):
     revoked_by = fields.String(allow_none=True)
 
 
-class IssuedTokenSchema(TokenSchema):
+class IssuedIntegrationTokenSchema(IntegrationTokenSchema):
     token = fields.String(
         required=True, metadata={"description": "The token itself: shown this once, never again. Keep it secret."}
     )
 
 
-class TokenUseSchema(Schema):
+class IntegrationTokenUseSchema(Schema):
     id = fields.Integer(required=True)
     at = fields.DateTime(required=True)
     method = fields.String(required=True)
@@ -95,7 +99,7 @@ class TokenUseSchema(Schema):
     ip = fields.String(allow_none=True)
 
 
-class PresetSchema(Schema):
+class IntegrationTokenPresetSchema(Schema):
     key = fields.String(required=True)
     label = fields.String(required=True)
     description = fields.String(required=True)
@@ -107,15 +111,15 @@ class PresetSchema(Schema):
     )
 
 
-class GrantableSchema(Schema):
+class IntegrationTokenPermissionSchema(Schema):
     key = fields.String(required=True)
     description = fields.String(required=True)
     roles = fields.List(fields.String(), required=True, metadata={"description": "Token roles that may have it"})
 
 
-class ScopesSchema(Schema):
-    presets = fields.List(fields.Nested(PresetSchema), required=True)
-    permissions = fields.List(fields.Nested(GrantableSchema), required=True)
+class IntegrationTokenScopesSchema(Schema):
+    presets = fields.List(fields.Nested(IntegrationTokenPresetSchema), required=True)
+    permissions = fields.List(fields.Nested(IntegrationTokenPermissionSchema), required=True)
 
 
 def _view(token: IntegrationToken) -> dict[str, Any]:
@@ -142,15 +146,15 @@ def _view(token: IntegrationToken) -> dict[str, Any]:
 @blp.route("")
 class Tokens(MethodView):
     @requires(blp, "integration_tokens.manage")
-    @blp.response(200, TokenSchema(many=True))
+    @blp.response(200, IntegrationTokenSchema(many=True))
     @blp.doc(operationId="listIntegrationTokens", summary="List integration tokens")
     def get(self) -> Any:
         """Every token, newest first, with its last use; revoked and expired ones too. Never the token itself."""
         return [_view(token) for token in service.list_tokens(db_session())]
 
     @requires(blp, "integration_tokens.manage")
-    @blp.arguments(TokenCreateSchema)
-    @blp.response(201, IssuedTokenSchema)
+    @blp.arguments(IntegrationTokenCreateSchema)
+    @blp.response(201, IssuedIntegrationTokenSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="Another active token has this name")
     @blp.doc(operationId="createIntegrationToken", summary="Make an integration token")
     def post(self, body: dict[str, Any]) -> Any:
@@ -173,7 +177,7 @@ class Tokens(MethodView):
 @blp.route("/scopes")
 class Scopes(MethodView):
     @requires(blp, "integration_tokens.manage")
-    @blp.response(200, ScopesSchema)
+    @blp.response(200, IntegrationTokenScopesSchema)
     @blp.doc(operationId="listIntegrationTokenScopes", summary="Presets and permissions a token may have")
     def get(self) -> Any:
         """The named scopes (presets) in words, and every permission a token may be given, by role."""
@@ -197,7 +201,7 @@ class Scopes(MethodView):
 @blp.route("/<int:token_id>")
 class TokenItem(MethodView):
     @requires(blp, "integration_tokens.manage")
-    @blp.response(200, TokenSchema)
+    @blp.response(200, IntegrationTokenSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such token")
     @blp.doc(operationId="getIntegrationToken", summary="Read an integration token")
     def get(self, token_id: int) -> Any:
@@ -205,7 +209,7 @@ class TokenItem(MethodView):
         return _view(service.get_token(db_session(), token_id))
 
     @requires(blp, "integration_tokens.manage")
-    @blp.response(200, TokenSchema)
+    @blp.response(200, IntegrationTokenSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No such token")
     @blp.doc(operationId="revokeIntegrationToken", summary="Revoke an integration token")
     def delete(self, token_id: int) -> Any:
@@ -219,7 +223,7 @@ class TokenItem(MethodView):
 @blp.route("/<int:token_id>/uses")
 class TokenUses(MethodView):
     @requires(blp, "integration_tokens.manage")
-    @blp.response(200, TokenUseSchema(many=True))
+    @blp.response(200, IntegrationTokenUseSchema(many=True))
     @blp.paginate(SQLPage)
     @blp.alt_response(404, schema=ErrorSchema, description="No such token")
     @blp.doc(operationId="listIntegrationTokenUses", summary="What a token was used for")

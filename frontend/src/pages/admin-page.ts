@@ -1,5 +1,6 @@
 // Administration: users, teams, targets and weights, plugins (with their load errors and
-// settings) and background jobs. Each tab is its own URL (/admin/<tab>).
+// settings), background jobs and integration tokens (admin-tokens.ts). Each tab is its own URL
+// (/admin/<tab>).
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
 import { api, ApiError, request } from "../api";
 import { catalog } from "../catalog";
@@ -8,6 +9,7 @@ import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
 import { describeCron } from "../schedule-words";
+import "./admin-tokens";
 import type { BackgroundJob, JobRun, Me, MetricTargets, PluginList, PluginSetting, Team, User } from "../types";
 
 const TABS: [string, string][] = [
@@ -16,6 +18,7 @@ const TABS: [string, string][] = [
   ["targets", "Targets"],
   ["plugins", "Plugins"],
   ["jobs", "Background jobs"],
+  ["tokens", "Integration tokens"],
 ];
 
 /** What a plugin adds, counted in words ("3 KPIs, 2 dashboard widgets"), never by hook or key. */
@@ -173,6 +176,9 @@ export class AdminPage extends LitElement {
           this.data = { jobs, runs: runs.items };
           break;
         }
+        case "tokens":
+          this.data = {}; // the tab loads what it shows itself
+          break;
         default:
           this.data = { users: await api.all<User>("/api/v1/users") };
       }
@@ -221,6 +227,8 @@ export class AdminPage extends LitElement {
         return this.plugins(this.data!.listing as PluginList, this.data!.settings as PluginSetting[] | null);
       case "jobs":
         return this.jobs(this.data!.jobs as BackgroundJob[], this.data!.runs as JobRun[]);
+      case "tokens":
+        return html`<kpi-admin-tokens></kpi-admin-tokens>`;
       default:
         return this.users(this.data!.users as User[]);
     }
