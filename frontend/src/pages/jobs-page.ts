@@ -23,6 +23,7 @@ import { empty, failed, loading } from "../components/states";
 import { pager } from "../components/pager";
 import { TableBoxes } from "../components/tables";
 import "../components/download";
+import "./import-mapping";
 import { fileName, periodSlug, round, unitLabel, type Download } from "../components/download";
 import type { DrilldownRow, DrilldownSummary, ImportColumn, ImportResult, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
 
@@ -410,6 +411,16 @@ export class JobsPage extends LitElement {
     </section>`;
   }
 
+  /** Another system's export, read through a column mapping (its own card, for jobs). */
+  private mappingPanel(): TemplateResult | string {
+    if (this.user.role === "technician" || !this.columns.jobs) return "";
+    return html`<kpi-import-mapping
+      .fields=${this.columns.jobs}
+      ?admin=${this.user.role === "admin"}
+      @imported=${() => void this.loadJobs()}
+    ></kpi-import-mapping>`;
+  }
+
   private importErrors(error: unknown): TemplateResult {
     if (!(error instanceof ApiError) || !error.rows.length) {
       const message = error instanceof Error ? error.message : String(error);
@@ -738,7 +749,7 @@ export class JobsPage extends LitElement {
   render(): TemplateResult {
     if (this.sub === "behind") return this.behind();
     return html`<h1>${this.user.role === "technician" ? "My jobs" : "Jobs and import"}</h1>
-      <div class="grid">${this.importForm()} ${this.jobList()}</div>`;
+      <div class="grid">${this.importForm()} ${this.mappingPanel()} ${this.jobList()}</div>`;
   }
 }
 
