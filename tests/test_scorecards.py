@@ -308,3 +308,21 @@ def test_team_and_technician_filters_narrow_the_list_not_the_peers(client, admin
 
     [dan] = body["technicians"]
     assert dan["peers"]["company"] == {"rank": 2, "of": 3}
+
+
+def test_a_kpi_on_too_few_facts_is_neither_coloured_nor_scored(database, plugins, settings, crew) -> None:
+    """June with at least 2 facts needed for a status: Cy's one job gives FTF and rating values but no
+    colour and no points, so Cy has no score; Ada's two jobs are enough and score as before."""
+    with database.session(write=False) as session:
+        cards = compute_scorecards(
+            session, plugins, start=date(2026, 6, 1), end=date(2026, 7, 1), zone=settings.zone,
+            kpis=[FTF, RATING], min_sample=1, status_min_sample=2,
+        )  # fmt: skip
+    by_name = {row.technician: row for row in cards.technicians}
+    cy = by_name["Cy"]
+    assert [(part.value, part.status, part.points) for part in cy.contributions] == [
+        (1.0, "insufficient", None),
+        (5.0, "insufficient", None),
+    ]
+    assert (cy.score, cy.rank) == (None, None)
+    assert by_name["Ada"].score == 100.0

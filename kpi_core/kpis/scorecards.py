@@ -10,7 +10,8 @@ How a score is made, in words (the API and the reports say the same):
    between; beyond amber on the wrong side they fall towards 0 in proportion
    (half of amber gives 25 for a higher-is-better KPI).
 3. The score is the weighted mean of the points of the KPIs that have a
-   value, weighted by the targets' weights (a weight of 0 leaves a KPI out).
+   value on enough facts (not "insufficient", see 4), weighted by the
+   targets' weights (a weight of 0 leaves a KPI out).
    A KPI's *contribution* is its share of that mean, so the contributions
    add up to the score.
 4. Technicians with fewer completed jobs in the window than the minimum
@@ -338,7 +339,8 @@ def _contributions(
         if minimum is not None and value is not None and sample < minimum.get(metric.key, 0):
             status = INSUFFICIENT
         weight = float(target.weight) if target is not None else 0.0
-        points = points_of(judged, target, metric.direction)
+        # Too few facts to colour a value are too few to score it: it is left out of the score too.
+        points = None if status == INSUFFICIENT else points_of(judged, target, metric.direction)
         team_found = (team_values or {}).get((metric.key, str(team_id))) if team_id is not None else None
         items.append(
             Contribution(
