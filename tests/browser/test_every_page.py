@@ -80,6 +80,7 @@ PAGES: dict[str, list[tuple[str, str]]] = {
         ("admin-targets", "/admin/targets"),
         ("admin-plugins", "/admin/plugins"),
         ("admin-jobs", "/admin/jobs"),
+        ("admin-tokens", "/admin/tokens"),
     ],
 }
 USERNAMES = {"technician": "tech", "manager": "manager", "admin": "admin"}
