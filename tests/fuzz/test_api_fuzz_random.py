@@ -8,9 +8,16 @@ accepted, authentication enforced, and a created record available until it is de
 The seed is ``KPI_FUZZ_SEED`` if set, else random; it is printed at the start and in every failure,
 so a failing run is replayed with ``KPI_FUZZ_SEED=<seed> .venv/bin/pytest tests/fuzz/test_api_fuzz_random.py``
 (with a larger ``KPI_FUZZ_BUDGET_SECONDS`` if the failure came late in its test's share). The whole
-module runs within ``KPI_FUZZ_BUDGET_SECONDS`` (default 300), shared out equally among its tests;
+module runs within ``KPI_FUZZ_BUDGET_SECONDS`` (default 400), shared out equally among its tests;
 each spends its share in rounds over all operations (or batches of scenarios), every round seeded
-from the run's seed. The fixed-seed run over every operation x role is tests/fuzz/test_api_fuzz.py.
+from the run's seed. The fixed-seed run over every operation x role is tests/fuzz/test_api_fuzz.py;
+schemathesis' coverage phase (boundary values, missing headers, undeclared methods) is
+tests/fuzz/test_api_fuzz_coverage.py.
+
+Object-level authorization needs two identities of one role: the linked calls are also run as one
+of two peers (two managers of different teams, two technicians of one team), and every record the
+first reads is read again as the second, who must not get it (schemathesis'
+``object_level_authorization``, with the peers of a Web Fuzzing Commons ``[auth.wfc]`` document).
 """
 
 from __future__ import annotations
@@ -20,27 +27,30 @@ import itertools
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
+from schemathesis.auths import CachingAuthProvider
 from schemathesis.core.failures import FailureGroup
+from schemathesis.engine.errors import is_inconsistent_replay
 from schemathesis.generation.stateful.state_machine import release_state_machines
 from schemathesis.specs.openapi.checks import (
     ensure_resource_availability,
-    ignored_auth,
-    positive_data_acceptance,
+    object_level_authorization,
     use_after_free,
 )
+from schemathesis.wfc.escalation import escalating_provider
 
 from kpi_core.storage.models import ROLES
+from kpi_core.web.state import EXTENSION_KEY
 
 from .fuzzing import (  # noqa: F401 - fixtures
-    CHECKS,
     OPERATIONS,
+    STATELESS_CHECKS,
     Figures,
     allowed,
     app,
@@ -54,10 +64,11 @@ from .fuzzing import (  # noqa: F401 - fixtures
     settings_,
     show,
 )
+from .peers import make_peers, signing_in_as
 
 SEED_VARIABLE = "KPI_FUZZ_SEED"
 BUDGET_VARIABLE = "KPI_FUZZ_BUDGET_SECONDS"
-DEFAULT_BUDGET_SECONDS = 300.0
+DEFAULT_BUDGET_SECONDS = 400.0
 
 
 def _number(variable: str, kind: type, default: object) -> object:
@@ -81,14 +92,16 @@ FORBIDDEN_CASES = 1
 # Stateful: scenarios per batch, and calls per scenario.
 SCENARIOS = 8
 STEPS = 10
-# Beyond the fixed-seed run's checks: valid input is not refused for its form (400; a 422 for a
-# rule no schema can express, such as an end before its start, and a 428 or 412 for a missing or
-# stale If-Match are the documented answers to valid-looking input), and an operation that needs a
-# token refuses a request without one.
-STATELESS_CHECKS = [*CHECKS, positive_data_acceptance, ignored_auth]
-ACCEPTED_VALID_INPUT = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "428"]
 # In sequences: a created record is found until deleted, and a deleted one is gone.
 STATEFUL_CHECKS = [*STATELESS_CHECKS, use_after_free, ensure_resource_availability]
+# As one of two peers: what the first reads, the second does not get.
+PEER_CHECKS = [*STATEFUL_CHECKS, object_level_authorization]
+# Admins see every record, so an admin has no peer whose records are kept from them.
+PEER_ROLES = ("manager", "technician")
+# Records that are the company's, not a team's (docs/permissions.md): every manager lists and reads
+# every customer. Schemathesis compares only the first page (10) of the other peer's list, and so
+# reports a customer created by one manager as leaked to the other once it is past that page.
+COMPANY_RECORDS = {"customers.read"}
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +111,7 @@ def fuzz_seed() -> int:
 
 @pytest.fixture(scope="module")
 def schema(app):
-    schema = load_schema(app)
-    schema.config.checks.positive_data_acceptance.expected_statuses = ACCEPTED_VALID_INPUT
-    return schema
+    return load_schema(app)
 
 
 @dataclass
@@ -190,16 +201,32 @@ def test_random_input_to_every_operation_is_answered_as_documented(schema, figur
         pytest.fail(failure_report(found), pytrace=False)
 
 
-def linked_calls(schema, headers_for, role: str, figures: Figures, found: list[str]):
-    """The schema's state machine, calling as a fresh user of ``role`` in each scenario and
-    recording failures instead of stopping at the first (its shrinking would spend the budget)."""
+def linked_calls(
+    schema,
+    figures: Figures,
+    found: list[str],
+    begin: Callable[[], dict[str, str]],
+    checks_for: Callable[[object], list] = lambda case: STATEFUL_CHECKS,
+    peer: tuple[str, str] | None = None,
+):
+    """The schema's state machine, recording failures instead of stopping at the first (its
+        shrinking would spend the budget). ``begin()`` starts each scenario and gives the headers to
+        call with (none when the schema signs the cases itself); ``checks_for(case)``: the checks of
+        its answer; ``peer``: the identity whose replays of the scenario's reads are counted, and what
+    the figures call them."""
 
     class LinkedCalls(schema.as_state_machine()):
         tag = ""
 
         def setup(self) -> None:
             figures.scenarios += 1
-            self.headers = headers_for(role)
+            self.headers = begin()
+
+        def teardown(self) -> None:
+            if peer is not None:
+                identity, label = peer
+                replays = sum(1 for node in self.recorder.cases.values() if node.value.auth_identity == identity)
+                figures.note(label, replays)
 
         def step(self, input):
             if input.transition is not None and input.is_applied:
@@ -207,7 +234,7 @@ def linked_calls(schema, headers_for, role: str, figures: Figures, found: list[s
             return super().step(input)
 
         def get_call_kwargs(self, case) -> dict[str, object]:
-            return {"headers": self.headers}
+            return {"headers": self.headers} if self.headers else {}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
             figures.steps += 1
@@ -216,8 +243,8 @@ def linked_calls(schema, headers_for, role: str, figures: Figures, found: list[s
             try:
                 case.validate_response(
                     response,
-                    checks=STATEFUL_CHECKS,
-                    headers=self.headers,
+                    checks=checks_for(case),
+                    headers=self.headers or None,
                     transport_kwargs=kwargs or None,
                     recorder=self.recorder,
                 )
@@ -227,12 +254,8 @@ def linked_calls(schema, headers_for, role: str, figures: Figures, found: list[s
     return LinkedCalls
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("role", ROLES)
-def test_random_sequences_of_linked_calls_are_answered_as_documented(schema, figures, headers_for, budget, role):
-    deadline = budget.deadline()
-    found: list[str] = []
-    machine = linked_calls(schema, headers_for, role, figures, found)
+def run_in_batches(machine, label: str, deadline: float, figures: Figures) -> None:
+    """Batches of scenarios until the deadline, each seeded from the run's seed and its number."""
     run = settings(
         max_examples=SCENARIOS,
         stateful_step_count=STEPS,
@@ -245,12 +268,67 @@ def test_random_sequences_of_linked_calls_are_answered_as_documented(schema, fig
         for batch in itertools.count():
             if batch and time.monotonic() >= deadline:
                 break
-            machine.tag = f"{role} batch {batch}"
+            machine.tag = f"{label} batch {batch}"
             machine.rule_order_seed = random.Random(f"{SEED}:{machine.tag}").randrange(2**32)
             seed(f"{SEED}:{machine.tag}")(machine)
-            machine.run(settings=run)
+            try:
+                machine.run(settings=run)
+            except (FlakyStrategyDefinition, AssertionError) as error:
+                # Hypothesis replayed a scenario and the app, whose data the scenarios change, answered
+                # otherwise, so the replay drew other calls: the batch ends there, as in schemathesis'
+                # own stateful runner. Failures found so far are kept.
+                if isinstance(error, AssertionError) and not is_inconsistent_replay(error):
+                    raise
+                figures.note("batches ended by a replay that drew otherwise")
     finally:
         release_state_machines(machine)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ROLES)
+def test_random_sequences_of_linked_calls_are_answered_as_documented(schema, figures, headers_for, budget, role):
+    deadline = budget.deadline()
+    found: list[str] = []
+    # Each scenario as a fresh user of the role.
+    run_in_batches(linked_calls(schema, figures, found, begin=lambda: headers_for(role)), role, deadline, figures)
+
+    figures.failures.extend(found)
+    if found:
+        pytest.fail(failure_report(found), pytrace=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", PEER_ROLES)
+def test_random_linked_calls_as_one_peer_never_get_the_other_peers_records(
+    app, database, make_user, figures, budget, tmp_path, role
+):
+    deadline = budget.deadline()
+    owner, other = make_peers(database, make_user, role)
+    schema = load_schema(app, signing_in_as(tmp_path / "identities.json", owner, other))
+    # Only what the role may call: a 403 neither makes nor reads a record. The other tests send the rest.
+    schema = schema.include(
+        name=[f"{method} {path}" for method, path, permission in OPERATIONS if allowed(role, permission)]
+    )
+    identities = escalating_provider(schema).providers
+    logins = [provider for provider in identities if isinstance(provider, CachingAuthProvider)]
+
+    def begin() -> dict[str, str]:
+        # Sign in again: an earlier scenario may have logged the owner out.
+        app.extensions[EXTENSION_KEY].authenticator.throttle.clear()
+        for login in logins:
+            login.invalidate()
+        return {}
+
+    shared = {f"{method} {path}" for method, path, permission in OPERATIONS if permission in COMPANY_RECORDS}
+    unshared = [check for check in PEER_CHECKS if check is not object_level_authorization]
+
+    def checks_for(case) -> list:
+        return unshared if case.operation.label in shared else PEER_CHECKS
+
+    found: list[str] = []
+    peer = (other, f"reads replayed as the other {role}")
+    machine = linked_calls(schema, figures, found, begin=begin, checks_for=checks_for, peer=peer)
+    run_in_batches(machine, f"{role} peers", deadline, figures)
 
     figures.failures.extend(found)
     if found:
