@@ -9,6 +9,7 @@ host reports that plugin by name instead of half-registering it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,13 @@ FIELD_TYPES: tuple[str, ...] = ("rating", "yes_no", "number", "choice", "text")
 WIDGET_TYPES: tuple[str, ...] = ("kpi_card", "trend", "leaderboard", "heatmap", "table", "custom")
 WIDGET_SIZES: tuple[str, ...] = ("small", "medium", "large", "full")
 SETTING_TYPES: tuple[str, ...] = ("integer", "number", "boolean", "text", "choice")
+JobFieldType = Literal["boolean", "integer", "number", "text", "choice"]
+JOB_FIELD_TYPES: tuple[str, ...] = ("boolean", "integer", "number", "text", "choice")
+JOB_FIELD_KEY_MAX = 120
+JOB_FIELD_TEXT_MAX = 1000
+"""Longest text a ``text`` job field holds."""
+JOB_FIELD_INTEGER_MAX = 2**53 - 1
+"""Largest whole number an ``integer`` job field holds (and the smallest its negative): what JSON carries exactly."""
 EMPTY_HINT_MAX = 200
 """Longest ``Metric.empty_hint``: one sentence beside a card, not a manual."""
 
@@ -90,17 +98,32 @@ class MetricContext:
     ``evaluations``. ``settings`` holds the declaring plugin's settings (for
     example a callback window). ``epoch(column)`` builds seconds since
     1970-01-01 UTC for a timestamp column on every supported database, so
-    durations are ``epoch(end) - epoch(start)``. Expression builders must use
+    durations are ``epoch(end) - epoch(start)``. ``job_field(key)`` reads a
+    plugin's job field (``kpi_job_fields``) of the fact row's job, through
+    ``read_job_field``, which the host gives. Expression builders must use
     only these objects.
     """
 
     tables: Mapping[str, Any]
     epoch: Callable[[Any], Any]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    read_job_field: Callable[[str], Any] | None = None
 
     def setting(self, name: str, default: Any) -> Any:
         """The plugin setting ``name``, or ``default`` where it is not set."""
         return self.settings.get(name, default)
+
+    def job_field(self, key: str) -> Any:
+        """The job field ``key`` of the fact row's job: a SQL expression of its type, NULL without a value.
+
+        ``key`` is a :class:`JobField` of any installed plugin; the expression is boolean, integer,
+        number or text as the field's type is. For ``jobs`` metrics:
+        ``ctx.job_field("safety.ppe_checked").is_(True)`` is a condition. KeyError where no
+        installed plugin declares ``key``.
+        """
+        if self.read_job_field is None:
+            raise KeyError(f"no installed plugin declares the job field {key!r}")
+        return self.read_job_field(key)
 
 
 ExpressionBuilder = Callable[[MetricContext], Any]
@@ -472,6 +495,98 @@ class Setting:
         return value
 
 
+class JobFieldValueError(ValueError):
+    """A value does not suit a job field; the message says why, for the person who gave it."""
+
+
+@dataclass(frozen=True)
+class JobField:
+    """An extra field of every job, declared by a plugin: a fact its KPIs need that the core job lacks.
+
+    ``key`` is namespaced (``safety.ppe_checked``, at most 120 characters);
+    ``label`` and ``help_text`` say in words what it records. ``type`` is
+    ``boolean``, ``integer``, ``number``, ``text`` (at most 1,000
+    characters) or ``choice`` (one of ``choices``); ``minimum``/``maximum``
+    bound numbers. A ``required`` field must be given for every job created
+    and in every row of an import. Job imports take the field as a column
+    named by its key, the jobs API as ``fields.<key>``, and metric builders
+    read it with ``ctx.job_field(key)``.
+    """
+
+    key: str
+    label: str
+    type: JobFieldType
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    help_text: str = ""
+
+    def __post_init__(self) -> None:
+        _require_key("job field", self.key)
+        if len(self.key) > JOB_FIELD_KEY_MAX:
+            raise DeclarationError(f"job field {self.key!r}: key must be at most {JOB_FIELD_KEY_MAX} characters")
+        _require_text("job field", self.key, "label", self.label)
+        _require_choice("job field", self.key, "type", self.type, JOB_FIELD_TYPES)
+        if not isinstance(self.required, bool):
+            raise DeclarationError(f"job field {self.key!r}: required must be True or False")
+        _require_text("job field", self.key, "help_text", self.help_text, allow_empty=True)
+        if self.type == "choice":
+            choices = self.choices
+            if not isinstance(choices, tuple) or not choices or len(set(choices)) != len(choices):
+                raise DeclarationError(f"job field {self.key!r}: a choice field needs a tuple of distinct choices")
+            if not all(isinstance(choice, str) and choice.strip() == choice and choice for choice in choices):
+                raise DeclarationError(f"job field {self.key!r}: choices must be non-empty text without outer spaces")
+        elif self.choices:
+            raise DeclarationError(f"job field {self.key!r}: only choice fields take choices")
+        bounds = [bound for bound in (self.minimum, self.maximum) if bound is not None]
+        if bounds and self.type not in ("integer", "number"):
+            raise DeclarationError(f"job field {self.key!r}: only integer and number fields take minimum and maximum")
+        if not all(isinstance(b, int | float) and not isinstance(b, bool) and math.isfinite(b) for b in bounds):
+            raise DeclarationError(f"job field {self.key!r}: minimum and maximum must be finite numbers")
+        if len(bounds) == 2 and bounds[0] > bounds[1]:
+            raise DeclarationError(f"job field {self.key!r}: minimum must not be above maximum")
+
+    def parse(self, value: Any) -> Any:
+        """``value`` (as JSON gives it) as this field's type; JobFieldValueError says what is wrong."""
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise JobFieldValueError("must be true or false")
+            return value
+        if self.type in ("integer", "number"):
+            return self._number(value)
+        if not isinstance(value, str):
+            raise JobFieldValueError("must be text")
+        if self.type == "choice":
+            if value not in self.choices:
+                raise JobFieldValueError(f"must be one of {', '.join(self.choices)}")
+            return value
+        if len(value) > JOB_FIELD_TEXT_MAX:
+            raise JobFieldValueError(f"must be at most {JOB_FIELD_TEXT_MAX:,} characters")
+        if "\x00" in value:
+            raise JobFieldValueError("must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise JobFieldValueError("must be valid text: it contains a broken character") from None
+        return value
+
+    def _number(self, value: Any) -> int | float:
+        whole = self.type == "integer"
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if not numeric or (whole and isinstance(value, float) and not value.is_integer()):
+            raise JobFieldValueError("must be a whole number" if whole else "must be a number")
+        if not math.isfinite(value):
+            raise JobFieldValueError("must be a finite number")
+        if whole and abs(value) > JOB_FIELD_INTEGER_MAX:
+            raise JobFieldValueError(f"must be between {-JOB_FIELD_INTEGER_MAX} and {JOB_FIELD_INTEGER_MAX}")
+        if self.minimum is not None and value < self.minimum:
+            raise JobFieldValueError(f"must be at least {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise JobFieldValueError(f"must be at most {self.maximum:g}")
+        return int(value) if whole else float(value)
+
+
 RULE_KINDS: tuple[str, ...] = ("column", "fixed", "value_map", "date_time", "minus_minutes")
 IMPORT_FIELD = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 """A job field of an import: a column of the jobs import (``status``) or a plugin's namespaced field."""
@@ -642,5 +757,6 @@ DECLARATION_TYPES: dict[str, type] = {
     "kpi_widgets": Widget,
     "kpi_settings": Setting,
     "kpi_import_presets": ImportPreset,
+    "kpi_job_fields": JobField,
 }
 """Which declaration class each list-returning hook must return."""

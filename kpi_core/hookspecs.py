@@ -23,7 +23,16 @@ if TYPE_CHECKING:
 
     from flask import Flask
 
-    from kpi_core.declarations import FormField, ImportPreset, JobSpec, Metric, ReportFormat, Setting, Widget
+    from kpi_core.declarations import (
+        FormField,
+        ImportPreset,
+        JobField,
+        JobSpec,
+        Metric,
+        ReportFormat,
+        Setting,
+        Widget,
+    )
 
 PROJECT_NAME = "kpi_core"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -139,6 +148,24 @@ def kpi_import_presets() -> list[ImportPreset]:
     reads is refused with one error naming every missing column. Follow the
     documented column names exactly and test the preset on a sample file
     that follows them.
+    """
+
+
+@hookspec
+def kpi_job_fields() -> list[JobField]:
+    """Declare extra fields of every job, for facts your KPIs need that the core job lacks.
+
+    Called once at start-up. Return a list of
+    :class:`~kpi_core.declarations.JobField`: a namespaced key
+    (``safety.ppe_checked``), a label and help text in words, a type
+    (boolean, integer, number, text, choice), whether it is required, bounds
+    for numbers and the choices of a choice. The host stores the values (one
+    typed value per job and field), validates them against the declaration,
+    and shares them: job imports take a column named by the key (CSV, JSON
+    Lines, or any file through a column mapping, whose page offers the
+    field), the jobs API reads and writes them under ``fields``, and metric
+    builders read them with ``ctx.job_field(key)``. A value that changes
+    invalidates the cached KPI results of the job's months.
     """
 
 

@@ -117,6 +117,10 @@ class PluginHost:
         return self.declarations["kpi_import_presets"]
 
     @property
+    def job_fields(self) -> dict[str, Any]:
+        return self.declarations["kpi_job_fields"]
+
+    @property
     def migration_locations(self) -> list[Path]:
         """The directories of the loaded plugins' Alembic branches (see ``kpi_migrations``)."""
         return list(self.migrations.values())

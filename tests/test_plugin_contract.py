@@ -22,6 +22,7 @@ from kpi_core.declarations import (
     DeclarationError,
     FormField,
     ImportPreset,
+    JobField,
     JobSpec,
     Metric,
     ReportFormat,
@@ -39,6 +40,7 @@ HOOKS = (
     "kpi_widgets",
     "kpi_settings",
     "kpi_import_presets",
+    "kpi_job_fields",
     "kpi_migrations",
     "kpi_startup",
 )
@@ -50,6 +52,7 @@ LIST_HOOKS = {
     "kpi_widgets": Widget,
     "kpi_settings": Setting,
     "kpi_import_presets": ImportPreset,
+    "kpi_job_fields": JobField,
 }
 
 

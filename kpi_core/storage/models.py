@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from kpi_core.storage.types import UTCDateTime, utcnow
 
@@ -129,6 +130,52 @@ class Job(Timestamped, Base):
     estimated_minutes: Mapped[int | None] = mapped_column(Integer)
     revenue: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     callback_of_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    # Plugins' job fields; the database deletes them with the job (loaded only where asked for).
+    field_values: Mapped[list[JobFieldValue]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="JobFieldValue.key"
+    )
+
+
+JOB_FIELD_COLUMNS = {
+    "boolean": "boolean_value",
+    "integer": "integer_value",
+    "number": "number_value",
+    "text": "text_value",
+    "choice": "text_value",
+}
+"""The column of ``job_field_values`` that holds a value of each job field type."""
+
+
+def _one_value() -> CheckConstraint:
+    columns = sorted(set(JOB_FIELD_COLUMNS.values()))
+    count = " + ".join(f"CASE WHEN {column} IS NULL THEN 0 ELSE 1 END" for column in columns)
+    return CheckConstraint(f"{count} = 1", name="one_value")
+
+
+class JobFieldValue(Base):
+    """The value of a plugin's job field (``kpi_job_fields``) for one job, in the column of its type.
+
+    A job without a value for a field has no row. Values of a field no installed plugin declares
+    stay, unread, until the job is deleted.
+    """
+
+    __tablename__ = "job_field_values"
+    __table_args__ = (_one_value(), Index("ix_job_field_values_key", "key"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    boolean_value: Mapped[bool | None] = mapped_column(Boolean)
+    integer_value: Mapped[int | None] = mapped_column(BigInteger)
+    number_value: Mapped[float | None] = mapped_column(Float)
+    text_value: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def value(self) -> Any:
+        """The value, whichever its type."""
+        for name in ("boolean_value", "integer_value", "number_value", "text_value"):
+            found = getattr(self, name)
+            if found is not None:
+                return found
+        return None
 
 
 class Feedback(Timestamped, Base):

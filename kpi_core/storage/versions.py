@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from kpi_core.storage.models import Evaluation, Feedback, Job, KpiDataVersion, Team, Technician
+from kpi_core.storage.models import Evaluation, Feedback, Job, JobFieldValue, KpiDataVersion, Team, Technician
 
 EVERYTHING = "*"
 """The month key bumped by changes that touch every period."""
@@ -122,7 +122,7 @@ def _collect(session: Session, _context: Any, _instances: Any) -> None:
         if isinstance(obj, Job):
             touched |= months_of(_values(obj, *JOB_INSTANTS))
             related_jobs |= {job_id for job_id in _values(obj, "callback_of_id") if job_id is not None}
-        elif isinstance(obj, Feedback):
+        elif isinstance(obj, Feedback | JobFieldValue):  # a plugin's job field counts in its job's months
             related_jobs |= {job_id for job_id in _values(obj, "job_id") if job_id is not None}
         elif isinstance(obj, Evaluation):
             touched |= months_of(_values(obj, "period_start", "period_end"))
