@@ -14,12 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor
 from kpi_core.errors import Conflict, Invalid, NotFound
-from kpi_core.records import changes
+from kpi_core.records import changes, job_fields
 from kpi_core.records.job_rules import job_rule_violations
 from kpi_core.storage.models import JOB_STATUSES, Customer, Feedback, Job, Technician
 
@@ -44,7 +44,7 @@ DATE_FIELDS = {"scheduled_start": Job.scheduled_start, "completed_at": Job.compl
 
 def job_query(scope: Scope, filters: Mapping[str, Any]) -> Select[tuple[Job]]:
     """Jobs in ``scope`` matching the list filters (team, technician, status, category, customer, date range)."""
-    query = select(Job).where(scope.technicians(Job.technician_id))
+    query = select(Job).where(scope.technicians(Job.technician_id)).options(selectinload(Job.field_values))
     if "team" in filters:
         query = query.where(Job.technician_id.in_(select(Technician.id).where(Technician.team_id == filters["team"])))
     if "technician" in filters:
@@ -66,6 +66,7 @@ def job_query(scope: Scope, filters: Mapping[str, Any]) -> Select[tuple[Job]]:
 def get_job(session: Session, scope: Scope, job_id: int, *, for_update: bool = False) -> Job:
     """The job if it is in ``scope``, else :class:`NotFound`; ``for_update`` locks its row."""
     query = select(Job).where(Job.id == job_id, scope.technicians(Job.technician_id))
+    query = query.options(selectinload(Job.field_values))
     job = session.scalar(query.with_for_update(of=Job) if for_update else query)
     if job is None:
         raise NotFound(f"no job with id {job_id}")
@@ -185,19 +186,49 @@ def validate_job_values(
     return _normalised(values)
 
 
-def create_job(session: Session, scope: Scope, actor: Actor, data: Mapping[str, Any]) -> Job:
-    """Validate and add a job (status defaults to scheduled); 409 if external_ref is taken."""
+def create_job(
+    session: Session,
+    scope: Scope,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    declared_fields: job_fields.Declared | None = None,
+) -> Job:
+    """Validate and add a job (status defaults to scheduled); 409 if external_ref is taken.
+
+    ``data["fields"]`` holds plugins' job fields by key, checked against ``declared_fields`` (every
+    required one must be given).
+    """
+    data, given = _without_fields(data)
     values = validate_job_values(session, scope, {"status": "scheduled", **data})
+    declared = declared_fields or {}
+    fields = job_fields.checked_fields(declared, given, creating=True)
     changes.ensure_unique(session, Job, "external_ref", values["external_ref"])
-    return changes.create(session, actor, "job", Job(**values), unique_field="external_ref")
+    job = changes.create(session, actor, "job", Job(**values), unique_field="external_ref")
+    job_fields.set_fields(session, actor, job, fields, declared)
+    return job
 
 
-def update_job(session: Session, scope: Scope, actor: Actor, job: Job, data: Mapping[str, Any]) -> Job:
-    """Apply the fields in ``data`` to ``job``; the result as a whole must pass :func:`validate_job_values`."""
+def update_job(
+    session: Session,
+    scope: Scope,
+    actor: Actor,
+    job: Job,
+    data: Mapping[str, Any],
+    *,
+    declared_fields: job_fields.Declared | None = None,
+) -> Job:
+    """Apply the fields in ``data`` to ``job``; the result as a whole must pass :func:`validate_job_values`.
+
+    ``data["fields"]`` changes the plugins' job fields it names (None removes a value) and keeps the others.
+    """
+    data, given = _without_fields(data)
     values = validate_job_values(session, scope, {**job_values(job), **data}, job_id=job.id)
+    declared = declared_fields or {}
+    fields = job_fields.checked_fields(declared, given, creating=False)
     if values["external_ref"] != job.external_ref:
         changes.ensure_unique(session, Job, "external_ref", values["external_ref"], exclude_id=job.id)
-    return changes.update(
+    job = changes.update(
         session,
         actor,
         "job",
@@ -205,6 +236,14 @@ def update_job(session: Session, scope: Scope, actor: Actor, job: Job, data: Map
         {name: values[name] for name in JOB_FIELDS if name in data},
         unique_field="external_ref",
     )
+    job_fields.set_fields(session, actor, job, fields, declared)
+    return job
+
+
+def _without_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """(the job's own values, the plugins' job fields given under ``fields``)."""
+    values = dict(data)
+    return values, values.pop("fields", None) or {}
 
 
 def upsert_job_by_ref(session: Session, scope: Scope, actor: Actor, values: Mapping[str, Any]) -> tuple[Job, str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kpi_core.records import jobs
+from kpi_core.declarations import JOB_FIELD_TYPES
+from kpi_core.records import job_fields, jobs
 from kpi_core.storage.models import JOB_STATUSES, Job
 from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
@@ -16,6 +18,7 @@ from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
 from kpi_core.web.schemas import RECORD_ID, CompanyDateTime, Money, StrictSchema
 from kpi_core.web.sorting import order_by, sort_field
+from kpi_core.web.state import app_state
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs (work orders)")
 
@@ -44,6 +47,13 @@ RULES = {
 }
 
 
+FIELDS_DOC = (
+    "Plugins' job fields by key (GET /api/v1/jobs/fields lists them), each a boolean, whole number, number "
+    "or text as its declaration says"
+)
+FIELD_VALUE_DOC = {"type": ["boolean", "integer", "number", "string"]}
+
+
 def _stamp(name: str) -> CompanyDateTime:
     return CompanyDateTime(allow_none=True, metadata={"description": f"{RULES[name]}. {ZONE_NOTE}"})
 
@@ -63,8 +73,21 @@ class JobSchema(Schema):
     estimated_minutes = fields.Integer(allow_none=True, metadata={"description": RULES["estimated_minutes"]})
     revenue = fields.Decimal(allow_none=True, as_string=True, places=2, metadata=REVENUE_DOC)
     callback_of_id = fields.Integer(allow_none=True, metadata={"description": RULES["callback_of_id"]})
+    job_fields = fields.Method(
+        "_job_fields",
+        data_key="fields",
+        required=True,
+        metadata={
+            "type": "object",
+            "additionalProperties": FIELD_VALUE_DOC,
+            "description": f"{FIELDS_DOC}; a field without a value is left out",
+        },
+    )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
+
+    def _job_fields(self, job: Job) -> dict[str, Any]:
+        return job_fields.field_values(job, app_state().plugins.job_fields)
 
 
 class JobPatchSchema(StrictSchema):
@@ -96,6 +119,17 @@ class JobPatchSchema(StrictSchema):
         },
     )
     callback_of_id = fields.Integer(allow_none=True, validate=ID, metadata={"description": RULES["callback_of_id"]})
+    job_fields = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=120)),
+        values=fields.Raw(allow_none=True, metadata=FIELD_VALUE_DOC),
+        data_key="fields",
+        attribute="fields",
+        metadata={
+            "description": f"{FIELDS_DOC}. A key no plugin declares, a value of another type or out of its "
+            "bounds, or a choice not among its choices is 422 naming fields.<key>. On a change, the fields "
+            "named are set (null removes a value) and the others kept; a required field cannot be removed."
+        },
+    )
 
 
 class JobInSchema(JobPatchSchema):
@@ -154,7 +188,8 @@ class Jobs(MethodView):
     @blp.doc(operationId="createJob", summary="Create a job")
     def post(self, body: dict[str, Any]) -> Any:
         """Add a job (managers: for a technician of their teams)."""
-        job = jobs.create_job(db_session(), current_scope(), current_actor(), body)
+        declared = app_state().plugins.job_fields
+        job = jobs.create_job(db_session(), current_scope(), current_actor(), body, declared_fields=declared)
         commit()
         return job
 
@@ -184,7 +219,9 @@ class JobItem(MethodView):
         session, scope = db_session(), current_scope()
         job = jobs.get_job(session, scope, job_id, for_update=True)
         blp.check_etag(job, JobSchema)
-        job = jobs.update_job(session, scope, current_actor(), job, body)
+        job = jobs.update_job(
+            session, scope, current_actor(), job, body, declared_fields=app_state().plugins.job_fields
+        )
         commit()
         return job
 
@@ -201,3 +238,31 @@ class JobItem(MethodView):
         blp.check_etag(job, JobSchema)
         jobs.delete_job(session, current_actor(), job)
         commit()
+
+
+class JobFieldSchema(Schema):
+    key = fields.String(required=True, metadata={"description": "The field's key: its column in an import"})
+    label = fields.String(required=True, metadata={"description": "What the field records, in words"})
+    type = fields.String(required=True, metadata={"enum": list(JOB_FIELD_TYPES)})
+    required = fields.Boolean(
+        required=True, metadata={"description": "Every new job, and every imported row, gives it"}
+    )
+    minimum = fields.Float(allow_none=True, metadata={"description": "integer and number: the smallest value"})
+    maximum = fields.Float(allow_none=True, metadata={"description": "integer and number: the largest value"})
+    choices = fields.List(fields.String(), required=True, metadata={"description": "choice: the values it takes"})
+    help_text = fields.String(required=True, metadata={"description": "More about the field, in words"})
+    plugin = fields.String(required=True, metadata={"description": "The plugin that declares it"})
+
+
+@blp.route("/fields")
+class JobFields(MethodView):
+    @requires(blp, "jobs.read")
+    @blp.response(200, JobFieldSchema(many=True))
+    @blp.doc(operationId="listJobFields", summary="List the job fields plugins declare")
+    def get(self) -> Any:
+        """Every plugin's job field (kpi_job_fields), in load order: what a job's ``fields`` may hold."""
+        plugins = app_state().plugins
+        return [
+            {**asdict(field), "plugin": plugins.owner_of("kpi_job_fields", key)}
+            for key, field in plugins.job_fields.items()
+        ]
