@@ -353,23 +353,28 @@ def _import_file(
     settings = _settings()
     database = _current_database(settings)
     fmt = detect_format("", path.name)
-    columns = JOB_COLUMNS if kind == "jobs" else FEEDBACK_COLUMNS
     mapped = mapped or _MappingChoice()
+    # Jobs read the plugins' job fields (columns named by their keys) and their presets.
+    plugins = _plugins(settings) if kind == "jobs" else None
+    job_fields = plugins.job_fields if plugins is not None else {}
+    columns = (*JOB_COLUMNS, *job_fields) if kind == "jobs" else FEEDBACK_COLUMNS
     session = database.open_session(write=True)
     try:
-        presets = _plugins(settings).import_presets if mapped.preset else {}
+        presets = plugins.import_presets if plugins is not None and mapped.preset else {}
         mapping = choose_mapping(session, presets, saved=mapped.saved, preset=mapped.preset, location="option")
         with path.open("rb") as raw, click.progressbar(length=path.stat().st_size, label=f"Importing {kind}") as bar:
             stream = io.BufferedReader(ReadProgress(raw, bar.update))
             common = {"scope": UNSCOPED, "actor": _cli_actor(), "zone": settings.zone, "dry_run": dry_run}
             if kind == "jobs" and (mapping is not None or fmt == "xlsx"):
                 report = import_mapped_jobs(
-                    session, stream, fmt, mapping, sheet=mapped.sheet, create_technicians=create_technicians, **common
-                )
+                    session, stream, fmt, mapping, sheet=mapped.sheet, create_technicians=create_technicians,
+                    job_fields=job_fields, **common,
+                )  # fmt: skip
             elif kind == "jobs":
                 report = import_jobs(
-                    session, read_rows(stream, fmt, columns), create_technicians=create_technicians, **common
-                )
+                    session, read_rows(stream, fmt, columns), create_technicians=create_technicians,
+                    job_fields=job_fields, **common,
+                )  # fmt: skip
             else:
                 report = import_feedback(session, read_rows(stream, fmt, columns), **common)
         if report.ok and not dry_run:

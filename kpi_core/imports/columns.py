@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kpi_core.declarations import JobField
 from kpi_core.imports.feedback import FEEDBACK_COLUMNS
+from kpi_core.imports.job_fields import example, type_words
 from kpi_core.imports.jobs import JOB_COLUMNS
 from kpi_core.storage.models import JOB_STATUSES
 
@@ -83,13 +86,22 @@ IMPORT_COLUMNS = {"jobs": JOB_IMPORT, "feedback": FEEDBACK_IMPORT}
 IMPORT_KEYS = {"jobs": JOB_COLUMNS, "feedback": FEEDBACK_COLUMNS}
 
 
-def template_csv(kind: str) -> str:
+def import_columns(kind: str, job_fields: Mapping[str, JobField] | None = None) -> tuple[ImportColumn, ...]:
+    """The columns of an import kind; for jobs, then a column per plugin job field, named by its key."""
+    extra = tuple(
+        ImportColumn(field.key, type_words(field), field.required, example(field), field.help_text or field.label)
+        for field in (job_fields or {}).values()
+    )
+    return IMPORT_COLUMNS[kind] + (extra if kind == "jobs" else ())
+
+
+def template_csv(kind: str, job_fields: Mapping[str, JobField] | None = None) -> str:
     """A CSV a person can fill in: the header row and one example row. It starts with a byte-order
     mark, so that Excel reads it as UTF-8 (the importer accepts the mark)."""
     out = io.StringIO(newline="")
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    columns = IMPORT_COLUMNS[kind]
+    columns = import_columns(kind, job_fields)
     writer.writerow([column.name for column in columns])
     writer.writerow([column.example for column in columns])
     return out.getvalue()

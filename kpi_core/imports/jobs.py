@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor, record
+from kpi_core.declarations import JobField
 from kpi_core.imports import cells, lookups
+from kpi_core.imports.job_fields import CellReader, FieldWriter, cell_reader
 from kpi_core.imports.locking import wait_for_other_imports
 from kpi_core.imports.readers import RawRow
 from kpi_core.imports.report import ImportReport
@@ -45,6 +47,8 @@ CREATE_HINT = "choose “Create technicians that are not on file yet” to add t
 ``create_technicians``), in the page's words."""
 
 Converters = tuple[tuple[str, bool, Callable[[Any], Any]], ...]
+FieldReaders = tuple[tuple[str, bool, CellReader], ...]
+"""(key, required, reader) per plugin job field: its column is named by its key."""
 
 
 def _converters(zone: ZoneInfo) -> Converters:
@@ -67,7 +71,7 @@ def _converters(zone: ZoneInfo) -> Converters:
     )
 
 
-def _parse(raw: RawRow, converters: Converters, report: ImportReport) -> dict[str, Any]:
+def _parse(raw: RawRow, converters: Converters, report: ImportReport, readers: FieldReaders = ()) -> dict[str, Any]:
     values: dict[str, Any] = {}
     errors_before = report.error_count
     for column, message in raw.problems:  # cells a column mapping could not read
@@ -85,11 +89,34 @@ def _parse(raw: RawRow, converters: Converters, report: ImportReport) -> dict[st
         except ValueError as exc:
             values[column] = None
             report.error(raw.number, column, str(exc))
+    values["fields"] = _job_fields(raw, readers, report) if readers else {}
     if report.error_count == errors_before:
         for column, message in job_rule_violations(values):
             report.error(raw.number, column, message)
     # Returned even when a cell was invalid, so its references are still checked and reported.
     return values
+
+
+def _job_fields(raw: RawRow, readers: FieldReaders, report: ImportReport) -> dict[str, Any]:
+    """The row's plugin job fields whose column the file has ({key: value, None for an empty cell})."""
+    fields: dict[str, Any] = {}
+    given = raw.values
+    for key, required, read in readers:
+        if key not in given:
+            if required and key not in raw.unread:
+                report.error(raw.number, key, "is required")
+            continue
+        cell = given[key]
+        if cells.blank(cell):
+            if required and key not in raw.unread:
+                report.error(raw.number, key, "is required")
+            fields[key] = None
+            continue
+        try:
+            fields[key] = read(cell)
+        except ValueError as exc:
+            report.error(raw.number, key, str(exc))
+    return fields
 
 
 class JobImport:
@@ -102,11 +129,17 @@ class JobImport:
         create_technicians: bool,
         dry_run: bool,
         column_names: Mapping[str, str] | None = None,
+        job_fields: Mapping[str, JobField] | None = None,
     ) -> None:
         self.session = session
         self.scope = scope
         self.zone = zone
         self.converters = _converters(zone)
+        declared = job_fields or {}
+        self.field_readers: FieldReaders = tuple(
+            (key, field.required, cell_reader(field)) for key, field in declared.items()
+        )
+        self.field_writer = FieldWriter(session, declared)
         self.create_technicians = create_technicians
         self.report = ImportReport(kind="jobs", dry_run=dry_run, names=dict(column_names or {}))
         self.technicians = lookups.technicians(session)
@@ -123,7 +156,7 @@ class JobImport:
             if raw.error:
                 self.report.error(raw.number, None, raw.error)
                 continue
-            values = _parse(raw, self.converters, self.report)
+            values = _parse(raw, self.converters, self.report, self.field_readers)
             self.report.saw_scheduled(values["scheduled_start"], self.zone)
             if values["external_ref"] and self._unique_in_file(raw.number, values["external_ref"]):
                 batch.append((raw.number, values))
@@ -255,12 +288,22 @@ class JobImport:
                     relinked_only += 1
         if links:
             self.session.execute(UPDATE_JOB, links)
-        self._touch(
-            before, same, [row["b_id"] for row in changed + links] + [self.jobs.get(r["external_ref"]).id for r in new]
-        )
+        inserted = {self.jobs.get(row["external_ref"]).id for row in new}
+        fields_changed = self._write_fields(batch, inserted) if self.field_readers else set()
+        if fields_changed:
+            for ref in [ref for ref in same if self.jobs.get(ref).id in fields_changed]:  # only its fields changed
+                same.discard(ref)
+                relinked_only += 1
+        self._touch(before, same, [*(row["b_id"] for row in changed + links), *inserted, *fields_changed])
         self.report.created += len(new)
         self.report.updated += len(changed) + relinked_only
         self.report.unchanged += len(same)
+
+    def _write_fields(self, batch: list[tuple[int, dict[str, Any]]], inserted: set[int]) -> set[int]:
+        """Write the plugins' job fields of the batch (last: a new job's id is known only now); the ids of
+        the jobs whose fields changed."""
+        given = ((self.jobs.get(values["external_ref"]).id, values["fields"]) for _, values in batch)
+        return self.field_writer.write(given, inserted)
 
     def _touch(self, before: dict[str, Any], same: set[str], written: list[int]) -> None:
         """Bump the data versions of the months the batch changed: old and new instants, and callbacks'
@@ -324,6 +367,7 @@ def import_jobs(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
     column_names: Mapping[str, str] | None = None,
+    job_fields: Mapping[str, JobField] | None = None,
 ) -> ImportReport:
     """Validate and (unless ``dry_run`` or any row is invalid) write the jobs; the caller commits.
 
@@ -331,12 +375,14 @@ def import_jobs(
     to the transaction. A dry run writes inside a savepoint it rolls back, so its counts are exact
     (callbacks to rows earlier in the file, new customers and technicians included).
     ``column_names`` (a mapped import's, see kpi_core/imports/mapping.py) names the fields in the
-    errors as the source file does.
+    errors as the source file does. ``job_fields`` are the plugins' declared job fields, read from
+    the columns named by their keys (kpi_core/imports/job_fields.py).
     """
     savepoint = session.begin_nested() if dry_run else None
     job_import = JobImport(
-        session, scope, zone, create_technicians=create_technicians, dry_run=dry_run, column_names=column_names
-    )
+        session, scope, zone, create_technicians=create_technicians, dry_run=dry_run, column_names=column_names,
+        job_fields=job_fields,
+    )  # fmt: skip
     report = job_import.run(rows, progress)
     if savepoint is not None:
         savepoint.rollback()

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor
-from kpi_core.declarations import FieldRule, ImportMapping, ImportPreset
+from kpi_core.declarations import FieldRule, ImportMapping, ImportPreset, JobField
 from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
-from kpi_core.imports.mapping import column_key, compile_mapping, required_fields
+from kpi_core.imports.mapping import CompiledMapping, column_key, compile_mapping, required_fields
 from kpi_core.imports.mapping_io import propose
 from kpi_core.imports.readers import RawRow
 from kpi_core.imports.report import ImportReport, RowError
-from kpi_core.imports.sources import SheetNeeded, open_source
+from kpi_core.imports.sources import SheetNeeded, SourceTable, open_source
 
 PREVIEW_ROWS = 20
 MAX_PREVIEW_ROWS = 100
@@ -34,11 +34,20 @@ SAMPLE_ROWS = 20
 """Rows read to propose a mapping (value maps, date formats); the page shows the first three per column."""
 
 
-def own_columns_mapping(columns: Sequence[str]) -> ImportMapping:
-    """The mapping of a file in the import's own columns (a workbook saved from the template)."""
+def own_columns_mapping(columns: Sequence[str], job_fields: Sequence[str] = ()) -> ImportMapping:
+    """The mapping of a file in the import's own columns (a workbook saved from the template), with the
+    plugins' ``job_fields`` whose keys name columns of the file."""
     present = {column_key(column) for column in columns}
-    names = [name for name in JOB_COLUMNS if name in present or name in required_fields()]
+    names = [name for name in (*JOB_COLUMNS, *job_fields) if name in present or name in required_fields()]
     return ImportMapping(fields={name: FieldRule("column", column=name) for name in names})
+
+
+def _compiled(
+    mapping: ImportMapping | None, table: SourceTable, zone: ZoneInfo, job_fields: Mapping[str, JobField]
+) -> CompiledMapping:
+    """``mapping`` (None: the import's own columns) compiled for the file; it may fill the plugins' job fields."""
+    own = own_columns_mapping(table.columns, list(job_fields))
+    return compile_mapping(mapping or own, table.columns, zone, fields=(*JOB_COLUMNS, *job_fields))
 
 
 def import_mapped_jobs(
@@ -54,14 +63,16 @@ def import_mapped_jobs(
     create_technicians: bool = False,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    job_fields: Mapping[str, JobField] | None = None,
 ) -> ImportReport:
-    """Import the jobs of a CSV file or XLSX workbook through ``mapping`` (None: the import's own columns)."""
+    """Import the jobs of a CSV file or XLSX workbook through ``mapping`` (None: the import's own columns);
+    the mapping may fill the plugins' ``job_fields`` too."""
     table = open_source(stream, fmt, sheet=sheet)
     try:
-        compiled = compile_mapping(mapping or own_columns_mapping(table.columns), table.columns, zone)
+        compiled = _compiled(mapping, table, zone, job_fields or {})
         return import_jobs(
             session, compiled.rows(table), scope=scope, actor=actor, zone=zone, create_technicians=create_technicians,
-            dry_run=dry_run, progress=progress, column_names=compiled.names,
+            dry_run=dry_run, progress=progress, column_names=compiled.names, job_fields=job_fields,
         )  # fmt: skip
     finally:
         table.finish()
@@ -91,20 +102,23 @@ def preview_mapped_jobs(
     zone: ZoneInfo,
     create_technicians: bool = False,
     limit: int = PREVIEW_ROWS,
+    job_fields: Mapping[str, JobField] | None = None,
 ) -> Preview:
     """The import's dry run on the first ``limit`` rows (nothing is written; the caller rolls back)."""
     table = open_source(stream, fmt, sheet=sheet)
     try:
-        compiled = compile_mapping(mapping or own_columns_mapping(table.columns), table.columns, zone)
+        compiled = _compiled(mapping, table, zone, job_fields or {})
         read: list[RawRow] = []
         rows = _kept(itertools.islice(compiled.rows(table), limit), read)
         report = import_jobs(
             session, rows, scope=scope, actor=actor, zone=zone, create_technicians=create_technicians,
-            dry_run=True, column_names=compiled.names,
+            dry_run=True, column_names=compiled.names, job_fields=job_fields,
         )  # fmt: skip
     finally:
         table.finish()
-    shown = [{"row": raw.number, "values": {name: shown_value(raw.values.get(name)) for name in JOB_COLUMNS}}
+    filled = {name for name, _ in compiled.direct} | {name for name, _, _ in compiled.derived}
+    names = [*JOB_COLUMNS, *(key for key in job_fields or {} if key in filled)]  # the job fields it fills
+    shown = [{"row": raw.number, "values": {name: shown_value(raw.values.get(name)) for name in names}}
              for raw in read if raw.error is None]  # fmt: skip
     return Preview(shown, report.errors, report.error_count, compiled.names, table.sheet)
 
@@ -127,7 +141,12 @@ class Description:
 
 
 def describe_file(
-    stream: IO[bytes], fmt: str, presets: Mapping[str, ImportPreset], *, sheet: str | None = None
+    stream: IO[bytes],
+    fmt: str,
+    presets: Mapping[str, ImportPreset],
+    *,
+    sheet: str | None = None,
+    job_fields: Mapping[str, JobField] | None = None,
 ) -> Description:
     try:
         table = open_source(stream, fmt, sheet=sheet)
@@ -146,7 +165,10 @@ def describe_file(
         {"key": key, "missing": [column for column in preset.mapping.columns() if column_key(column) not in present]}
         for key, preset in sorted(presets.items())
     ]
-    return Description(columns, propose(table.columns, samples), fitting, table.sheets, table.sheet)
+    declared = job_fields or {}
+    labels = {key: field.label for key, field in declared.items()}
+    proposal = propose(table.columns, samples, (*JOB_COLUMNS, *declared), labels)
+    return Description(columns, proposal, fitting, table.sheets, table.sheet)
 
 
 def shown_value(value: Any) -> Any:

@@ -119,20 +119,25 @@ def _words(name: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", str(name).casefold()).split())
 
 
-def propose(columns: Sequence[str], samples: Sequence[Sequence[Any]], fields: Sequence[str] = JOB_COLUMNS) -> dict:
+def propose(
+    columns: Sequence[str],
+    samples: Sequence[Sequence[Any]],
+    fields: Sequence[str] = JOB_COLUMNS,
+    labels: Mapping[str, str] | None = None,
+) -> dict:
     """A mapping (JSON form) matching the file's column names, for a person to check and change.
 
-    Each field takes the first column named like it (its own name, its label or a usual other
-    name); a status column with other words than ours gets a value map guessed from the samples,
-    the start of work the finish minus a duration column, and the date format the first common
-    one that reads every sample.
+    Each field takes the first column named like it (its own name, its label (``labels`` adds those
+    of plugins' job fields) or a usual other name); a status column with other words than ours gets
+    a value map guessed from the samples, the start of work the finish minus a duration column, and
+    the date format the first common one that reads every sample.
     """
     by_words = {}
     for position, column in enumerate(columns):
         by_words.setdefault(_words(column), position)
     chosen: dict[str, int] = {}
     for name in fields:
-        for candidate in (name, LABELS.get(name, ""), *SYNONYMS.get(name, ())):
+        for candidate in (name, LABELS.get(name) or (labels or {}).get(name, ""), *SYNONYMS.get(name, ())):
             position = by_words.get(_words(candidate))
             if candidate and position is not None:
                 chosen[name] = position

@@ -6,7 +6,7 @@ is unique (a taken one is 409 naming ``name``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from kpi_core.audit.trail import Actor
 from kpi_core.declarations import ImportMapping, ImportPreset
 from kpi_core.errors import Invalid, NotFound
+from kpi_core.imports.jobs import JOB_COLUMNS
 from kpi_core.imports.mapping import check_mapping
 from kpi_core.imports.mapping_io import mapping_from_json, mapping_to_json
 from kpi_core.records import changes
@@ -41,23 +42,28 @@ def saved_by_name(session: Session, name: str) -> SavedMapping:
     return saved
 
 
-def create_saved(session: Session, actor: Actor, name: str, mapping: ImportMapping) -> SavedMapping:
-    """Save ``mapping`` as ``name`` (audited)."""
+def create_saved(
+    session: Session, actor: Actor, name: str, mapping: ImportMapping, job_fields: Iterable[str] = ()
+) -> SavedMapping:
+    """Save ``mapping`` as ``name`` (audited); it may fill the plugins' ``job_fields`` (their keys)."""
     name = _name(name)
-    check_mapping(mapping)
+    check_mapping(mapping, (*JOB_COLUMNS, *job_fields))
     changes.ensure_unique(session, SavedMapping, "name", name)
     saved = SavedMapping(name=name, mapping=mapping_to_json(mapping), created_by_id=actor.user_id)
     return changes.create(session, actor, ENTITY, saved, unique_field="name")
 
 
-def update_saved(session: Session, actor: Actor, saved: SavedMapping, data: Mapping[str, Any]) -> SavedMapping:
-    """Rename it (``name``) or replace its mapping (``mapping``: an ImportMapping); the difference is audited."""
+def update_saved(
+    session: Session, actor: Actor, saved: SavedMapping, data: Mapping[str, Any], job_fields: Iterable[str] = ()
+) -> SavedMapping:
+    """Rename it (``name``) or replace its mapping (``mapping``: an ImportMapping, which may fill the plugins'
+    ``job_fields``); the difference is audited."""
     updates: dict[str, Any] = {}
     if "name" in data:
         updates["name"] = _name(data["name"])
         changes.ensure_unique(session, SavedMapping, "name", updates["name"], exclude_id=saved.id)
     if "mapping" in data:
-        check_mapping(data["mapping"])
+        check_mapping(data["mapping"], (*JOB_COLUMNS, *job_fields))
         updates["mapping"] = mapping_to_json(data["mapping"])
     return changes.update(session, actor, ENTITY, saved, updates, "name")
 

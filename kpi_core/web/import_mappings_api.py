@@ -16,6 +16,7 @@ from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.pagination import SQLPage
 from kpi_core.web.schemas import StrictSchema
+from kpi_core.web.state import app_state
 
 blp = Blueprint(
     "import_mappings", __name__, url_prefix="/api/v1/imports/mappings", description="Saved column mappings of imports"
@@ -122,7 +123,8 @@ class SavedMappings(MethodView):
     @blp.doc(operationId="createImportMapping", summary="Save a column mapping")
     def post(self, body: dict[str, Any]) -> Any:
         """Save a mapping by name (audited); the mapping is checked whole (422 names the part at fault)."""
-        mapping = saved.create_saved(db_session(), current_actor(), body["name"], body["mapping"])
+        job_fields = app_state().plugins.job_fields
+        mapping = saved.create_saved(db_session(), current_actor(), body["name"], body["mapping"], job_fields)
         commit()
         return mapping
 
@@ -149,7 +151,7 @@ class SavedMappingItem(MethodView):
         """Rename it or replace its mapping (audited). Send the ETag from GET in If-Match (428 without it)."""
         mapping = saved.get_saved(db_session(), mapping_id)
         blp.check_etag(mapping, SavedImportMappingSchema)
-        mapping = saved.update_saved(db_session(), current_actor(), mapping, body)
+        mapping = saved.update_saved(db_session(), current_actor(), mapping, body, app_state().plugins.job_fields)
         commit()
         return mapping
 

@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 
 from kpi_core.declarations import ImportMapping
 from kpi_core.errors import Invalid
-from kpi_core.imports.columns import IMPORT_COLUMNS, template_csv
+from kpi_core.imports.columns import import_columns, template_csv
 from kpi_core.imports.feedback import FEEDBACK_COLUMNS, import_feedback
 from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
 from kpi_core.imports.mapped import (
@@ -179,11 +179,16 @@ class ImportPresetSchema(Schema):
 
 
 def _columns(kind: str) -> list[dict[str, Any]]:
-    return [asdict(column) | {"label": field_label(column.name)} for column in IMPORT_COLUMNS[kind]]
+    job_fields = app_state().plugins.job_fields
+    labels = {key: field.label for key, field in job_fields.items()}
+    return [
+        asdict(column) | {"label": labels.get(column.name) or field_label(column.name)}
+        for column in import_columns(kind, job_fields)
+    ]
 
 
 def _template(kind: str) -> Response:
-    response = Response(template_csv(kind), content_type="text/csv; charset=utf-8")
+    response = Response(template_csv(kind, app_state().plugins.job_fields), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{kind}-import-template.csv"'
     return response
 
@@ -207,6 +212,12 @@ def _request_body(columns: tuple[str, ...], *, mapped: bool = False) -> dict[str
         f"{', '.join(columns)}; as the body or a multipart upload in the field 'file'. Timestamps "
         "without a zone are read in the company time zone."
     )
+    if columns == JOB_COLUMNS:
+        description += (
+            " Plugins' job fields (GET /api/v1/jobs/fields) are columns too, named by their keys "
+            "(safety.ppe_checked); a file without such a column leaves those fields as stored, an empty "
+            "cell removes a value; a column that is neither is refused, naming it."
+        )
     if mapped:
         media[XLSX] = {"schema": {"type": "string", "format": "binary"}}
         form["mapping"] = MAPPING_FIELD
@@ -253,15 +264,18 @@ def _run(kind: str, query: dict[str, Any]) -> ImportReport:
         }
         if kind == "jobs":
             mapping = _mapping(query)
+            job_fields = app_state().plugins.job_fields
             if mapping is not None or fmt == "xlsx":
                 with _mapping_errors_in_form():
                     report = import_mapped_jobs(
                         session, stream, fmt, mapping, sheet=query.get("sheet"),
-                        create_technicians=query["create_technicians"], **common,
+                        create_technicians=query["create_technicians"], job_fields=job_fields, **common,
                     )  # fmt: skip
             else:
-                rows = read_rows(stream, fmt, JOB_COLUMNS)
-                report = import_jobs(session, rows, create_technicians=query["create_technicians"], **common)
+                rows = read_rows(stream, fmt, (*JOB_COLUMNS, *job_fields))
+                report = import_jobs(
+                    session, rows, create_technicians=query["create_technicians"], job_fields=job_fields, **common
+                )
         else:
             report = import_feedback(session, read_rows(stream, fmt, FEEDBACK_COLUMNS), **common)
     except FileRejected as exc:
@@ -351,7 +365,10 @@ class JobImportDescription(MethodView):
         chosen answers its sheets and no columns."""
         stream, fmt = _uploaded_file()
         try:
-            return describe_file(stream, fmt, app_state().plugins.import_presets, sheet=query.get("sheet"))
+            plugins = app_state().plugins
+            return describe_file(
+                stream, fmt, plugins.import_presets, sheet=query.get("sheet"), job_fields=plugins.job_fields
+            )
         except FileRejected as exc:
             _file_rejected(exc)
 
@@ -376,6 +393,7 @@ class JobImportPreview(MethodView):
                     session, stream, fmt, _mapping(query), sheet=query.get("sheet"), scope=current_scope(),
                     actor=current_actor(), zone=app_state().settings.zone,
                     create_technicians=query["create_technicians"], limit=query["rows"],
+                    job_fields=app_state().plugins.job_fields,
                 )  # fmt: skip
         except FileRejected as exc:
             _file_rejected(exc)
@@ -422,7 +440,8 @@ class JobImportColumns(MethodView):
     @blp.doc(operationId="listJobImportColumns", summary="Describe the columns of a jobs import")
     def get(self) -> Any:
         """Every column a jobs file may have, in order: its header, its type and an example in words,
-        and whether it is required. The import page lists them."""
+        and whether it is required; then one per plugin job field, named by its key. The import page
+        lists them, and the mapping page offers each as a field to fill."""
         return _columns("jobs")
 
 
