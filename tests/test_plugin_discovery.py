@@ -706,7 +706,8 @@ def test_an_installed_third_party_plugin_is_discovered_with_its_version_and_kpi(
     assert plugin["contributes"] == {
         "kpi_form_fields": ["fixture.cancellations_explained"],
         "kpi_import_presets": ["fixture.spreadsheet"],
-        "kpi_metrics": ["fixture.cancellation_rate"],
+        "kpi_job_fields": ["fixture.ppe_checked"],
+        "kpi_metrics": ["fixture.cancellation_rate", "fixture.ppe_checked_rate"],
         "kpi_widgets": ["fixture.cancellations"],
     }
     assert listing["problems"] == []

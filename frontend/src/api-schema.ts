@@ -688,6 +688,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the job fields plugins declare */
+        get: operations["listJobFields"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -1868,6 +1885,10 @@ export interface components {
             estimated_minutes?: number | null;
             /** @description Your field-service system's id; unique */
             external_ref: string;
+            /** @description Plugins' job fields by key (GET /api/v1/jobs/fields lists them), each a boolean, whole number, number or text as its declaration says; a field without a value is left out */
+            readonly fields: {
+                [key: string]: boolean | number | string;
+            };
             readonly id: number;
             /** @description Amount in the company's currency, at least 0 with at most 2 decimal places. Answered as a decimal string with exactly 2 places ("125.50") so no precision is lost; a JSON number is also accepted on input. */
             revenue?: string | null;
@@ -1896,6 +1917,26 @@ export interface components {
             /** Format: date-time */
             readonly updated_at?: string;
         };
+        JobField: {
+            /** @description choice: the values it takes */
+            choices: string[];
+            /** @description More about the field, in words */
+            help_text: string;
+            /** @description The field's key: its column in an import */
+            key: string;
+            /** @description What the field records, in words */
+            label: string;
+            /** @description integer and number: the largest value */
+            maximum?: number | null;
+            /** @description integer and number: the smallest value */
+            minimum?: number | null;
+            /** @description The plugin that declares it */
+            plugin: string;
+            /** @description Every new job, and every imported row, gives it */
+            required: boolean;
+            /** @enum {string} */
+            type: "boolean" | "integer" | "number" | "text" | "choice";
+        };
         JobIn: {
             /**
              * Format: date-time
@@ -1917,6 +1958,10 @@ export interface components {
             estimated_minutes?: number | null;
             /** @description Unique */
             external_ref: string;
+            /** @description Plugins' job fields by key (GET /api/v1/jobs/fields lists them), each a boolean, whole number, number or text as its declaration says. A key no plugin declares, a value of another type or out of its bounds, or a choice not among its choices is 422 naming fields.<key>. On a change, the fields named are set (null removes a value) and the others kept; a required field cannot be removed. */
+            fields?: {
+                [key: string]: boolean | number | string | null;
+            };
             /** @description Amount in the company's currency, at least 0 with at most 2 decimal places. Answered as a decimal string with exactly 2 places ("125.50") so no precision is lost; a JSON number is also accepted on input. */
             revenue?: string | number | null;
             /**
@@ -1964,6 +2009,10 @@ export interface components {
             estimated_minutes?: number | null;
             /** @description Unique */
             external_ref?: string;
+            /** @description Plugins' job fields by key (GET /api/v1/jobs/fields lists them), each a boolean, whole number, number or text as its declaration says. A key no plugin declares, a value of another type or out of its bounds, or a choice not among its choices is 422 naming fields.<key>. On a change, the fields named are set (null removes a value) and the others kept; a required field cannot be removed. */
+            fields?: {
+                [key: string]: boolean | number | string | null;
+            };
             /** @description Amount in the company's currency, at least 0 with at most 2 decimal places. Answered as a decimal string with exactly 2 places ("125.50") so no precision is lost; a JSON number is also accepted on input. */
             revenue?: string | number | null;
             /**
@@ -4508,7 +4557,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description CSV (UTF-8, comma or semicolon, header row) or JSON Lines with the columns external_ref, technician_ref, customer_ref, customer_name, category, status, scheduled_start, scheduled_end, arrived_at, started_at, completed_at, estimated_minutes, revenue, callback_of; as the body or a multipart upload in the field 'file'. Timestamps without a zone are read in the company time zone. Any other CSV or XLSX workbook is read through a column mapping: the multipart field 'mapping' (JSON), or the query's mapping_name or preset; an XLSX in these columns needs none. */
+        /** @description CSV (UTF-8, comma or semicolon, header row) or JSON Lines with the columns external_ref, technician_ref, customer_ref, customer_name, category, status, scheduled_start, scheduled_end, arrived_at, started_at, completed_at, estimated_minutes, revenue, callback_of; as the body or a multipart upload in the field 'file'. Timestamps without a zone are read in the company time zone. Plugins' job fields (GET /api/v1/jobs/fields) are columns too, named by their keys (safety.ppe_checked); a file without such a column leaves those fields as stored, an empty cell removes a value; a column that is neither is refused, naming it. Any other CSV or XLSX workbook is read through a column mapping: the multipart field 'mapping' (JSON), or the query's mapping_name or preset; an XLSX in these columns needs none. */
         requestBody: {
             content: {
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
@@ -5660,6 +5709,45 @@ export interface operations {
             };
             /** @description Invalid field, rule or reference (named in errors) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listJobFields: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobField"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission jobs.read */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
