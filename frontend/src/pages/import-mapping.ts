@@ -344,7 +344,11 @@ export class ImportMappingPanel extends LitElement {
     const items: [string, string][] = [];
     if (error instanceof ApiError) {
       for (const [path, message] of Object.entries(error.fields)) {
-        const field = /^mapping\.fields\.([a-z_.]+?)(?:\.|$)/.exec(path)?.[1];
+        // The field a path is about: the longest known field name it starts with (job fields from
+        // plugins have dots in their names, "safety.ppe_checked"), else its first part.
+        const rest = path.startsWith("mapping.fields.") ? path.slice("mapping.fields.".length) : null;
+        const known = rest === null ? [] : this.fields.map((item) => item.name).filter((name) => rest === name || rest.startsWith(`${name}.`));
+        const field = rest === null ? undefined : (known.sort((a, b) => b.length - a.length)[0] ?? rest.split(".")[0]);
         const label = this.fields.find((item) => item.name === field)?.label;
         if (field) items.push([`#map-${field.replaceAll(".", "-")}`, `${label ?? "A field"}: ${message}`]);
         else if (path === "name") items.push(["#map-name", message]);
