@@ -63,7 +63,8 @@ def page(browser: Any, server: Server, request: pytest.FixtureRequest) -> Iterat
     context = browser.new_context(
         base_url=server.url, viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="America/Chicago"
     )
-    context.set_default_timeout(15_000)
+    # Sized for a machine whose cores the suite's other workers share (conftest.py's WORKERS).
+    context.set_default_timeout(30_000)
     context.add_init_script(CSP_RECORDER)
     page = context.new_page()
     problems = Problems()
