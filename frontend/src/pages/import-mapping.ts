@@ -3,6 +3,7 @@
 // as they would be imported with their problems, then import. Nothing is written before "Import".
 
 import { LitElement, css, html, type TemplateResult } from "lit";
+import { rowErrorsTable } from "../components/row-errors";
 import { api, ApiError, request } from "../api";
 import { JOB_STATUSES, formatCount, formatJobStatus, formatStamp } from "../format";
 import { shared } from "../styles";
@@ -375,32 +376,12 @@ export class ImportMappingPanel extends LitElement {
     control?.focus();
   }
 
-  private rowErrors(rows: { row: number; column?: string | null; message: string }[], count: number): TemplateResult {
+  private rowErrors(rows: Parameters<typeof rowErrorsTable>[0], count: number): TemplateResult {
     return html`<p>
         ${formatCount(count)} problem${count === 1 ? "" : "s"} in the rows${count > rows.length ? ` (the first ${formatCount(rows.length)} listed)` : ""}:
         correct them in the file, or change how the columns are read.
       </p>
-      <div class="table-wrap cards">
-        <table class="row-errors">
-          <caption class="visually-hidden">Problems by row</caption>
-          <thead>
-            <tr>
-              <th scope="col" class="num">Row</th>
-              <th scope="col">Column in the file</th>
-              <th scope="col">Problem</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${rows.map(
-              (row) => html`<tr>
-                <td class="num" data-label="Row">${row.row}</td>
-                <td data-label="Column">${row.column ?? "–"}</td>
-                <td data-label="Problem">${row.message}</td>
-              </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>`;
+      ${rowErrorsTable(rows)}`;
   }
 
   private fileColumns(): TemplateResult | string {

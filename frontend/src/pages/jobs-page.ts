@@ -1,6 +1,7 @@
 // Jobs: the list (filtered, paginated), the CSV import with its progress and row errors, and
 // /jobs/behind: the jobs (or evaluations) behind one KPI value, which add up to it.
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
+import { rowErrorsTable } from "../components/row-errors";
 import { api, ApiError, download, upload, type Pagination } from "../api";
 import { catalog } from "../catalog";
 import {
@@ -432,27 +433,7 @@ export class JobsPage extends LitElement {
         <strong>Import failed. Nothing was imported:</strong> ${formatCount(error.errorCount)}
         problem${error.errorCount === 1 ? "" : "s"} in the file, listed below. Correct them and import the file again.
       </div>
-      <div class="table-wrap cards">
-        <table class="row-errors">
-          <caption class="visually-hidden">Errors by row</caption>
-          <thead>
-            <tr>
-              <th scope="col" class="num">Row</th>
-              <th scope="col">Column in the file</th>
-              <th scope="col">Problem</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${error.rows.map(
-              (row) => html`<tr>
-                <td class="num">${row.row}</td>
-                <td>${row.column ? html`<code>${row.column}</code>` : "–"}</td>
-                <td>${row.message}</td>
-              </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>`;
+      ${rowErrorsTable(error.rows)}`;
   }
 
   private jobList(): TemplateResult {
