@@ -1012,7 +1012,8 @@ export interface paths {
          *        between; beyond amber on the wrong side they fall towards 0 in proportion
          *        (half of amber gives 25 for a higher-is-better KPI).
          *     3. The score is the weighted mean of the points of the KPIs that have a
-         *        value, weighted by the targets' weights (a weight of 0 leaves a KPI out).
+         *        value on enough facts (not "insufficient", see 4), weighted by the
+         *        targets' weights (a weight of 0 leaves a KPI out).
          *        A KPI's *contribution* is its share of that mean, so the contributions
          *        add up to the score.
          *     4. Technicians with fewer completed jobs in the window than the minimum
