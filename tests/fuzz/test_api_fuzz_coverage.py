@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from schemathesis.core.errors import InvalidSchema
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.coverage import GenerationSession
@@ -116,6 +117,29 @@ def test_the_only_required_headers_are_preconditions(schema):
     assert {name.lower() for _, name in required} <= PRECONDITION_HEADERS, sorted(required)
 
 
+def send_coverage_cases(operation, headers: dict[str, str], session: GenerationSession, figures: Figures) -> list[str]:
+    """Every coverage case of ``operation``, sent and checked; the failures as text."""
+    found: list[str] = []
+    cases = coverage_cases(operation, session)
+    try:
+        for case in cases:
+            figures.cases += 1
+            response = case.call(headers=headers)
+            figures.count(response.status_code)
+            note_probe(figures, case, response)
+            try:
+                case.validate_response(response, checks=COVERAGE_CHECKS, headers=headers)
+            except FailureGroup as group:
+                found.append(describe(case, response, group))
+    except InvalidSchema as error:
+        # The document itself is wrong here; the other operations still run.
+        found.append(f"{operation.label}: the document is invalid: {error}")
+    found += [f"{operation.label}: cases not made: {error}" for error in cases.controller.deferred_errors]
+    for media_type in sorted(cases.controller.unserializable_media_types):
+        figures.note(f"{media_type} bodies left out (no serializer)")
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
 def test_every_coverage_case_is_answered_as_documented(schema, figures, headers_for, role):
@@ -124,25 +148,11 @@ def test_every_coverage_case_is_answered_as_documented(schema, figures, headers_
     found: list[str] = []
     try:
         for method, path, _ in OPERATIONS:
-            operation = schema[path][method]
             figures.operations.add((method, path))
             figures.runs += 1
-            headers = headers_for(role)
             started = time.monotonic()
-            cases = coverage_cases(operation, session)
-            for case in cases:
-                figures.cases += 1
-                response = case.call(headers=headers)
-                figures.count(response.status_code)
-                note_probe(figures, case, response)
-                try:
-                    case.validate_response(response, checks=COVERAGE_CHECKS, headers=headers)
-                except FailureGroup as group:
-                    found.append(f"[{role}] {describe(case, response, group)}")
-            errors = cases.controller.deferred_errors
-            found += [f"[{role}] {operation.label}: cases not made: {error}" for error in errors]
-            for media_type in sorted(cases.controller.unserializable_media_types):
-                figures.note(f"{media_type} bodies left out (no serializer)")
+            failures = send_coverage_cases(schema[path][method], headers_for(role), session, figures)
+            found += [f"[{role}] {failure}" for failure in failures]
             figures.took(f"{method} {path}", time.monotonic() - started)
     finally:
         session.close()
