@@ -16,9 +16,17 @@ import click
 from kpi_core.config import Settings
 from kpi_core.errors import ConfigError, KpiError, SchemaOutOfDate
 from kpi_core.logs import configure as configure_logging
-from kpi_core.plugins import PluginHost, load_plugins
+from kpi_core.plugins import PluginHost, disabled_revisions, load_plugins
 from kpi_core.storage.db import Database
-from kpi_core.storage.migrate import downgrade, schema_state, upgrade
+from kpi_core.storage.migrate import (
+    current_revisions,
+    describe_changes,
+    downgrade,
+    reached,
+    schema_state,
+    script_directory,
+    upgrade,
+)
 
 
 class KpiGroup(click.Group):
@@ -91,6 +99,7 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     """Run the demo: SQLite in the data directory, seeded data, an admin login, the server."""
     from kpi_core.demo.credentials import ensure_demo_admin
     from kpi_core.demo.seed import seed_if_empty
+    from kpi_core.notify.channels import where_messages_go
 
     # The demo is always the SQLite file in the data directory, never a configured server database.
     settings = _settings(host=host, port=port, demo=True, database_url="")
@@ -111,6 +120,8 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         summary = seed_if_empty(database, plugins, settings, progress=advance)
         advance(100)
     click.echo(summary.describe())
+    for line in where_messages_go(settings, plugins):
+        click.echo(line)
     login = ensure_demo_admin(database, settings)
 
     def banner() -> None:
@@ -137,15 +148,20 @@ def db_upgrade() -> None:
     settings = _settings()
     database = Database(settings.effective_database_url)
     locations = _plugins(settings).migration_locations
+    script = script_directory(database.engine, locations)
+    before = reached(script, current_revisions(database.engine))
     upgrade(database.engine, locations=locations)
-    click.echo(schema_state(database.engine, locations).describe())
+    applied = describe_changes(script, reached(script, current_revisions(database.engine)) - before)
+    click.echo("applied: " + ", ".join(applied) if applied else "nothing to apply")
+    click.echo(schema_state(database.engine, locations, disabled_revisions(settings.disabled_plugins)).describe())
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and whether it is current."""
     settings = _settings()
-    state = schema_state(Database(settings.effective_database_url).engine, _plugins(settings).migration_locations)
+    engine = Database(settings.effective_database_url).engine
+    state = schema_state(engine, _plugins(settings).migration_locations, disabled_revisions(settings.disabled_plugins))
     click.echo(state.describe())
     if not state.is_current:
         sys.exit(1)
@@ -158,8 +174,20 @@ def db_downgrade(revision: str) -> None:
     settings = _settings()
     database = Database(settings.effective_database_url)
     locations = _plugins(settings).migration_locations
+    script = script_directory(database.engine, locations)
+    before = reached(script, current_revisions(database.engine))
     downgrade(database.engine, revision, locations=locations)
-    click.echo(schema_state(database.engine, locations).describe())
+    now = current_revisions(database.engine)
+    reverted = describe_changes(script, before - reached(script, now))
+    if not reverted:
+        click.echo(f"nothing to revert: the database is already at or below {revision}")
+        return
+    click.echo("reverted: " + ", ".join(reverted))
+    shown = ", ".join(sorted(now)) or "empty"
+    click.echo(
+        f"the database schema is now at {shown}; `kpi serve` refuses to start until `kpi db upgrade` "
+        "applies them again (uninstall or disable a plugin whose branch you removed first)"
+    )
 
 
 @cli.group("plugins", invoke_without_command=True)
@@ -194,10 +222,10 @@ def plugins_command(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.option(
     "--kind",
-    type=click.Choice(["kpi", "report", "job", "widget"]),
+    type=str,
     default="kpi",
     show_default=True,
-    help="The starting point: a KPI, a report format, a background job or a dashboard widget.",
+    help="The starting point: kpi, report, job or widget, or several joined by ',' (kpi,job,widget).",
 )
 @click.option(
     "--directory",
@@ -378,7 +406,9 @@ def _import_file(
             else:
                 report = import_feedback(session, read_rows(stream, fmt, columns), **common)
         if report.ok and not dry_run:
+            runner = _after_import(session, settings, database, plugins, kind, report)
             session.commit()
+            runner.shutdown(wait=True)  # in-process (no Redis): the alerts run finishes before we exit
     except FileRejected as exc:
         raise click.ClickException(f"{path}: {exc}") from None
     except Invalid as exc:
@@ -394,6 +424,20 @@ def _import_file(
     click.echo(report.describe() + (" (dry run: nothing written)" if dry_run and report.ok else ""))
     if not report.ok:
         sys.exit(1)
+
+
+def _after_import(session: Any, settings: Any, database: Any, plugins: Any, kind: str, report: Any) -> Any:
+    """As after an import through the API: the webhooks' import.finished event and the alerts job, in the
+    import's transaction; the runner the alerts run went to."""
+    from kpi_core.imports.finished import import_finished
+    from kpi_core.jobs.execute import JobEnvironment
+    from kpi_core.jobs.runner import make_runner
+
+    env = JobEnvironment(settings, database, plugins or _plugins(settings))
+    runner = make_runner(env)
+    if import_finished(session, runner, _cli_actor(), kind, report) is not None:
+        click.echo("Checking the alert rules on the new facts ...")
+    return runner
 
 
 @import_group.command("jobs")

@@ -85,8 +85,29 @@ class Settings:
     cache_ttl: int = _setting(
         86400,
         "Seconds a computed KPI answer, and each month's sums behind it, are kept (Redis when configured, "
-        "else memory); changes to the data make new entries at once, for the months they touch. 0: no cache.",
+        "else memory); changes to the data make new entries at once, for the months they touch. Each month's "
+        "sums are also kept in the database, read after a restart or by another instance. 0: no cache, "
+        "nothing kept or read (every answer computed from the facts).",
         int,
+    )
+    sums_retention_days: int = _setting(
+        35,
+        "Days a month's KPI sums kept in the database stay after they were last read; the daily retention job "
+        "deletes older ones (and sums judged at an hour that has passed, after 3 hours).",
+        int,
+    )
+    refresh_after_writes: int = _setting(
+        2,
+        "Seconds after an import or edit commits before the dashboard's KPI questions are recomputed in the "
+        "background (changes within that time are taken together, and a refresh already queued is not "
+        "queued again). 0: only the daily refresh.",
+        int,
+    )
+    compress: bool = _setting(
+        True,
+        "Compress responses (zstd, brotli, gzip or deflate, as the client accepts) in the app. Turn it off "
+        "behind a proxy that compresses, as the compose topology's nginx does.",
+        _bool,
     )
     previous_secret_keys: tuple[str, ...] = _setting(
         (), "Comma-separated former secret keys: tokens they signed stay valid while keys rotate.", _names
@@ -138,6 +159,28 @@ class Settings:
     )
     web_workers: int = _setting(
         0, "gunicorn worker processes for `kpi serve`; 0 serves with waitress in one process.", int
+    )
+    public_url: str = _setting(
+        "",
+        "The address people open the app at, such as https://kpi.example.com: links in e-mail (the one-click "
+        "unsubscribe) start with it. Empty: http://<KPI_HOST>:<KPI_PORT>.",
+    )
+    smtp_url: str = _setting(
+        "",
+        "Where e-mail goes: smtp://host:25 (plain, for a local relay), smtp+starttls://user:password@host:587 "
+        "(STARTTLS required) or smtps://user:password@host:465 (TLS from the start). Empty: each message is "
+        "written as an .eml file to the data directory's mail folder and listed on the admin page.",
+    )
+    mail_from: str = _setting(
+        "Handyman KPI <kpi@localhost>",
+        "The From address of e-mail, with an optional name: Handyman KPI <kpi@example.com>. Set it to an "
+        "address your mail server may send from.",
+    )
+    webhook_allow_private: bool = _setting(
+        False,
+        "Allow webhook URLs on private, loopback and link-local addresses (10.x, 192.168.x, 127.0.0.1, ...). "
+        "Off: they are refused, so that a webhook cannot reach into the network the app runs in.",
+        _bool,
     )
 
     @classmethod
@@ -193,6 +236,15 @@ class Settings:
         self._validate_observability()
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError("KPI_SECRET_KEY must be at least 32 characters long")
+        self._validate_notifications()
+
+    def _validate_notifications(self) -> None:
+        # KPI_SMTP_URL is read by the e-mail channel, which reports a bad one in the delivery log and on the
+        # admin page (a mail problem must not keep the dashboard down).
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(f"KPI_PUBLIC_URL={self.public_url!r} must start with https:// (or http://)")
+        if "@" not in self.mail_from:
+            raise ConfigError(f"KPI_MAIL_FROM={self.mail_from!r} must be an e-mail address, such as kpi@example.com")
 
     def _validate_observability(self) -> None:
         if self.log_format not in {"text", "json"}:
@@ -215,6 +267,11 @@ class Settings:
     def week_start_day(self) -> int:
         """The first day of the week as a weekday number (Monday 0 ... Sunday 6)."""
         return WEEKDAYS.index(self.week_start)
+
+    @property
+    def effective_public_url(self) -> str:
+        """The app's address for links that leave it (e-mail), without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_database_url(self) -> str:

@@ -89,19 +89,35 @@ class Target:
 
 @dataclass(frozen=True)
 class MetricContext:
-    """What the host hands a metric's expression builders.
+    """What the host hands a metric's expression builders (``numerator``, ``denominator``, exclusions, notes).
 
-    ``tables`` maps a name (``jobs``, ``feedback``, ``evaluations``,
-    ``technicians``, ``customers``) to its SQLAlchemy ``Table``. For a
-    ``jobs`` metric the engine selects from ``jobs`` left-joined to
-    ``feedback`` (one row per job); for an ``evaluations`` metric, from
-    ``evaluations``. ``settings`` holds the declaring plugin's settings (for
-    example a callback window). ``epoch(column)`` builds seconds since
-    1970-01-01 UTC for a timestamp column on every supported database, so
-    durations are ``epoch(end) - epoch(start)``. ``job_field(key)`` reads a
-    plugin's job field (``kpi_job_fields``) of the fact row's job, through
-    ``read_job_field``, which the host gives. Expression builders must use
-    only these objects.
+    Expression builders must use only these objects. Attribute by attribute:
+
+    ``tables``
+        The core tables a KPI may read, by name, as SQLAlchemy ``Table``
+        objects: ``jobs``, ``feedback``, ``evaluations``, ``technicians``,
+        ``customers`` and ``callback_disputes`` (the disputes of callbacks'
+        attribution: ``callback_job_id``, ``original_job_id``, ``status``
+        open, accepted or rejected). Their columns are in docs/schema.md. For
+        a ``jobs`` metric the engine selects from ``jobs`` left-joined to
+        ``feedback`` (one row per job); for an ``evaluations`` metric, from
+        ``evaluations``; a builder's expression is about that row:
+        ``jobs = ctx.tables["jobs"]; return jobs.c.status == "completed"``.
+    ``epoch(column)``
+        Seconds since 1970-01-01 UTC of a timestamp column, on every
+        supported database, so a duration is a difference:
+        ``ctx.epoch(jobs.c.completed_at) - ctx.epoch(jobs.c.started_at)``.
+    ``settings`` and ``setting(name, default)``
+        The declaring plugin's settings in force (``kpi_settings``), by name
+        without the namespace; ``setting`` gives ``default`` where the name
+        is missing (a context built by hand in a test):
+        ``ctx.setting("callback_window_days", 30) * 86400``.
+    ``job_field(key)`` and ``read_job_field``
+        ``job_field`` is the value of a plugin's job field (``kpi_job_fields``)
+        for the row's job, as a SQL expression of the field's type (NULL
+        without a value): ``ctx.job_field("safety.ppe_checked").is_(True)``.
+        ``read_job_field`` is how the host answers it; leave it to the host
+        (without it ``job_field`` raises ``KeyError``).
     """
 
     tables: Mapping[str, Any]
@@ -127,6 +143,9 @@ class MetricContext:
 
 
 ExpressionBuilder = Callable[[MetricContext], Any]
+
+MAX_VERSION = 1_000_000
+"""A metric's ``version`` is a whole number from 1 to this."""
 
 REASON_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 WINDOW_OPEN = "window_open"
@@ -154,6 +173,30 @@ class Exclusion:
         _require_text("exclusion", self.code, "label", self.label)
         if not callable(self.condition):
             raise DeclarationError(f"exclusion {self.code!r}: condition must be a callable(context)")
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something worth saying about a fact that *is* counted: a reason code, its label in words, and the condition.
+
+    ``condition(context)`` builds a SQL boolean over the metric's fact row
+    (true: the note applies). The drill-down gives a counted fact (in the
+    numerator or in the denominator only) the first of its metric's notes
+    whose condition holds, as its ``reason`` and ``reason_label``: the
+    first-time fix says which jobs were called back, and which count as
+    fixed only because their callback was disputed and the dispute accepted.
+    """
+
+    code: str
+    label: str
+    condition: ExpressionBuilder
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, str) or not REASON_CODE.match(self.code):
+            raise DeclarationError(f"note {self.code!r}: code must be lower case letters, digits and _")
+        _require_text("note", self.code, "label", self.label)
+        if not callable(self.condition):
+            raise DeclarationError(f"note {self.code!r}: condition must be a callable(context)")
 
 
 @dataclass(frozen=True)
@@ -193,6 +236,19 @@ class Metric:
       fact is not in the sample (cancelled, not completed, no arrival time
       recorded...): the drill-down lists each fact left out with the first
       reason that applies.
+    - ``notes``: an ordered tuple of :class:`Note` saying something about a
+      fact that is counted (called back; counted as fixed because its
+      callback's attribution was disputed and accepted): the drill-down gives
+      each counted fact the first note that applies. Note codes differ from
+      each other and from the exclusion codes.
+
+    ``version`` (a whole number from 1, default 1) names the definition: bump
+    it whenever a release changes what the metric computes (its numerator,
+    denominator, period column or sample), so that values computed before and
+    after can be told apart. The host makes a *definition fingerprint* of the
+    key, the version and the plugin settings the builders read through
+    ``context.setting``; every KPI answer, report and closed month's snapshot
+    names the fingerprint it was computed with.
     """
 
     key: str
@@ -213,6 +269,8 @@ class Metric:
     outcome_settled: ExpressionBuilder | None = None
     min_sample: int | str | None = None
     exclusions: tuple[Exclusion, ...] = ()
+    notes: tuple[Note, ...] = ()
+    version: int = 1
 
     def outcome_window_of(self, ctx: MetricContext) -> timedelta | None:
         """The outcome window as a duration: declared, or the plugin setting it names (in days)."""
@@ -248,6 +306,8 @@ class Metric:
                 raise DeclarationError(f"metric {self.key!r}: default_target must be a Target")
             self.default_target.check(self.key, self.direction)
         self._check_honesty()
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or not 1 <= self.version <= MAX_VERSION:
+            raise DeclarationError(f"metric {self.key!r}: version must be a whole number from 1 to {MAX_VERSION}")
 
     def _check_honesty(self) -> None:
         window = self.outcome_window
@@ -273,6 +333,14 @@ class Metric:
             raise DeclarationError(
                 f"metric {self.key!r}: exclusion codes must be distinct and not {WINDOW_OPEN} or {NOT_IN_SAMPLE}"
             )
+        if not isinstance(self.notes, tuple) or not all(isinstance(note, Note) for note in self.notes):
+            raise DeclarationError(f"metric {self.key!r}: notes must be a tuple of Note")
+        notes = [note.code for note in self.notes]
+        if len(set(notes)) != len(notes) or {WINDOW_OPEN, NOT_IN_SAMPLE, *codes} & set(notes):
+            raise DeclarationError(
+                f"metric {self.key!r}: note codes must be distinct, and not {WINDOW_OPEN}, {NOT_IN_SAMPLE} "
+                "or an exclusion's code"
+            )
 
 
 @dataclass(frozen=True)
@@ -286,6 +354,9 @@ class FormField:
     choices are ordered worst to best when scored. ``scale_labels``, for
     ``rating`` and ``number`` fields, says in words what the two ends of the
     scale mean, lowest first: ``("Poor", "Excellent")`` labels 1 and 5.
+    ``asked_of_technicians`` decides whether the question is also on the
+    self-appraisal form, where technicians answer it about themselves (False
+    for a question only a manager can answer).
     """
 
     key: str
@@ -298,6 +369,7 @@ class FormField:
     minimum: float | None = None
     maximum: float | None = None
     scale_labels: tuple[str, ...] = ()
+    asked_of_technicians: bool = True
 
     def __post_init__(self) -> None:
         _require_key("form field", self.key)
@@ -315,6 +387,8 @@ class FormField:
             raise DeclarationError(f"form field {self.key!r}: minimum must be below maximum")
         if self.type == "text" and self.weight:
             raise DeclarationError(f"form field {self.key!r}: text fields cannot be scored; use weight=0")
+        if not isinstance(self.asked_of_technicians, bool):
+            raise DeclarationError(f"form field {self.key!r}: asked_of_technicians must be True or False")
         if self.scale_labels:
             if self.type not in ("rating", "number"):
                 raise DeclarationError(f"form field {self.key!r}: only rating and number fields take scale_labels")
@@ -368,6 +442,16 @@ class JobSpec:
     a default cron expression (five fields) or ``None`` for on-demand only.
     ``timeout`` is in seconds; ``retries`` failed attempts are retried with
     back-off before the job is marked failed.
+
+    ``takes_file=True``: the job needs an uploaded file. ``POST
+    /api/v1/job-runs`` then takes a multipart upload (the file in the field
+    ``file``, the job's key in ``job_key``, its keyword arguments as JSON text
+    in ``params``); the host keeps the file for the run (never in ``params``)
+    and the job reads it as ``context.file`` (an :class:`UploadedFile`).
+    ``permission`` is the key of a permission (the core's or one a plugin
+    declares with ``kpi_permissions``) that lets its holders run this job
+    through the API, beside admins (``job_runs.run``); they may then read the
+    runs they asked for.
     """
 
     key: str
@@ -376,9 +460,16 @@ class JobSpec:
     schedule: str | None = None
     timeout: int = 600
     retries: int = 2
+    takes_file: bool = False
+    permission: str | None = None
 
     def __post_init__(self) -> None:
         _require_key("job", self.key)
+        if not isinstance(self.takes_file, bool):
+            raise DeclarationError(f"job {self.key!r}: takes_file must be True or False")
+        permission = self.permission
+        if permission is not None and (not isinstance(permission, str) or not KEY_PATTERN.match(permission)):
+            raise DeclarationError(f"job {self.key!r}: permission must be a permission's key or None")
         _require_text("job", self.key, "label", self.label)
         if not callable(self.run):
             raise DeclarationError(f"job {self.key!r}: run must be callable(context, **params)")
@@ -749,6 +840,246 @@ class ImportPreset:
             raise DeclarationError(f"import preset {self.key!r}: mapping must be an ImportMapping")
 
 
+CHANNEL_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+"""A notification channel's key: one lower-case word (``email``, ``webhook``, ``sms``)."""
+DEFAULT_CHANNEL_TIMEOUT = 60
+
+
+class DeliveryFailed(Exception):
+    """Raised by a channel's ``send`` when a message was not delivered; the message says why, in words.
+
+    ``permanent=True`` when trying again cannot help (the address is invalid, the
+    receiver refused the recipient, the URL is refused): the message is marked
+    failed at once. Otherwise the host retries it with back-off and marks it
+    failed when its attempts are spent. Any other exception counts as a
+    temporary failure, described by its type and text.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message: its file name, media type and bytes (a rendered PDF report, say)."""
+
+    name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message as the host hands it to a channel's ``send``: everything needed to deliver it.
+
+    ``to`` is the address in the channel's own terms (an e-mail address, a
+    URL, a phone number). ``subject`` and ``text`` (plain text) are always
+    given; ``html`` is an HTML fragment (the e-mail channel puts it inside its
+    layout) or None; ``payload`` is JSON data for machine receivers
+    (webhooks); ``event`` names what happened (``report.finished``) for event
+    messages. ``delivery_id`` is stable across every attempt of this message:
+    send it where the receiver can see it (the e-mail's Message-ID, a webhook
+    header), so that a receiver can drop a repeat. ``attempt`` counts from 1.
+    ``unsubscribe_url`` (an https URL that turns the subscription off with one
+    POST, RFC 8058) and ``unsubscribe_page`` (a page with a button, for a link
+    in the body) are given for messages sent to a user under a subscription.
+    ``secret`` is the signing secret of the receiving endpoint, where it has
+    one; ``options`` holds the recipient's options for the channel (a webhook
+    endpoint's ``format``: ``kpi`` or ``slack``).
+    """
+
+    id: int
+    channel: str
+    to: str
+    subject: str
+    text: str
+    delivery_id: str
+    idempotency_key: str
+    html: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    event: str | None = None
+    kind: str | None = None
+    attempt: int = 1
+    created_at: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
+    unsubscribe_url: str | None = None
+    unsubscribe_page: str | None = None
+    secret: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the host hands a channel besides the message.
+
+    ``settings`` are the host's settings (``KPI_*``, such as ``smtp_url``);
+    ``plugin_settings`` the channel plugin's own settings by name (see
+    ``kpi_settings``); ``data_dir`` the host's data directory, for channels
+    that write files; ``timeout`` the seconds one send may take before the
+    host gives up on it.
+    """
+
+    settings: Any
+    plugin_settings: Mapping[str, Any] = field(default_factory=dict)
+    data_dir: Any = None
+    timeout: int = DEFAULT_CHANNEL_TIMEOUT
+
+
+ChannelSender = Callable[[OutgoingMessage, ChannelContext], str | None]
+
+
+@dataclass(frozen=True)
+class NotificationChannel:
+    """A way of delivering messages to people or systems: e-mail, webhooks, SMS, a chat app.
+
+    ``key`` is one lower-case word (``email``); ``label`` names it in words.
+    ``send(message, context)`` delivers one
+    :class:`OutgoingMessage` and returns a short receipt in words (``"250
+    accepted by mail.example.com"``) or None; it raises :class:`DeliveryFailed`
+    (or any exception) when the message was not delivered. ``settings`` names
+    the settings it reads (``KPI_SMTP_URL``, or its plugin settings' keys), so
+    the admin page can say what to set. ``describe(context)``, optional, says
+    in one sentence where messages go now ("written as .eml files to
+    var/mail"). ``check_address(address)``, optional, returns why an address
+    cannot receive this channel's messages, or None. ``deduplicates`` says
+    that a receiver can tell a repeat of a message from a new one by its
+    ``delivery_id``: only then does the host send a message again after the
+    worker sending it died mid-send (see docs/notifications.md).
+    ``timeout`` is the longest one send may take, in seconds. ``attachments``
+    says that ``send`` delivers ``message.attachments`` (files, such as a
+    subscription's PDF); people may ask for attachments only on such channels.
+    """
+
+    key: str
+    label: str
+    send: ChannelSender
+    settings: tuple[str, ...] = ()
+    description: str = ""
+    describe: Callable[[ChannelContext], str] | None = None
+    check_address: Callable[[str], str | None] | None = None
+    deduplicates: bool = False
+    timeout: int = DEFAULT_CHANNEL_TIMEOUT
+    attachments: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not CHANNEL_KEY.match(self.key):
+            raise DeclarationError(f"notification channel key {self.key!r} must be a lower-case word like 'email'")
+        _require_text("notification channel", self.key, "label", self.label)
+        _require_text("notification channel", self.key, "description", self.description, allow_empty=True)
+        if not callable(self.send):
+            raise DeclarationError(f"notification channel {self.key!r}: send must be callable(message, context)")
+        for name in ("describe", "check_address"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise DeclarationError(f"notification channel {self.key!r}: {name} must be callable or None")
+        if not isinstance(self.settings, tuple) or not all(isinstance(name, str) and name for name in self.settings):
+            raise DeclarationError(f"notification channel {self.key!r}: settings must be a tuple of setting names")
+        for flag in ("deduplicates", "attachments"):
+            if not isinstance(getattr(self, flag), bool):
+                raise DeclarationError(f"notification channel {self.key!r}: {flag} must be True or False")
+        if not isinstance(self.timeout, int) or isinstance(self.timeout, bool) or not 1 <= self.timeout <= 3600:
+            raise DeclarationError(f"notification channel {self.key!r}: timeout must be 1 to 3600 seconds")
+
+
+ALERT_RULE_KINDS: tuple[str, ...] = ("clearly_red", "changed", "callback_disputed")
+ALERT_RULE_PERIODS: tuple[str, ...] = ("week", "month")
+ALERT_RULE_DIRECTIONS: tuple[str, ...] = ("worse", "either")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """A default rule for raising alerts about a KPI, which a plugin ships for admins to keep, change or turn off.
+
+    ``kind`` is ``clearly_red`` (the value's 95 % interval lies wholly in the
+    red band for ``periods`` consecutive complete periods: a rate KPI with a
+    target), ``changed`` (the value moved by more than ``threshold``, in the
+    KPI's own unit, a fraction for rates: 0.1 is 10 points, against the period
+    before; ``direction`` ``worse`` or ``either``), or ``callback_disputed`` (a
+    callback of a technician's job was disputed; ``kpi`` names the KPI it
+    concerns, or None). ``period`` is ``week`` or ``month``. The host makes
+    one stored rule of each declaration, once (an admin's changes stay), and
+    evaluates every rule after each import and on a schedule.
+    """
+
+    key: str
+    kind: str
+    kpi: str | None = None
+    period: str = "month"
+    periods: int = 2
+    threshold: float | None = None
+    direction: str = "worse"
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        _require_key("alert rule", self.key)
+        _require_choice("alert rule", self.key, "kind", self.kind, ALERT_RULE_KINDS)
+        _require_choice("alert rule", self.key, "period", self.period, ALERT_RULE_PERIODS)
+        _require_choice("alert rule", self.key, "direction", self.direction, ALERT_RULE_DIRECTIONS)
+        if self.kpi is not None and (not isinstance(self.kpi, str) or not KEY_PATTERN.match(self.kpi)):
+            raise DeclarationError(f"alert rule {self.key!r}: kpi must be a KPI's key or None")
+        if self.kind != "callback_disputed" and self.kpi is None:
+            raise DeclarationError(f"alert rule {self.key!r}: a {self.kind} rule needs the kpi it watches")
+        if isinstance(self.periods, bool) or not isinstance(self.periods, int) or not 1 <= self.periods <= 24:
+            raise DeclarationError(f"alert rule {self.key!r}: periods must be 1 to 24")
+        if self.kind == "changed":
+            threshold = self.threshold
+            if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < math.inf:
+                raise DeclarationError(f"alert rule {self.key!r}: a changed rule needs a threshold above 0")
+        if not isinstance(self.enabled, bool):
+            raise DeclarationError(f"alert rule {self.key!r}: enabled must be True or False")
+
+
+ROLE_NAMES: tuple[str, ...] = ("admin", "manager", "technician")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission a plugin adds beside the core's, for its routes and jobs to require.
+
+    ``key`` is namespaced by the plugin (``safety.incidents_manage``), never
+    in one of the core's namespaces (``jobs.``, ``users.``, ...); ``label``
+    says in words what it allows ("Record and close safety incidents");
+    ``roles`` are the roles that have it by default. Admins always have it;
+    an admin may grant it to, or take it from, managers and technicians
+    (``PUT /api/v1/permissions/<key>``, audited), and that choice stays.
+    """
+
+    key: str
+    label: str
+    roles: tuple[str, ...] = ("admin",)
+
+    def __post_init__(self) -> None:
+        _require_key("permission", self.key)
+        _require_text("permission", self.key, "label", self.label)
+        roles = self.roles
+        if isinstance(roles, str) or not isinstance(roles, tuple | list):
+            raise DeclarationError(f"permission {self.key!r}: roles must be a tuple of role names")
+        for role in roles:
+            _require_choice("permission", self.key, "roles", role, ROLE_NAMES)
+        object.__setattr__(self, "roles", tuple(role for role in ROLE_NAMES if role == "admin" or role in roles))
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """The file uploaded with a run of a job that ``takes_file`` (``context.file``).
+
+    ``name`` is the file name the uploader's browser gave (for messages only),
+    ``media_type`` what it said the file is, ``size`` its length in bytes and
+    ``path`` where the host keeps it for the run. ``open()`` reads it as
+    bytes; wrap it in ``io.TextIOWrapper(f, "utf-8")`` for text.
+    """
+
+    name: str
+    media_type: str
+    size: int
+    path: Any
+
+    def open(self) -> IO[bytes]:
+        """The file's bytes, from the start."""
+        return open(self.path, "rb")
+
+
 DECLARATION_TYPES: dict[str, type] = {
     "kpi_metrics": Metric,
     "kpi_form_fields": FormField,
@@ -758,5 +1089,8 @@ DECLARATION_TYPES: dict[str, type] = {
     "kpi_settings": Setting,
     "kpi_import_presets": ImportPreset,
     "kpi_job_fields": JobField,
+    "kpi_notification_channels": NotificationChannel,
+    "kpi_permissions": Permission,
+    "kpi_alert_rules": AlertRule,
 }
 """Which declaration class each list-returning hook must return."""

@@ -22,13 +22,17 @@ if TYPE_CHECKING:
     from os import PathLike
 
     from flask import Flask
+    from flask_smorest import Blueprint
 
     from kpi_core.declarations import (
+        AlertRule,
         FormField,
         ImportPreset,
         JobField,
         JobSpec,
         Metric,
+        NotificationChannel,
+        Permission,
         ReportFormat,
         Setting,
         Widget,
@@ -65,7 +69,18 @@ def kpi_metrics() -> list[Metric]:
     ``exclusions`` is an ordered tuple of
     :class:`~kpi_core.declarations.Exclusion` (reason code, label in words, SQL
     condition) that the drill-down uses to say why each fact left out of the
-    sample is left out ("cancelled", "no arrival time recorded").
+    sample is left out ("cancelled", "no arrival time recorded"); ``notes``,
+    an ordered tuple of :class:`~kpi_core.declarations.Note` of the same
+    shape, says something about a fact that is counted ("called back within
+    the window", "its callback was disputed and the dispute accepted"): the
+    drill-down gives each counted fact the first note that applies as its
+    reason.
+
+    ``version`` (default 1) names the definition: bump it in the release that
+    changes what the KPI computes. The host combines the key, the version and
+    the plugin settings the builders read (``context.setting``) into a
+    *definition fingerprint* that every KPI answer, report and closed month's
+    snapshot names, so a number is always tied to the definition it came from.
     """
 
 
@@ -78,6 +93,9 @@ def kpi_form_fields() -> list[FormField]:
     weight in the evaluation score, and help text. Rating and number fields
     may say what the ends of their scale mean with ``scale_labels``, lowest
     first (``("Poor", "Excellent")``), which the form shows beside 1 and 5.
+    Technicians answer the same questions about themselves in a
+    self-appraisal, which the manager sees beside their own answers; set
+    ``asked_of_technicians=False`` on a question only a manager can answer.
     The host assembles the form from every plugin's fields, versions it, and
     validates answers against it.
     """
@@ -166,6 +184,92 @@ def kpi_job_fields() -> list[JobField]:
     field), the jobs API reads and writes them under ``fields``, and metric
     builders read them with ``ctx.job_field(key)``. A value that changes
     invalidates the cached KPI results of the job's months.
+    """
+
+
+@hookspec
+def kpi_notification_channels() -> list[NotificationChannel]:
+    """Declare ways of delivering messages: e-mail, webhooks, SMS, a chat app.
+
+    Called once at start-up. Return a list of
+    :class:`~kpi_core.declarations.NotificationChannel`: a key (one lower-case
+    word, ``sms``), a label, ``send(message, context)``, the settings it reads,
+    and whether a receiver can drop a repeated message by its delivery id
+    (``deduplicates``). The host keeps every message in its outbox (the
+    ``notification_messages`` table, written in the transaction of whatever
+    caused it) and delivers it from a background job: ``send`` gets an
+    :class:`~kpi_core.declarations.OutgoingMessage` (address, subject, plain
+    text, an HTML fragment, JSON payload, attachments, delivery id, unsubscribe
+    links) and a :class:`~kpi_core.declarations.ChannelContext` (settings, the
+    plugin's settings, the data directory, a timeout). Return a short receipt
+    in words, or raise :class:`~kpi_core.declarations.DeliveryFailed`
+    (``permanent=True`` when trying again cannot help); the host retries other
+    failures with back-off, then marks the message failed for admins to see and
+    send again. ``send`` runs in a worker, possibly in another process than the
+    one that queued the message: read everything from its arguments.
+    """
+
+
+@hookspec
+def kpi_alert_rules() -> list[AlertRule]:
+    """Ship default rules for alerts about your KPIs.
+
+    Called once at start-up. Return a list of
+    :class:`~kpi_core.declarations.AlertRule`: a namespaced key, the kind
+    (``clearly_red`` for N consecutive complete periods, ``changed`` by more
+    than a threshold against the period before, or ``callback_disputed``), the
+    KPI it watches and the period (week or month). The host stores each rule
+    once, the first time it sees the key; admins may then change it or turn it
+    off (their changes stay; a rule a plugin declared cannot be deleted, only
+    turned off). Rules are evaluated by the ``notify.alerts`` job after every
+    import and on a schedule; an alert is raised once per rule, technician and
+    period, sent to the technician's managers and emitted as the
+    ``alert.raised`` webhook event.
+    """
+
+
+@hookspec
+def kpi_permissions() -> list[Permission]:
+    """Declare permissions for your routes and jobs to require.
+
+    Called once at start-up. Return a list of
+    :class:`~kpi_core.declarations.Permission`: a key in your plugin's
+    namespace (``safety.incidents_read``), a label saying in words what it
+    allows, and the roles that have it by default (admins always do). They
+    stand beside the core's in docs/permissions.md, ``GET
+    /api/v1/permissions`` and the admin page, where an admin may grant one
+    to, or take it from, managers and technicians. Require one by its key:
+    ``requires(blp, "safety.incidents_read")`` from ``kpi_core.routes`` on
+    a route, ``JobSpec(permission="safety.incidents_import")`` on a job. A key
+    in the core's namespaces, or one another plugin declares, is a load error.
+    """
+
+
+@hookspec
+def kpi_routes() -> list[Blueprint]:
+    """Add API operations, which the host serves under /api/v1/plugins/<plugin name>/.
+
+    Called once at start-up. Return a list of flask-smorest ``Blueprint``
+    objects (``MethodView`` classes, ``@blp.arguments`` and
+    ``@blp.response`` with marshmallow schemas), made without a
+    ``url_prefix`` (or with one that starts with the plugin's prefix). The
+    host registers them under ``/api/v1/plugins/<plugin name>`` on every
+    app, tags their operations ``plugin-<plugin name>`` in
+    ``/api/openapi.json`` and answers errors in the one JSON error shape
+    (``abort(404, message=...)``, also exported by ``kpi_core.routes``).
+    Decorate every view with a rule from ``kpi_core.routes``: ``requires(blp, key)``
+    (a login and a permission, the core's or your own from
+    ``kpi_permissions``), ``signed_in(blp)`` (any login) or ``public(blp)``;
+    an operation without one, a ``url_prefix`` outside the plugin's prefix,
+    or an unknown permission is the plugin's load error. Inside a view,
+    ``current_scope()`` says which technicians the caller may see (a
+    technician: their own; a manager: their teams'; an admin: all),
+    ``current_user()`` who they are, ``session()`` is the request's database
+    session, ``audit(action, entity, entity_id, before=..., after=...)``
+    records a change in the audit trail (call it for every change of data)
+    and ``commit()`` keeps the changes; a request that does not commit, or
+    fails, leaves nothing written. The fixture plugin in
+    ``tests/fixtures/thirdparty_plugin`` (``api.py``) is a complete example.
     """
 
 

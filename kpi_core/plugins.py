@@ -32,10 +32,19 @@ from kpi_core.errors import PluginLoadError
 
 ENTRY_POINT_GROUP = "kpi_core.plugins"
 BUNDLED = frozenset(
-    {"kpi_quality", "kpi_timeliness", "kpi_productivity", "reports_pdf", "reports_csv", "import_presets"}
+    {
+        "kpi_quality",
+        "kpi_timeliness",
+        "kpi_productivity",
+        "reports_pdf",
+        "reports_csv",
+        "import_presets",
+        "notify_email",
+        "notify_webhook",
+    }
 )
 """Plugins shipped in this repository's workspace: loaded before any third-party plugin."""
-BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("core", "kpi_core.builtin"),)
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (("core", "kpi_core.builtin"), ("notify", "kpi_core.notify.plugin"))
 """(name, module) of the host's own features, registered through the same hooks."""
 
 log = logging.getLogger(__name__)
@@ -59,7 +68,7 @@ class PluginProblem:
     """Why a plugin (or a plugin setting) was not loaded."""
 
     name: str
-    stage: str  # config | compatibility | import | register | declaration | migrations | duplicate | startup
+    stage: str  # config | compatibility | import | register | declaration | migrations | routes | duplicate | startup
     reason: str
 
     def __str__(self) -> str:
@@ -87,6 +96,8 @@ class PluginHost:
         self.declarations: dict[str, dict[str, Any]] = {hook: {} for hook in DECLARATION_TYPES}
         self.owners: dict[tuple[str, str], str] = {}
         self.migrations: dict[str, Path] = {}
+        self.routes: dict[str, list[Any]] = {}
+        """Each plugin's checked flask-smorest blueprints (``kpi_routes``), registered by the app."""
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -119,6 +130,21 @@ class PluginHost:
     @property
     def job_fields(self) -> dict[str, Any]:
         return self.declarations["kpi_job_fields"]
+
+    @property
+    def notification_channels(self) -> dict[str, Any]:
+        """The declared notification channels by key (``kpi_notification_channels``)."""
+        return self.declarations["kpi_notification_channels"]
+
+    @property
+    def alert_rules(self) -> dict[str, Any]:
+        """The declared default alert rules by key (``kpi_alert_rules``)."""
+        return self.declarations["kpi_alert_rules"]
+
+    @property
+    def permissions(self) -> dict[str, Any]:
+        """The permissions plugins declare by key (``kpi_permissions``); the core's are in accounts/permissions.py."""
+        return self.declarations["kpi_permissions"]
 
     @property
     def migration_locations(self) -> list[Path]:
@@ -160,6 +186,7 @@ class PluginHost:
         try:
             declared = self._collect(candidate.name)
             migrations = self._migrations(candidate.name)
+            routes = self._routes(candidate.name, declared.get("kpi_permissions", {}))
         except _Rejected as rejected:
             self.pm.unregister(name=candidate.name)
             self.report(rejected.problem)
@@ -180,7 +207,35 @@ class PluginHost:
         if migrations is not None:
             self.migrations[candidate.name] = migrations[0]
             info.contributes["kpi_migrations"] = migrations[1]
+        if routes is not None:
+            self.routes[candidate.name] = routes[0]
+            info.contributes["kpi_routes"] = routes[1]
         self.plugins[candidate.name] = info
+
+    def _routes(self, name: str, own_permissions: dict[str, Any]) -> tuple[list[Any], list[str]] | None:
+        """The plugin's blueprints and their operations, if it declares valid ``kpi_routes``."""
+        from kpi_core.accounts.grants import CORE_NAMESPACES
+
+        for key in own_permissions:
+            if key.split(".", 1)[0] in CORE_NAMESPACES:
+                reason = f"kpi_permissions() key {key!r} is in the core's namespace {key.split('.', 1)[0]!r}"
+                raise _Rejected(PluginProblem(name, "declaration", reason))
+        for impl in self.pm.hook.kpi_routes.get_hookimpls():
+            if impl.plugin_name != name:
+                continue
+            # Flask is imported only where a plugin has routes (jobs need not load it).
+            from kpi_core.web.plugin_routes import RouteError, check
+
+            try:
+                found = impl.function()
+            except Exception as exc:
+                raise _Rejected(PluginProblem(name, "routes", f"kpi_routes() raised {_describe(exc)}")) from exc
+            try:
+                operations = check(name, found, [*self.permissions, *own_permissions])
+            except RouteError as exc:
+                raise _Rejected(PluginProblem(name, "routes", str(exc))) from None
+            return list(found), operations
+        return None
 
     def _migrations(self, name: str) -> tuple[Path, list[str]] | None:
         """The plugin's migration directory and its revisions, if it declares a valid branch."""
@@ -269,6 +324,7 @@ class PluginHost:
         self.pm.unregister(name=name)
         self.plugins.pop(name, None)
         self.migrations.pop(name, None)
+        self.routes.pop(name, None)
         for (hook, key), owner in list(self.owners.items()):
             if owner == name:
                 del self.owners[(hook, key)]
@@ -395,6 +451,20 @@ def installed_migration_locations() -> list[Path]:
     for candidate in _builtin_candidates() + _entry_point_candidates():
         host.add(candidate)
     return host.migration_locations
+
+
+def disabled_revisions(disabled: Sequence[str]) -> dict[str, str]:
+    """The migration revisions of the installed plugins named in ``disabled``, each with its plugin's name."""
+    if not disabled:
+        return {}
+    host = PluginHost()
+    host.report = lambda problem: None  # type: ignore[method-assign]  # load_plugins reports them
+    for candidate in _entry_point_candidates():
+        if candidate.name in disabled:
+            host.add(candidate)
+    return {
+        revision: name for name, info in host.plugins.items() for revision in info.contributes.get("kpi_migrations", ())
+    }
 
 
 def _enabled(candidates: Iterable[Candidate], disabled: Sequence[str]) -> list[Candidate]:

@@ -52,7 +52,28 @@ def test_a_new_job_bumps_the_months_of_its_instants(database, technician) -> Non
         scheduled_start=datetime(2026, 1, 31, 23, tzinfo=UTC),
         completed_at=datetime(2026, 2, 1, 1, tzinfo=UTC),
     )
-    assert counters(database) == {"2026-01": 1, "2026-02": 1}
+    # Both instants are on a month's edge day: their days are bumped too.
+    assert counters(database) == {"2026-01": 1, "2026-02": 1, "2026-01-31": 1, "2026-02-01": 1}
+
+
+def test_an_instant_inside_a_month_bumps_the_month_only_and_one_on_its_edge_its_day_too() -> None:
+    assert versions.months_of([datetime(2026, 4, 15, 12, tzinfo=UTC)]) == {"2026-04"}
+    assert versions.months_of([datetime(2026, 4, 1, 3, tzinfo=UTC)]) == {"2026-04", "2026-04-01"}
+    assert versions.months_of([datetime(2026, 2, 28, 23, tzinfo=UTC)]) == {"2026-02", "2026-02-28"}
+    # Local dates (DATE columns) are placed by calendar month: never a day.
+    assert versions.months_of([date(2026, 4, 1)]) == {"2026-04"}
+
+
+def test_a_local_month_reads_only_the_edge_day_of_the_utc_month_it_overlaps() -> None:
+    new_york, berlin = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
+    march_ny = (datetime(2026, 3, 1, tzinfo=new_york), datetime(2026, 4, 1, tzinfo=new_york))
+    assert versions.instant_keys(*march_ny) == ["2026-03", "2026-04-01"]
+    march_berlin = (datetime(2026, 3, 1, tzinfo=berlin), datetime(2026, 4, 1, tzinfo=berlin))
+    assert versions.instant_keys(*march_berlin) == ["2026-02-28", "2026-03"]
+    utc = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    assert versions.instant_keys(*utc) == ["2026-03"]
+    a_day = (datetime(2026, 3, 31, 5, tzinfo=UTC), datetime(2026, 4, 1, 5, tzinfo=UTC))
+    assert versions.instant_keys(*a_day) == ["2026-03-31", "2026-04-01"]
 
 
 def test_moving_a_job_bumps_the_old_and_the_new_month(database, technician) -> None:

@@ -33,13 +33,14 @@ from kpi_core.kpis.sql import epoch
 from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.storage.migrate import upgrade
-from kpi_core.storage.models import Customer, Evaluation, Feedback, Job, Team, Technician, User
+from kpi_core.storage.models import Customer, Evaluation, Feedback, Job, JobAssignment, Team, Technician, User
 from kpi_core.testing.fixtures import TEST_SECRET
 
 NOW = datetime(2026, 6, 15, 19, 30, tzinfo=UTC)  # a Monday afternoon in Chicago
 ZONE = "America/Chicago"
 jobs = Job.__table__
 technicians = Technician.__table__
+assignments = JobAssignment.__table__
 feedback = Feedback.__table__
 SEEDED_MODELS = (Team, Technician, Customer, Job, Feedback, Evaluation)
 
@@ -192,6 +193,52 @@ def test_callbacks_rework_an_earlier_completed_job_of_the_same_customer(seeded):
     assert float(longest) <= 50  # about six weeks at most
     assert within_two_weeks / total > 0.7
     assert 0.1 < by_other / total < 0.5  # usually the same technician returns
+
+
+def test_every_job_has_a_crew_led_by_its_technician_and_about_one_in_seven_a_helper_of_its_team(seeded):
+    helper = technicians.alias("helper")
+    lead = technicians.alias("lead")
+    with seeded.database.engine.connect() as connection:
+        job_count = connection.scalar(select(func.count()).select_from(jobs))
+        per_job = (
+            select(
+                assignments.c.job_id,
+                func.count().label("members"),
+                func.sum(assignments.c.share).label("shares"),
+                func.sum(case((assignments.c.role == "lead", 1), else_=0)).label("leads"),
+            )
+            .group_by(assignments.c.job_id)
+            .subquery()
+        )
+        crewed, sizes, bad_shares, bad_leads = connection.execute(
+            select(
+                func.count(),
+                func.sum(case((per_job.c.members == 2, 1), else_=0)),
+                func.sum(case((func.abs(per_job.c.shares - 1) > 1e-9, 1), else_=0)),
+                func.sum(case((per_job.c.leads != 1, 1), else_=0)),
+            )
+        ).one()
+        not_the_technician = connection.scalar(
+            select(func.count())
+            .select_from(assignments.join(jobs, jobs.c.id == assignments.c.job_id))
+            .where(assignments.c.role == "lead", assignments.c.technician_id != jobs.c.technician_id)
+        )
+        helpers = connection.execute(
+            select(helper.c.team_id == lead.c.team_id, assignments.c.share)
+            .select_from(
+                assignments.join(jobs, jobs.c.id == assignments.c.job_id)
+                .join(helper, helper.c.id == assignments.c.technician_id)
+                .join(lead, lead.c.id == jobs.c.technician_id)
+            )
+            .where(assignments.c.role == "helper")
+        ).all()
+    assert crewed == job_count
+    assert (bad_shares, bad_leads, not_the_technician) == (0, 0, 0)
+    assert 0.12 <= sizes / job_count <= 0.18
+    assert all(same_team for same_team, _ in helpers)
+    shares = {round(share, 6) for _, share in helpers}
+    assert shares == {0.5, 0.4}
+    assert 0.2 < sum(1 for _, share in helpers if round(share, 6) == 0.4) / len(helpers) < 0.4
 
 
 def test_about_two_thirds_of_completed_jobs_get_feedback_a_day_or_two_later(seeded):

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from kpi_core.declarations import FormField
+from kpi_core.evaluations.form import fields_from_snapshot
 from kpi_core.evaluations.scoring import AnswerRejected, form_snapshot, form_version, score_answers
 
 WORKMANSHIP = FormField("test.workmanship", "Workmanship", "rating", required=True, weight=3)
@@ -118,8 +119,15 @@ def test_form_snapshot_keeps_every_declared_attribute_as_json_ready_values():
         "minimum": None,
         "maximum": None,
         "scale_labels": [],
+        "asked_of_technicians": True,
     }
     assert (snapshot[1]["minimum"], snapshot[1]["maximum"]) == (0, 20)
+
+
+def test_a_snapshot_from_before_the_technicians_flag_rebuilds_asked_of_technicians():
+    older = {key: value for key, value in form_snapshot([TIDINESS])[0].items() if key != "asked_of_technicians"}
+
+    assert fields_from_snapshot([older])[0].asked_of_technicians is True
 
 
 def test_a_snapshot_can_be_turned_back_into_fields_that_score_the_same():

@@ -126,6 +126,7 @@ def test_form_lists_every_plugins_fields_in_plugin_order(client, admin_headers, 
         "minimum": None,
         "maximum": None,
         "scale_labels": ["Needs redoing", "Flawless"],
+        "asked_of_technicians": True,
         "plugin": "kpi_quality",
     }
 

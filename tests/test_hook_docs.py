@@ -58,3 +58,40 @@ def test_a_changed_docstring_is_detected_as_drift(generator, monkeypatch: pytest
 def test_the_section_markers_are_required(generator):
     with pytest.raises(SystemExit, match="markers of the HOOKS section are missing"):
         generator.render("# a page without markers\n")
+
+
+def test_every_test_fixture_is_listed_with_what_it_gives():
+    from kpi_core.testing import browser, fixtures
+
+    page = DOCS.read_text()
+    names = [
+        name
+        for module in (fixtures, browser)
+        for name, value in vars(module).items()
+        if hasattr(value, "_fixture_function_marker")
+    ]
+
+    assert {"job_context", "set_plugin_setting", "seed", "assert_kpi_recomputed", "admin_headers"} <= set(names)
+    assert {"chromium", "live_server", "dashboard_page"} <= set(names)
+    for name in names:
+        assert f"| `{name}` |" in page
+    assert "| `seed` | function | `Seed` |" in page
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    ["engine", "settings", "plugin_settings", "plugins", "progress(", "facts_changed(", "run_id", "file"],
+)
+def test_every_job_context_attribute_is_documented_with_an_example(attribute: str):
+    section = DOCS.read_text().split("### `JobContext`", 1)[1].split("| field |", 1)[0]
+
+    [item] = [line for line in section.splitlines() if line.startswith(f"- `{attribute}")]
+    assert "context." in item or attribute in ("plugins", "run_id", "file")
+
+
+@pytest.mark.parametrize("attribute", ["tables", "epoch(column)", "settings", "job_field(key)"])
+def test_every_metric_context_attribute_is_documented_with_an_example(attribute: str):
+    section = DOCS.read_text().split("### `MetricContext`", 1)[1].split("| field |", 1)[0]
+
+    [item] = [line for line in section.splitlines() if line.startswith(f"- `{attribute}")]
+    assert "ctx." in item

@@ -284,3 +284,34 @@ def test_feedback_dry_run_writes_nothing(kpi, write, stored_jobs, database):
     assert_ok(result)
     assert "1 would be created" in result.output
     assert counts(database)["feedback"] == 0
+
+
+# --- what follows an import -------------------------------------------------------------
+
+
+def test_an_import_from_the_command_line_is_an_event_and_starts_the_alerts_job_like_the_apis(
+    kpi, write, database, alerts_after_imports
+):
+    from kpi_core.audit.trail import Actor
+    from kpi_core.notify import webhooks
+    from kpi_core.storage.models import JobRun, NotificationMessage
+
+    with database.session() as session:
+        data = {"name": "Ops", "url": "http://127.0.0.1:9/never", "events": ["import.finished"], "secret": "s" * 20}
+        webhooks.create_endpoint(session, Actor.system("test"), data, allow_private=True)
+
+    dry = kpi("import", "jobs", write("dry.csv", csv_text([job("J0")])), "--dry-run")
+    done = kpi("import", "jobs", write("jobs.csv", csv_text([job("J1"), job("J2")])))
+
+    assert_ok(dry)
+    assert_ok(done)
+    assert "Checking the alert rules on the new facts" in done.output
+    with database.session(write=False) as session:
+        events = session.scalars(select(NotificationMessage).where(NotificationMessage.event == "import.finished"))
+        (event,) = events.all()
+        runs = session.execute(select(JobRun.job_key, JobRun.status)).all()
+    assert {key: event.payload["data"][key] for key in ("kind", "rows", "created")} == {
+        "kind": "jobs", "rows": 2, "created": 2,
+    }  # fmt: skip
+    # No Redis here: the alerts run went to the command's own runner, which waited for it.
+    assert runs == [("notify.alerts", "finished")]

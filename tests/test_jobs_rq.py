@@ -7,6 +7,7 @@ worker`, with this file's jobs added) and kill them with SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -318,10 +319,13 @@ def start_worker(settings, tmp_path) -> Iterator[Callable[..., subprocess.Popen[
         return process
 
     yield start
+    # Every worker and its horses stopped, whatever ends first: a worker left running would take the
+    # next test's jobs from the shared Redis and run them against this test's database.
     for process in started:
         if process.poll() is None:
             for child in child_pids(process.pid):
-                os.kill(child, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # ended between the listing and the kill
+                    os.kill(child, signal.SIGKILL)
             process.kill()
             process.wait()
 

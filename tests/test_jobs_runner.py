@@ -185,6 +185,21 @@ def test_each_run_is_audited_with_who_asked(runner, database):
     assert entry.changes["job_key"] == [None, "test.add"]
 
 
+def test_shutting_down_with_wait_finishes_the_runs_no_thread_has_taken_yet(settings, database, plugins):
+    # One thread, busy: the second run waits in the pool's queue when the process ends, as the run a
+    # `kpi scheduler --once` fires does when its thread has not started yet.
+    runner = InProcessRunner(JobEnvironment(settings, database, plugins), workers=1)
+    busy = runner.enqueue("test.add", {"a": 1, "b": 1}, requested_by=CLI)
+    waiting = runner.enqueue("test.add", {"a": 2, "b": 2}, requested_by=CLI)
+
+    runner.shutdown(wait=True)
+
+    assert [(runner.get_run(run).status, runner.get_run(run).result) for run in (busy, waiting)] == [
+        ("finished", {"sum": 2}),
+        ("finished", {"sum": 4}),
+    ]
+
+
 def test_runs_left_queued_by_a_stopped_process_are_run_by_the_next(settings, database, plugins):
     first = InProcessRunner(JobEnvironment(settings, database, plugins))
     first.shutdown(wait=True)  # stopped before it could run anything
@@ -284,6 +299,8 @@ def test_the_declared_jobs_are_listed_with_their_plugin_and_defaults(client, adm
         "schedule": "15 2 * * *",
         "timeout": 3600,
         "retries": 2,
+        "takes_file": False,
+        "permission": None,
     }
     assert jobs["core.refresh_statistics"]["plugin"] == "core"
     assert jobs["test.add"]["plugin"] == "testjobs"

@@ -83,6 +83,10 @@ def crew(database) -> dict[str, int]:
     return {"north": north, "south": south, "ada": ada, "bob": bob, "cy": cy}
 
 
+def fingerprint_of(client, headers, key: str) -> str:
+    return {item["key"]: item["fingerprint"] for item in client.get("/api/v1/kpis", headers=headers).json}[key]
+
+
 def get_values(client, headers, **params):
     return client.get("/api/v1/kpis/values", query_string={**JANUARY, **params}, headers=headers)
 
@@ -106,8 +110,10 @@ def test_definitions_list_every_kpi_with_its_plugin_and_default_target(client, a
     assert listed["timeliness.on_time_arrival_rate"]["plugin"] == "kpi_timeliness"
     assert set(listed[FTF]) == {
         "key", "label", "description", "formula", "unit", "direction", "kind", "source", "plugin", "default_target",
-        "empty_hint",
+        "empty_hint", "version", "fingerprint",
     }  # fmt: skip
+    assert listed[FTF]["version"] == 1
+    assert len(listed[FTF]["fingerprint"]) == 16
 
 
 def test_definitions_need_a_token(client):
@@ -139,6 +145,8 @@ def test_values_rows_carry_value_sample_interval_and_status(client, admin_header
         "provisional": False,
         "pending": 0.0,
         "certain": None,
+        "fingerprint": fingerprint_of(client, admin_headers, FTF),
+        "closed": False,
     }
 
 

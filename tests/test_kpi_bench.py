@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import socket
 import subprocess
 import sys
 from datetime import date
@@ -36,6 +37,9 @@ def test_quick_mode_times_sqlite_duckdb_and_the_orm_loop_and_they_agree(tmp_path
         "DuckDB (",
         "naive ORM loop:",
         "ratios: cold/DuckDB",
+        "closing a month (a snapshot of every KPI",
+        "a year of closed months from the snapshots, every cache cold:",
+        "statements reading jobs: 0; months computed: 0 of 12",
     ):
         assert line in output, output
     agreed = re.search(r"agree: engine, DuckDB and the naive loop give the same ([\d,]+) ", output)
@@ -66,3 +70,22 @@ def test_any_differing_numerator_denominator_or_missing_cell_is_a_mismatch() -> 
     assert any("quality.complaint_rate technician 1 2025-01" in line for line in found)
     assert any("timeliness.avg_arrival_delay_min" in line for line in found)
     assert any("quality.evaluation_score technician 2 2025-02: engine None" in line for line in found)
+
+
+def test_an_unreachable_postgresql_url_ends_the_run_with_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://bench:secret@127.0.0.1:{port}/nowhere"
+    database = tmp_path / "bench.sqlite3"
+    command = [sys.executable, str(BENCH), "--quick", "--db", str(database), "--database", url]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        f"kpi_bench: cannot reach the database at postgresql+psycopg://bench:***@127.0.0.1:{port}/nowhere: "
+    )
+    assert "secret" not in lines[0]
+    assert not database.exists()  # nothing was built first

@@ -128,7 +128,7 @@ def test_a_target_change_changes_the_status(client, admin_headers, seeded) -> No
     assert ask(client, admin_headers, MARCH)[1][0]["status"] == "amber"  # 4.0: amber 4.0, green 4.5
     response = client.put(
         "/api/v1/targets/quality.avg_customer_rating",
-        json={"green": 3.5, "amber": 3.0, "weight": 2},
+        json={"green": 3.5, "amber": 3.0, "weight": 2, "valid_from": "2026-03-01"},  # judges March on
         headers=admin_headers,
     )
     assert response.status_code in (200, 201), response.json
@@ -261,7 +261,8 @@ def test_the_refresh_job_warms_the_dashboard_queries(settings, database, plugins
     finally:
         runner.shutdown()
     assert run.status == "finished", run.error
-    assert (run.result["warmed"], run.progress) == (3, 100)  # technician, team, company for the whole company
+    # technician, team, company for the whole company, and what the default dashboard asks when opened
+    assert (run.result["warmed"], run.progress) == (3 + run.result["default_dashboard"], 100)
     assert ask(client, admin_headers, dashboard)[0] == "hit"
 
 
@@ -291,7 +292,7 @@ def test_a_target_change_reuses_every_month_of_sums(client, admin_headers, seede
     assert ask_months(client, admin_headers, SPRING)[2][0]["status"] == "amber"
     response = client.put(
         "/api/v1/targets/quality.avg_customer_rating",
-        json={"green": 3.5, "amber": 3.0, "weight": 2},
+        json={"green": 3.5, "amber": 3.0, "weight": 2, "valid_from": "2026-03-01"},  # judges March on
         headers=admin_headers,
     )
     assert response.status_code in (200, 201), response.json

@@ -369,17 +369,18 @@ def test_a_teams_stored_target_judges_its_team_and_its_technicians(database, plu
     assert [(row.group_label, row.status) for row in by_team] == [("North", "green"), ("No team", "green")]
 
 
-def test_a_given_target_lookup_is_asked_with_the_technicians_team(database, plugins, north):
+def test_a_given_target_lookup_is_asked_with_the_technicians_team_and_the_period_start(database, plugins, north):
     asked = []
 
-    def target_for(key: str, team: int | None) -> Target:
-        asked.append((key, team))
+    def target_for(key: str, team: int | None, start: date) -> Target:
+        asked.append((key, team, start))
         return Target(green=1.0, amber=0.5)
 
     rows = values(database, plugins, FTF, end=date(2026, 2, 1), target_for=target_for)
 
     assert [row.status for row in rows] == ["green", "red", "amber"]
-    assert asked == [(FTF, north["team"]), (FTF, north["team"]), (FTF, None)]
+    january = date(2026, 1, 1)
+    assert asked == [(FTF, north["team"], january), (FTF, north["team"], january), (FTF, None, january)]
 
 
 # --- scope ---------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ def test_all_kpis_for_all_groups_and_periods_are_one_statement(database, plugins
     event.listen(database.engine, "before_cursor_execute", count)
     try:
         # Targets and plugin settings given: the values themselves are the one statement.
-        rows = values(database, plugins, target_for=lambda key, team: None, context_for=default_contexts)
+        rows = values(database, plugins, target_for=lambda key, team, start: None, context_for=default_contexts)
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
 

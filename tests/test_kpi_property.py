@@ -228,7 +228,7 @@ def engine_cells(database, plugins, group_by: str) -> dict[tuple[str, str, date]
     kpis = tuple(key for key in plugins.metrics if key.startswith(("quality.", "timeliness.")))
     query = KpiQuery(start=START, end=END, kpis=kpis, group_by=group_by, period="month")
     with database.session(write=False) as session:
-        rows = compute_values(session, plugins, query, zone=ZONE, target_for=lambda key, team: None)
+        rows = compute_values(session, plugins, query, zone=ZONE, target_for=lambda key, team, start: None)
     return {(row.kpi, row.group_id, row.period_start): (row.numerator, row.denominator, row.value) for row in rows}
 
 

@@ -32,7 +32,16 @@ SOURCE = """
     def kpi_form_fields():
         return [FormField("{module}.tidiness", "Tidiness", "rating")]
 """
-BUNDLED = ("kpi_quality", "kpi_timeliness", "reports_pdf", "reports_csv", "kpi_productivity", "import_presets")
+BUNDLED = (
+    "kpi_quality",
+    "kpi_timeliness",
+    "reports_pdf",
+    "reports_csv",
+    "kpi_productivity",
+    "import_presets",
+    "notify_email",
+    "notify_webhook",
+)
 
 
 class Site:

@@ -19,12 +19,15 @@ from kpi_core import hookimpl, hookspecs
 from kpi_core.config import Settings
 from kpi_core.declarations import (
     DECLARATION_TYPES,
+    AlertRule,
     DeclarationError,
     FormField,
     ImportPreset,
     JobField,
     JobSpec,
     Metric,
+    NotificationChannel,
+    Permission,
     ReportFormat,
     Setting,
     Target,
@@ -41,6 +44,10 @@ HOOKS = (
     "kpi_settings",
     "kpi_import_presets",
     "kpi_job_fields",
+    "kpi_notification_channels",
+    "kpi_alert_rules",
+    "kpi_permissions",
+    "kpi_routes",
     "kpi_migrations",
     "kpi_startup",
 )
@@ -53,6 +60,9 @@ LIST_HOOKS = {
     "kpi_settings": Setting,
     "kpi_import_presets": ImportPreset,
     "kpi_job_fields": JobField,
+    "kpi_notification_channels": NotificationChannel,
+    "kpi_alert_rules": AlertRule,
+    "kpi_permissions": Permission,
 }
 
 

@@ -707,7 +707,14 @@ def test_an_installed_third_party_plugin_is_discovered_with_its_version_and_kpi(
         "kpi_form_fields": ["fixture.cancellations_explained"],
         "kpi_import_presets": ["fixture.spreadsheet"],
         "kpi_job_fields": ["fixture.ppe_checked"],
+        "kpi_jobs": ["fixture.import_cancellations"],
         "kpi_metrics": ["fixture.cancellation_rate", "fixture.ppe_checked_rate"],
+        "kpi_permissions": ["fixture.cancel_jobs"],
+        "kpi_routes": [
+            "GET /api/v1/plugins/fixture_cancellations/ping",
+            "GET /api/v1/plugins/fixture_cancellations/technicians",
+            "POST /api/v1/plugins/fixture_cancellations/jobs/<string:external_ref>/cancel",
+        ],
         "kpi_widgets": ["fixture.cancellations"],
     }
     assert listing["problems"] == []

@@ -287,4 +287,121 @@ def test_by_default_upgrade_applies_every_installed_plugins_branch(engine):
     upgrade(engine)
 
     assert "productivity_shifts" in tables(engine)
-    assert "productivity_0001" in recorded(engine)
+    assert "productivity_0002" in recorded(engine)
+
+
+# --- honest messages (issue #22, point 7) ------------------------------------------------------
+
+
+def test_kpi_db_upgrade_lists_what_it_applied(run_kpi, engine):
+    upgrade(engine)
+
+    result = run_kpi("db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    [applied] = [line for line in result.output.splitlines() if line.startswith("applied: ")]
+    assert applied.startswith("applied: fixture_visits_0001 (")
+    assert "fixture_visits_0002 (" in applied
+
+
+def test_kpi_db_upgrade_says_when_there_is_nothing_to_apply(run_kpi):
+    assert run_kpi("db", "upgrade").exit_code == 0
+
+    assert "nothing to apply" in run_kpi("db", "upgrade").output
+
+
+def test_kpi_db_downgrade_reports_what_it_reverted_and_no_upgrade_advice_as_success(run_kpi, engine):
+    assert run_kpi("db", "upgrade").exit_code == 0
+
+    result = run_kpi("db", "downgrade", f"{PLUGIN}@base")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("reverted: fixture_visits_0001 (")
+    assert "fixture_visits_0002 (" in result.output.splitlines()[0]
+    assert "run `kpi db upgrade`" not in result.output
+
+
+def test_a_disabled_plugins_revision_is_reported_as_disabled(engine, monkeypatch: pytest.MonkeyPatch):
+    # kpi_productivity is installed in this workspace; its branch stays recorded when it is disabled.
+    from kpi_core.plugins import disabled_revisions
+
+    upgrade(engine)
+    state = schema_state(engine, [], disabled_revisions(["kpi_productivity"]))
+
+    assert "recorded by plugin kpi_productivity, which is disabled" in state.describe()
+    assert "not installed" not in state.describe()
+
+
+# --- constraint names (issue #22, point 5) -----------------------------------------------------
+
+
+def check_names(engine: Any, table: str) -> set[str]:
+    return {check["name"] for check in inspect(engine).get_check_constraints(table)}
+
+
+def test_a_plugins_check_constraint_is_prefixed_once_whether_or_not_its_author_wrote_the_prefix(engine, tmp_path):
+    branch = tmp_path / "branch"
+    branch.mkdir()
+    (branch / "checks_1.py").write_text(
+        textwrap.dedent(
+            """
+            import sqlalchemy as sa
+            from alembic import op
+
+            revision = "checks_1"
+            down_revision = None
+            branch_labels = ("checks",)
+            depends_on = "0001"
+
+            def upgrade():
+                op.create_table(
+                    "checks_visits",
+                    sa.Column("id", sa.Integer(), primary_key=True),
+                    sa.Column("minutes", sa.Integer(), nullable=False),
+                    sa.CheckConstraint("minutes > 0", name="minutes_positive"),
+                    sa.CheckConstraint("minutes < 1440", name="ck_checks_visits_minutes_within_a_day"),
+                    sa.CheckConstraint("minutes <> 7", name=op.f("ck_checks_visits_not_seven")),
+                )
+            """
+        )
+    )
+
+    upgrade(engine, locations=[branch])
+
+    assert check_names(engine, "checks_visits") == {
+        "ck_checks_visits_minutes_positive",
+        "ck_checks_visits_minutes_within_a_day",
+        "ck_checks_visits_not_seven",
+    }
+
+
+def test_the_bundled_productivity_shifts_check_is_named_once(engine):
+    assert check_names(engine, "productivity_shifts") == {"ck_productivity_shifts_ends_after_start"}
+
+
+def test_productivity_0002_renames_the_doubled_check_name_of_an_older_database(engine):
+    from kpi_core.storage.migrate import downgrade
+
+    single = "ck_productivity_shifts_ends_after_start"
+    doubled = "ck_productivity_shifts_ck_productivity_shifts_ends_after_start"
+    downgrade(engine, "productivity_0001")
+    with engine.begin() as connection:  # as productivity_0001 named it before the convention was fixed
+        if engine.dialect.name == "sqlite":
+            query = "SELECT sql FROM sqlite_master WHERE name = 'productivity_shifts'"
+            sql = connection.exec_driver_sql(query).scalar()
+            connection.exec_driver_sql("PRAGMA writable_schema = ON")
+            connection.execute(
+                text("UPDATE sqlite_master SET sql = :sql WHERE name = 'productivity_shifts'"),
+                {"sql": sql.replace(single, doubled)},
+            )
+            connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+        else:
+            connection.exec_driver_sql(f"ALTER TABLE productivity_shifts RENAME CONSTRAINT {single} TO {doubled}")
+    engine.dispose()
+    assert check_names(engine, "productivity_shifts") == {doubled}
+
+    upgrade(engine)
+
+    assert check_names(engine, "productivity_shifts") == {single}
+    assert "productivity_0002" in recorded(engine)
+    assert inspect(engine).get_foreign_keys("productivity_shifts")[0]["options"].get("ondelete") == "CASCADE"

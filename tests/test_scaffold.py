@@ -10,6 +10,8 @@ tests then run there, unchanged, on SQLite and on the session's PostgreSQL.
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import kpi_core
 from kpi_core.cli import cli
@@ -44,11 +48,72 @@ def test_the_package_has_an_entry_point_a_kpi_core_range_a_module_tests_and_a_re
     assert project["name"] == "acme-tidy"
     assert project["entry-points"]["kpi_core.plugins"] == {"acme_tidy": "acme_tidy"}
     major, minor = kpi_core.__version__.split(".")[:2]
-    assert project["dependencies"] == [f"kpi-core>={major}.{minor},<{major}.{int(minor) + 1}"]
+    assert project["dependencies"][0] == f"kpi-core>={major}.{minor},<{major}.{int(minor) + 1}"
     for path in ("acme_tidy/__init__.py", "tests/conftest.py", "tests/test_plugin.py", "README.md"):
         text = (target / path).read_text()
         assert text.strip() and "{{" not in text and "{%" not in text, path
     compile((target / "acme_tidy" / "__init__.py").read_text(), "acme_tidy/__init__.py", "exec")
+
+
+def test_kinds_combine_into_one_package_with_a_module_and_tests_for_each(tmp_path: Path):
+    target = create_plugin("acme-all", "kpi,job,widget", tmp_path)
+
+    for path in ("kpi.py", "job.py", "widget.py", "static/widget.js"):
+        assert (target / "acme_all" / path).is_file(), path
+    assert sorted(p.name for p in (target / "tests").glob("test_*.py")) == [
+        "test_job.py",
+        "test_kpi.py",
+        "test_widget.py",
+        "test_widget_in_browser.py",
+    ]
+    package = (target / "acme_all" / "__init__.py").read_text()
+    compile(package, "acme_all/__init__.py", "exec")
+    assert "return [*kpi.kpi_metrics(), *widget.kpi_metrics()]" in package
+    assert "widget.kpi_startup(app)" in package
+    assert "from acme_all.job import" in (target / "tests" / "test_job.py").read_text()
+    assert "`acme_all.count_open_jobs`" in (target / "README.md").read_text()
+
+
+def _imported_top_level_modules(path: Path) -> set[str]:
+    """The top-level modules a Python file imports absolutely (``from . import x`` is its own package)."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "kpi,job,widget"])
+def test_the_pyproject_declares_every_distribution_the_code_imports_and_no_other(tmp_path: Path, kind: str):
+    target = create_plugin("acme-deps", kind, tmp_path)
+    project = tomllib.loads((target / "pyproject.toml").read_text())["project"]
+    declared = {canonicalize_name(Requirement(text).name) for text in project["dependencies"]}
+    for_tests = {canonicalize_name(Requirement(text).name) for text in project["optional-dependencies"]["test"]}
+    providers = importlib.metadata.packages_distributions()
+    providers.setdefault("kpi_core", ["kpi-core"])  # this checkout's editable install lists no top-level modules
+
+    used: set[str] = set()
+    for path in target.rglob("*.py"):
+        in_tests = path.relative_to(target).parts[0] == "tests"
+        for module in _imported_top_level_modules(path) - set(sys.stdlib_module_names) - {"acme_deps"}:
+            distributions = {canonicalize_name(name) for name in providers.get(module, [])}
+            allowed = declared | for_tests if in_tests else declared
+            assert distributions & allowed, f"{path.name} imports {module} ({distributions}), not declared"
+            used |= distributions
+    # pytest runs the tests without every one importing it; kpi-core's browser fixtures, where
+    # conftest.py enables them, drive Chromium with Playwright, which kpi-core itself does not require.
+    used.add("pytest")
+    if "kpi_core.testing.browser" in (target / "tests" / "conftest.py").read_text():
+        used.add("playwright")
+    assert declared | for_tests <= used, "declared but never imported"
+    assert "kpi-core" in declared
+
+
+def test_an_unknown_kind_among_several_is_refused(tmp_path: Path):
+    with pytest.raises(ScaffoldError, match="--kind must be one of"):
+        create_plugin("acme-all", "kpi,chart", tmp_path)
 
 
 def test_kpi_plugins_new_writes_the_package_where_asked(tmp_path: Path):
@@ -114,11 +179,11 @@ def child_env(postgres_databases: Databases) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "kpi,job,widget"])
 def test_the_scaffolded_plugin_installs_with_one_command_and_passes_its_own_tests(
     fresh_venv: Path, child_env: dict[str, str], tmp_path: Path, kind: str
 ):
-    name = f"scaffolded-{kind}"
+    name = f"scaffolded-{kind.replace(',', '-')}"
     target = create_plugin(name, kind, tmp_path)
     pip = (fresh_venv, "-m", "pip", "install", "--no-index", "--no-build-isolation", "--no-cache-dir", "--quiet")
 

@@ -3,12 +3,13 @@ to the plugins' defaults; PUT creates without If-Match and replaces only with th
 
 from __future__ import annotations
 
+from datetime import date
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 
-from kpi_core.records.targets import effective_targets, target_for
+from kpi_core.records.targets import effective_targets, target_book, target_for
 from kpi_core.storage.models import AuditEntry, KpiTarget, Team
 
 URL = "/api/v1/targets"
@@ -71,6 +72,8 @@ def test_every_metric_is_listed_with_its_plugins_default(client, admin_headers, 
         "source": "default",
         "etag": None,
         "updated_at": None,
+        "valid_from": None,
+        "version_id": None,
     }
     assert targets[RATE]["teams"] == []
     assert (targets[RATE]["plugin"], targets[RATE]["direction"]) == ("kpi_quality", "higher")
@@ -286,13 +289,15 @@ def test_effective_targets_combine_defaults_company_targets_and_team_overrides(
     put(client, admin_headers, RATE, GOOD)
     put(client, admin_headers, DELAY, {"green": 5, "amber": 8, "weight": 0}, team=teams.north)
 
+    today = date.today()
     with database.session() as session:
-        targets = effective_targets(session, plugins)
+        targets = effective_targets(session, plugins, today)
+        book = target_book(session, plugins)
 
     assert (targets[(RATE, None)].green, targets[(RATE, None)].source) == (0.95, "stored")
     assert (targets[(DELAY, None)].green, targets[(DELAY, None)].source) == (10, "default")
-    assert target_for(targets, DELAY, teams.north).weight == 0
-    assert target_for(targets, DELAY, teams.south) == targets[(DELAY, None)]
-    assert target_for(targets, RATE, None) == targets[(RATE, None)]
+    assert target_for(book, DELAY, teams.north, today).weight == 0
+    assert target_for(book, DELAY, teams.south, today) == targets[(DELAY, None)]
+    assert target_for(book, RATE, None, today) == targets[(RATE, None)]
     defaulted = {key for key, metric in plugins.metrics.items() if metric.default_target is not None}
     assert {key for key, _ in targets} == defaulted  # a metric without a default has no company entry

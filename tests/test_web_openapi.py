@@ -211,3 +211,43 @@ def test_plugins_endpoint_shows_what_the_core_contributes(listing):
 
     assert core["builtin"] is True
     assert "core.refresh_statistics" in core["contributes"]["kpi_jobs"]
+
+
+def _unbounded_integers(schema: dict, spec: dict, where: str, seen: set[str]) -> list[str]:
+    """Integer fields a client may send with no upper bound: such a number reaches the database
+    driver, which cannot bind past 64 bits (an OverflowError, a 500)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        schema = spec["components"]["schemas"][name]
+    found = []
+    types = schema.get("type")
+    is_integer = types == "integer" or (isinstance(types, list) and "integer" in types)
+    bounded = "maximum" in schema or "exclusiveMaximum" in schema
+    if is_integer and not schema.get("readOnly") and not bounded:
+        found.append(where)
+    for name, child in schema.get("properties", {}).items():
+        if not child.get("readOnly"):
+            found += _unbounded_integers(child, spec, f"{where}.{name}", seen)
+    if isinstance(schema.get("items"), dict):
+        found += _unbounded_integers(schema["items"], spec, f"{where}[]", seen)
+    for key in ("allOf", "anyOf", "oneOf"):
+        for child in schema.get(key, []):
+            found += _unbounded_integers(child, spec, where, seen)
+    return found
+
+
+def test_every_integer_a_client_sends_has_an_upper_bound(spec):
+    unbounded = []
+    for method, path, operation in operations(spec):
+        for parameter in operation.get("parameters", []):
+            # flask-smorest's page has no maximum; SQLPage.window stops its OFFSET at MAX_ID instead.
+            if parameter.get("in") == "query" and parameter["name"] != "page":
+                where = f"{method} {path} ?{parameter['name']}"
+                unbounded += _unbounded_integers(parameter.get("schema", {}), spec, where, set())
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            unbounded += _unbounded_integers(media.get("schema", {}), spec, f"{method} {path} body", set())
+
+    assert unbounded == [], "\n".join(unbounded)

@@ -22,6 +22,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rules that raise alerts */
+        get: operations["listAlertRules"];
+        put?: never;
+        /** Add a rule */
+        post: operations["createAlertRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a rule and its alerts */
+        delete: operations["deleteAlertRule"];
+        options?: never;
+        head?: never;
+        /** Change or turn off a rule */
+        patch: operations["updateAlertRule"];
+        trace?: never;
+    };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts raised about technicians' KPIs */
+        get: operations["listAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -141,6 +196,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/callbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List callbacks and their disputes */
+        get: operations["listCallbacks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers": {
         parameters: {
             query?: never;
@@ -215,6 +287,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/disputes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List disputes of callbacks */
+        get: operations["listDisputes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disputes/{dispute_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dispute_id: number;
+            };
+            cookie?: never;
+        };
+        /** Read a dispute */
+        get: operations["getDispute"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/disputes/{dispute_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dispute_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept or reject a dispute */
+        post: operations["decideDispute"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evaluations": {
         parameters: {
             query?: never;
@@ -233,6 +360,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluations/calibration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare evaluators
+         * @description Over the submitted evaluations (latest revisions, with a score) whose period
+         *     overlaps the range asked, of the technicians the caller may see:
+         *
+         *     - per evaluator, the number of evaluations and their mean score (the
+         *       evaluator's own score of the answers, never the final score, which mixes in
+         *       the self-appraisal);
+         *     - *paired* comparisons: a technician and a period (the same first and last
+         *       day) that this evaluator and at least one other evaluator scored. For each,
+         *       the difference between this evaluator's score and the other evaluators'
+         *       mean score (each other evaluator counted once, with the mean of their own
+         *       scores of that technician and period when they gave several). ``leniency``
+         *       is the mean of these differences, in score points (positive: more lenient
+         *       than the others); its 95 % interval is the t interval of the paired
+         *       differences, mean ± t(0.975, n - 1) · s / √n, so it needs two pairs;
+         *     - the correlation (Pearson's r, with a 95 % interval by Fisher's z from four
+         *       pairs) between this evaluator's scores and the technicians' KPI scorecard
+         *       scores over the same periods (:mod:`kpi_core.kpis.scorecards`, from the KPIs
+         *       computed from jobs, so the evaluations do not correlate with themselves
+         *       through the evaluation-score KPI). High: the evaluator's judgement follows
+         *       the numbers; near 0: it does not.
+         */
+        get: operations["getEvaluatorCalibration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evaluations/form": {
         parameters: {
             query?: never;
@@ -242,6 +408,23 @@ export interface paths {
         };
         /** Read the evaluation form */
         get: operations["getEvaluationForm"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/kpi-values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a technician's KPI values for an evaluation's period */
+        get: operations["getEvaluationNumbers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -643,7 +826,12 @@ export interface paths {
         /** List job runs, newest first */
         get: operations["listJobRuns"];
         put?: never;
-        /** Run a background job now */
+        /**
+         * Run a background job now
+         * @description A job that takes a file (``takes_file`` in GET /api/v1/background-jobs) is started with a
+         *     multipart upload: the file in ``file``, the key in ``job_key``, the params as JSON text in
+         *     ``params``. Admins may run any job; others a job whose ``permission`` their role has.
+         */
         post: operations["startJobRun"];
         delete?: never;
         options?: never;
@@ -726,6 +914,26 @@ export interface paths {
         patch: operations["updateJob"];
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/disputes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        /** List the disputes of a job's callbacks */
+        get: operations["listJobDisputes"];
+        put?: never;
+        /** Dispute a callback's attribution */
+        post: operations["openDispute"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/kpis": {
         parameters: {
             query?: never;
@@ -759,7 +967,9 @@ export interface paths {
          *     cached until the data of the months they cover changes (header
          *     X-KPI-Cache: hit or miss). The sums of each month are cached on their
          *     own: after a change to one month, only that month is computed again
-         *     (header X-KPI-Months-Computed: computed/total months of the range).
+         *     (header X-KPI-Months-Computed: computed/total months of the range). They are
+         *     kept in the database too, and read from there after a restart (header
+         *     X-KPI-Months-Persisted: months read from there/total).
          *
          *     Each row says whether its period has ended (complete), whether facts whose outcome is not known
          *     yet were left out (provisional, pending: a first-time fix within the callback window), whether
@@ -814,6 +1024,222 @@ export interface paths {
         /** Count the facts behind a KPI value by outcome and reason */
         get: operations["getKpiDrilldownSummary"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Notification channels and where their messages go */
+        get: operations["listChannels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Messages sent and waiting */
+        get: operations["listMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        /** Read a message's delivery */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/messages/{message_id}/eml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        /** Download a message written as an .eml file */
+        get: operations["downloadMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/messages/{message_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a failed message again */
+        post: operations["resendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What I receive, on which channel and when */
+        get: operations["getMySubscriptions"];
+        /** Change what I receive, and my e-mail address */
+        put: operations["updateMySubscriptions"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/test-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a test e-mail */
+        post: operations["sendTestEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What an unsubscribe link turns off */
+        get: operations["readUnsubscribeLink"];
+        put?: never;
+        /** Turn a subscription off (one-click, RFC 8058) */
+        post: operations["unsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the closed months */
+        get: operations["listClosedMonths"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/periods/{month}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                month: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close a month */
+        post: operations["closeMonth"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List permissions and the roles that have them */
+        get: operations["listPermissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/permissions/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Choose which roles have a plugin's permission */
+        put: operations["putPermissionRoles"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1051,6 +1477,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/self-appraisals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List self-appraisals */
+        get: operations["listSelfAppraisals"];
+        put?: never;
+        /** Fill in a self-appraisal */
+        post: operations["createSelfAppraisal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/self-appraisals/form": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read the self-appraisal form */
+        get: operations["getSelfAppraisalForm"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/self-appraisals/{appraisal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appraisal_id: number;
+            };
+            cookie?: never;
+        };
+        /** Read a self-appraisal */
+        get: operations["getSelfAppraisal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change or submit a draft self-appraisal */
+        patch: operations["updateSelfAppraisal"];
+        trace?: never;
+    };
     "/api/v1/targets": {
         parameters: {
             query?: never;
@@ -1088,6 +1569,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/targets/{metric_key}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                metric_key: string;
+            };
+            cookie?: never;
+        };
+        /** List every version of a metric's targets */
+        get: operations["listTargetHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/targets/{metric_key}/teams/{team_id}": {
         parameters: {
             query?: never;
@@ -1104,6 +1604,26 @@ export interface paths {
         post?: never;
         /** Remove a team's override */
         delete: operations["deleteTeamTarget"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/targets/{metric_key}/versions/{version_id}/revert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                metric_key: string;
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Go back to an older target */
+        post: operations["revertTarget"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1244,12 +1764,268 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints */
+        get: operations["listWebhooks"];
+        put?: never;
+        /** Register a webhook endpoint */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log of webhooks */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a delivery again */
+        post: operations["replayWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Events an endpoint may receive */
+        get: operations["listWebhookEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_id: number;
+            };
+            cookie?: never;
+        };
+        /** Read a webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Remove a webhook endpoint */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /** Change a webhook endpoint */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         Acknowledge: {
             comment?: string | null;
+        };
+        Alert: {
+            id: number;
+            /** @description The dashboard's page of the jobs */
+            readonly jobs_path: string;
+            /**
+             * @description clearly_red: Clearly off target for several periods in a row; changed: Changed a lot against the period before; callback_disputed: A callback was disputed
+             * @enum {string}
+             */
+            kind: "clearly_red" | "changed" | "callback_disputed";
+            kpi: string | null;
+            /** @enum {string|null} */
+            period: "week" | "month" | null;
+            /**
+             * Format: date
+             * @description Exclusive
+             */
+            period_end: string | null;
+            /** Format: date */
+            period_start: string | null;
+            previous_value: number | null;
+            /** Format: date-time */
+            raised_at: string;
+            rule_id: number;
+            /** @description The alert in one sentence */
+            summary: string;
+            readonly technician: string;
+            technician_id: number;
+            value: number | null;
+        };
+        AlertRule: {
+            /** Format: date-time */
+            created_at: string;
+            readonly description: string;
+            /** @enum {string|null} */
+            direction: "worse" | "either" | null;
+            enabled: boolean;
+            id: number;
+            /**
+             * @description clearly_red: Clearly off target for several periods in a row; changed: Changed a lot against the period before; callback_disputed: A callback was disputed
+             * @enum {string}
+             */
+            kind: "clearly_red" | "changed" | "callback_disputed";
+            kpi: string | null;
+            /** @enum {string|null} */
+            period: "week" | "month" | null;
+            /** @description clearly_red: periods in a row */
+            periods: number | null;
+            /** @description admin, or the plugin that ships it */
+            readonly source: string;
+            /** @description changed: by more than this, in the KPI's own unit (a fraction for rates: 0.1 is 10 points) */
+            threshold: number | null;
+        };
+        AlertRuleIn: {
+            /**
+             * @description changed: only a change for the worse (default), or either way
+             * @enum {string}
+             */
+            direction?: "worse" | "either";
+            enabled?: boolean;
+            /**
+             * @description clearly_red: Clearly off target for several periods in a row; changed: Changed a lot against the period before; callback_disputed: A callback was disputed
+             * @enum {string}
+             */
+            kind: "clearly_red" | "changed" | "callback_disputed";
+            /** @description The KPI watched */
+            kpi?: string | null;
+            /** @enum {string} */
+            period?: "week" | "month";
+            /** @description clearly_red: how many complete periods in a row (default 2) */
+            periods?: number;
+            /** @description changed: by more than this, in the KPI's own unit (a fraction for rates: 0.1 is 10 points) */
+            threshold?: number;
+        };
+        AlertRulePatch: {
+            /**
+             * @description changed: only a change for the worse (default), or either way
+             * @enum {string}
+             */
+            direction?: "worse" | "either";
+            enabled?: boolean;
+            /**
+             * @description clearly_red: Clearly off target for several periods in a row; changed: Changed a lot against the period before; callback_disputed: A callback was disputed
+             * @enum {string}
+             */
+            kind?: "clearly_red" | "changed" | "callback_disputed";
+            /** @description The KPI watched */
+            kpi?: string | null;
+            /** @enum {string} */
+            period?: "week" | "month";
+            /** @description clearly_red: how many complete periods in a row (default 2) */
+            periods?: number;
+            /** @description changed: by more than this, in the KPI's own unit (a fraction for rates: 0.1 is 10 points) */
+            threshold?: number;
+        };
+        AppraisalKpi: {
+            /** @description The 95 % interval lies wholly in its status's band */
+            certain: boolean | null;
+            ci_high: number | null;
+            /** @description 95 % Wilson interval of a rate */
+            ci_low: number | null;
+            /** @description false: the period is not over (so far) */
+            complete: boolean;
+            /** @description The sample: jobs (or evaluations) counted */
+            denominator: number;
+            /** @enum {string} */
+            direction: "higher" | "lower";
+            kpi: string;
+            label: string;
+            numerator: number;
+            /** @description Facts left out until their outcome is known */
+            pending: number;
+            /** @description 0-100 against the target */
+            points: number | null;
+            /** @description Some outcomes are not known yet */
+            provisional: boolean;
+            /** @description Why, in the KPI's words, when provisional */
+            provisional_note: string | null;
+            /**
+             * @description What it counts
+             * @enum {string}
+             */
+            source: "jobs" | "evaluations";
+            /**
+             * @description Against the target in force; insufficient: too few jobs to judge
+             * @enum {string|null}
+             */
+            status: "green" | "amber" | "red" | "insufficient" | null;
+            target: components["schemas"]["Threshold"] | null;
+            /** @description The team's value; given where at least three of its technicians have one */
+            team_value: number | null;
+            unit: string;
+            /** @description Pooled over the whole period */
+            value: number | null;
+            /** @description Its weight in the scorecard */
+            weight: number | null;
+        };
+        AppraisalNumbers: {
+            /** @description false: the period had not ended when taken */
+            complete: boolean;
+            kpis: components["schemas"]["AppraisalKpi"][];
+            /** @description Completed jobs needed to be ranked */
+            min_sample: number;
+            /**
+             * Format: date
+             * @description The period's last day (included)
+             */
+            period_end: string;
+            /** Format: date */
+            period_start: string;
+            /** @description Completed jobs in the period */
+            sample: number;
+            /** @description The KPI scorecard score, 0-100 */
+            score: number | null;
+            /**
+             * Format: date-time
+             * @description When the numbers were read (UTC)
+             */
+            taken_at: string;
+            team: string | null;
+            team_id: number | null;
+            technician: string | null;
+            technician_id: number;
+            unranked_reason: string | null;
         };
         AuditEntry: {
             action: string;
@@ -1272,14 +2048,100 @@ export interface components {
         BackgroundJob: {
             key: string;
             label: string;
+            /** @description A permission that lets non-admins run it, or null */
+            permission?: string | null;
             /** @description The plugin that declares it */
             plugin: string;
             /** @description Retries, with back-off, after a failure */
             retries: number;
             /** @description Default cron schedule, or null */
             schedule?: string | null;
+            /** @description Started with a multipart upload in 'file' */
+            takes_file: boolean;
             /** @description Seconds an attempt may take */
             timeout: number;
+        };
+        Calibration: {
+            /** Format: date */
+            end: string;
+            /** @description Evaluations compared */
+            evaluations: number;
+            evaluators: components["schemas"]["EvaluatorCalibration"][];
+            /** @description Why there is nothing to compare (no evaluators) */
+            reason: string | null;
+            /** Format: date */
+            start: string;
+        };
+        Callback: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** @description Its disputes against that job, newest first */
+            disputes: components["schemas"]["Dispute"][];
+            external_ref: string;
+            /** @description The callback's job id */
+            id: number;
+            /** @description Whether a dispute can be opened now: not cancelled, none open or accepted */
+            may_dispute: boolean;
+            /** @description The job it counts against */
+            original_job_id: number;
+            original_ref: string;
+            /** Format: date-time */
+            scheduled_start: string | null;
+            /** @description The callback's job status */
+            status: string;
+            technician: string;
+            /** @description The callback's lead technician */
+            technician_id: number;
+        };
+        Channel: {
+            deduplicates: boolean;
+            description: string;
+            key: string;
+            label: string;
+            plugin: string;
+            /** @description The settings it reads */
+            settings: string[];
+            /** @description Where its messages go now, in words */
+            status: string;
+        };
+        ChannelChoice: {
+            /** @description It can carry a PDF */
+            attachments: boolean;
+            description: string;
+            key: string;
+            label: string;
+        };
+        CloseIn: {
+            /**
+             * @description Close a month closed already again, accepting the values as the facts and definitions give them now (its restatement); without it, closing a closed month answers 409
+             * @default false
+             */
+            reclose: boolean;
+        };
+        ClosedMonth: {
+            /** @description Closed by the automatic close */
+            automatic: boolean;
+            /** Format: date-time */
+            closed_at: string;
+            /** @description Who closed it (null: the automatic close) */
+            closed_by?: string | null;
+            /** @description Times it was closed (1: never re-closed) */
+            closes: number;
+            /** @description Each KPI's definition fingerprint when it was closed */
+            fingerprints: {
+                [key: string]: string;
+            };
+            /** @description YYYY-MM */
+            month: string;
+            /** @description KPI x group values its snapshot holds */
+            rows: number;
+            /** @description Every outcome window of the month was over when it was closed (no value pending) */
+            settled: boolean;
+            /**
+             * Format: date
+             * @description The month's first day
+             */
+            start: string;
         };
         Company: {
             /** @description ISO 4217 code of money amounts (KPI_CURRENCY) */
@@ -1328,6 +2190,26 @@ export interface components {
             /** @description The target's weight (0: not scored) */
             weight: number;
         };
+        CreatedWebhook: {
+            /** Format: date-time */
+            created_at: string;
+            enabled: boolean;
+            events: string[];
+            /**
+             * @description kpi: a signed JSON body with the event's data; slack: a Slack-compatible incoming-webhook body
+             * @enum {string}
+             */
+            format: "kpi" | "slack";
+            id: number;
+            name: string;
+            /** @description The signing secret: shown this once */
+            secret: string;
+            /** @description The secret's last four characters */
+            secret_hint: string;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
         Customer: {
             /** Format: date-time */
             readonly created_at?: string;
@@ -1358,7 +2240,18 @@ export interface components {
             /** @description The catalogue */
             widgets: components["schemas"]["WidgetSpec"][];
         };
+        Decision: {
+            /**
+             * @description accept (the callback no longer counts against the job) or reject
+             * @enum {string}
+             */
+            decision: "accept" | "reject";
+            /** @description Why, at most 2000 characters; required to reject */
+            note?: string | null;
+        };
         DeclaredField: {
+            /** @description Also on the self-appraisal form, where technicians answer it about themselves */
+            asked_of_technicians?: boolean;
             /** @description For choice fields, worst to best */
             choices?: string[];
             help_text?: string;
@@ -1376,12 +2269,101 @@ export interface components {
             /** @description Share in the score; 0 is asked, not scored */
             weight: number;
         };
+        Delivery: {
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description X-KPI-Delivery: the same on every attempt */
+            delivery_id: string;
+            endpoint_id?: number | null;
+            event?: string | null;
+            /** Format: date-time */
+            failed_at?: string | null;
+            id: number;
+            /** @description Why the latest attempt failed */
+            last_error?: string | null;
+            max_attempts: number;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** @description The endpoint's answer when it was delivered */
+            receipt?: string | null;
+            replay_of?: number | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @enum {string} */
+            status: "queued" | "sending" | "sent" | "failed";
+            summary: string;
+            url: string;
+        };
+        Dispute: {
+            /** @description The callback (the return visit) */
+            callback_job_id: number;
+            callback_ref: string;
+            /** Format: date-time */
+            callback_scheduled_start: string | null;
+            /** @description The callback's job status */
+            callback_status: string;
+            /** @description The original job's kind of work */
+            category: string;
+            comment: string | null;
+            /** @description The original job's crew, lead first (names) */
+            crew: string[];
+            /** Format: date-time */
+            decided_at: string | null;
+            /** @description Their name */
+            decided_by: string | null;
+            /** @description The user who decided */
+            decided_by_id: number | null;
+            /** @description Why it was decided so */
+            decision_note: string | null;
+            id: number;
+            /** Format: date-time */
+            opened_at: string;
+            /** @description Their name */
+            opened_by: string | null;
+            /** @description The user who opened it */
+            opened_by_id: number | null;
+            /** Format: date-time */
+            original_completed_at: string | null;
+            /** @description The job the callback counts against (its first-time fix) */
+            original_job_id: number;
+            original_ref: string;
+            /**
+             * @description Why the callback was not the crew's workmanship: customer_damage: The customer (or someone else) damaged the work; part_failure: A part failed, not the way it was fitted; new_problem: A new problem, not the one that was fixed; other: Another reason (said in the comment)
+             * @enum {string}
+             */
+            reason: "customer_damage" | "part_failure" | "new_problem" | "other";
+            /** @description The reason in words */
+            reason_label: string;
+            /**
+             * @description open: Waiting for a manager's decision; accepted: Accepted: the callback no longer counts against the job; rejected: Rejected: the callback still counts against the job
+             * @enum {string}
+             */
+            status: "open" | "accepted" | "rejected";
+            /** @description The status in words */
+            status_label: string;
+            /** @description The lead's name */
+            technician: string;
+            /** @description The original job's lead technician */
+            technician_id: number;
+        };
+        DisputeIn: {
+            /** @description What happened, at most 2000 characters; required for other */
+            comment?: string | null;
+            /**
+             * @description Why the callback was not the crew's workmanship: customer_damage: The customer (or someone else) damaged the work; part_failure: A part failed, not the way it was fitted; new_problem: A new problem, not the one that was fixed; other: Another reason (said in the comment)
+             * @enum {string}
+             */
+            reason: "customer_damage" | "part_failure" | "new_problem" | "other";
+        };
         DrilldownRow: {
             /** Format: date-time */
             arrived_at?: string | null;
             category?: string | null;
             /** Format: date-time */
             completed_at?: string | null;
+            /** @description The technicians on the job, the lead first (empty for an evaluation) */
+            crew: components["schemas"]["JobCrewMember"][];
             /** @description This fact's share of the denominator */
             denominator: number;
             /** Format: date */
@@ -1400,7 +2382,7 @@ export interface components {
             outcome: "numerator" | "denominator_only" | "excluded";
             /** @description The customer's rating, if any */
             rating?: number | null;
-            /** @description Why it is left out: a reason code the KPI declares (null when counted) */
+            /** @description Why it is left out: a reason code the KPI declares; for a counted fact, the note the KPI declares on it (such as callback_disputed), else null */
             reason: string | null;
             /** @description The reason in words */
             reason_label: string | null;
@@ -1409,6 +2391,8 @@ export interface components {
             /** Format: date-time */
             scheduled_start?: string | null;
             score?: number | null;
+            /** @description How much of the job counts for the group: a crew member's share when crews are credited by share (the setting core.crew_credit), else 1; numerator and denominator are weighted by it */
+            share: number;
             /** Format: date-time */
             started_at?: string | null;
             status: string;
@@ -1429,7 +2413,7 @@ export interface components {
         };
         EffectiveTarget: {
             amber: number;
-            /** @description Send it in If-Match to change it; null: a default */
+            /** @description Of the version stored last; send it in If-Match to change it. null: none stored */
             etag?: string | null;
             green: number;
             metric_key: string;
@@ -1440,8 +2424,18 @@ export interface components {
             source: "stored" | "default";
             /** @description null: the company target */
             team_id?: number | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When this version was stored
+             */
             updated_at?: string | null;
+            /**
+             * Format: date
+             * @description First day this version is in force; null: from the beginning
+             */
+            valid_from?: string | null;
+            /** @description The stored version; null: a default */
+            version_id?: number | null;
             /** @description Share in a technician's composite score */
             weight: number;
         };
@@ -1470,10 +2464,19 @@ export interface components {
             readonly created_at?: string;
             /** @description The user who wrote it */
             evaluator_id?: number | null;
+            /**
+             * @description How final_score was made (the setting core.final_score_formula then; manager_only without a self-appraisal)
+             * @enum {string|null}
+             */
+            final_formula?: "manager_only" | "mean" | "weighted" | null;
+            /** @description 0-100: the score and the self-appraisal's combined by final_formula */
+            final_score?: number | null;
             /** @description The form it was made on, to render it with */
             form_snapshot?: components["schemas"]["FormField"][];
             form_version: string;
             readonly id: number;
+            /** @description The technician's KPI values for the period as the evaluator was shown them, kept when it was submitted; null for a draft (GET /api/v1/evaluations/kpi-values shows them live) and for evaluations submitted before appraisals kept them */
+            kpi_snapshot?: components["schemas"]["AppraisalNumbers"] | null;
             /** Format: date */
             period_end: string;
             /** Format: date */
@@ -1481,6 +2484,12 @@ export interface components {
             revision: number;
             /** @description 0-100: weighted mean of normalised answers */
             score?: number | null;
+            /** @description The technician's submitted self-appraisal of the same period */
+            self_appraisal_id?: number | null;
+            /** @description That self-appraisal's score, 0-100 */
+            self_score?: number | null;
+            /** @description The self-appraisal's share (0-1) under the weighted formula */
+            self_weight?: number | null;
             /** @enum {string} */
             status: "draft" | "submitted" | "acknowledged";
             /** Format: date-time */
@@ -1534,6 +2543,13 @@ export interface components {
             readonly created_at?: string;
             /** @description The user who wrote it */
             evaluator_id?: number | null;
+            /**
+             * @description How final_score was made (the setting core.final_score_formula then; manager_only without a self-appraisal)
+             * @enum {string|null}
+             */
+            final_formula?: "manager_only" | "mean" | "weighted" | null;
+            /** @description 0-100: the score and the self-appraisal's combined by final_formula */
+            final_score?: number | null;
             form_version: string;
             readonly id: number;
             /** Format: date */
@@ -1543,6 +2559,12 @@ export interface components {
             revision: number;
             /** @description 0-100: weighted mean of normalised answers */
             score?: number | null;
+            /** @description The technician's submitted self-appraisal of the same period */
+            self_appraisal_id?: number | null;
+            /** @description That self-appraisal's score, 0-100 */
+            self_score?: number | null;
+            /** @description The self-appraisal's share (0-1) under the weighted formula */
+            self_weight?: number | null;
             /** @enum {string} */
             status: "draft" | "submitted" | "acknowledged";
             /** Format: date-time */
@@ -1553,6 +2575,39 @@ export interface components {
             technician_id: number;
             /** Format: date-time */
             readonly updated_at?: string;
+        };
+        EvaluatorCalibration: {
+            /** @description Their evaluations in the range */
+            evaluations: number;
+            /** @description The evaluator's name */
+            evaluator: string;
+            evaluator_id: number;
+            /** @description Pearson's r of their scores and the technicians' KPI scorecard scores */
+            kpi_correlation: number | null;
+            kpi_correlation_high: number | null;
+            /** @description 95 % interval of r (Fisher's z) */
+            kpi_correlation_low: number | null;
+            /** @description Why there is no correlation */
+            kpi_note: string | null;
+            /** @description Their evaluations with a KPI scorecard score beside them */
+            kpi_pairs: number;
+            /** @description paired_mean - others_mean, in score points: positive is more lenient */
+            leniency: number | null;
+            leniency_high: number | null;
+            /** @description 95 % t interval of the paired differences */
+            leniency_low: number | null;
+            /** @description Why there is no difference or interval */
+            leniency_note: string | null;
+            /** @description The mean of their scores, 0-100 */
+            mean_score: number;
+            /** @description The other evaluators' mean score of the same technicians in the same periods */
+            others_mean: number | null;
+            /** @description Technicians and periods that other evaluators scored too: the comparisons made */
+            paired: number;
+            /** @description Their mean score over those comparisons */
+            paired_mean: number | null;
+            /** @description Technicians they evaluated */
+            technicians: number;
         };
         Feedback: {
             /** @description Customer's words, at most 2000 characters */
@@ -1608,6 +2663,8 @@ export interface components {
             version: string;
         };
         FormField: {
+            /** @description Also on the self-appraisal form, where technicians answer it about themselves */
+            asked_of_technicians?: boolean;
             /** @description For choice fields, worst to best */
             choices?: string[];
             help_text?: string;
@@ -1913,10 +2970,35 @@ export interface components {
              * @enum {string}
              */
             status: "scheduled" | "completed" | "cancelled";
-            /** @description A technician you may see (managers: of your teams), else 422 */
+            /** @description The lead technician */
             technician_id: number;
+            /** @description The crew: every technician on the job, the lead first, with their role and share of the job's credit (how a KPI credits a crew is the setting core.crew_credit) */
+            readonly technicians: components["schemas"]["JobCrewMember"][];
             /** Format: date-time */
             readonly updated_at?: string;
+        };
+        JobCrewMember: {
+            /**
+             * @description lead or helper
+             * @enum {string}
+             */
+            role: "lead" | "helper";
+            /** @description Share of the job's credit, above 0 and at most 1; the crew's sum to 1 */
+            share: number;
+            /** @description The technician's name */
+            technician: string;
+            technician_id: number;
+        };
+        JobCrewMemberIn: {
+            /**
+             * @description lead or helper; left out: the sole member leads, others help
+             * @enum {string|null}
+             */
+            role?: "lead" | "helper" | null;
+            /** @description Share of the job's credit; left out: an equal part of what the others leave */
+            share?: number | null;
+            /** @description A technician you may see */
+            technician_id: number;
         };
         JobField: {
             /** @description choice: the values it takes */
@@ -1986,8 +3068,10 @@ export interface components {
              * @enum {string}
              */
             status: "scheduled" | "completed" | "cancelled";
-            /** @description A technician you may see (managers: of your teams), else 422 */
-            technician_id: number;
+            /** @description The lead technician: one you may see (managers: of your teams), else 422. For a job of one technician give technician_id alone; for a crew give technicians (technician_id, if given too, must be its lead) */
+            technician_id?: number;
+            /** @description The crew, 1 to 20 technicians, none twice. Exactly one is the lead (a crew of one: that one; a member without a role is a helper). Shares are above 0 and sum to 1; members without a share split what the others leave equally (by default every member has an equal share). Each technician must be one you may see (managers: of your teams; one already on the job's crew may stay). On a change, the crew given replaces the crew. A problem is 422 naming technicians[i].technician_id, .role or .share, or technicians for the crew as a whole (no lead, shares not summing to 1) */
+            technicians?: components["schemas"]["JobCrewMemberIn"][];
         };
         JobPatch: {
             /**
@@ -2036,8 +3120,10 @@ export interface components {
              * @enum {string}
              */
             status?: "scheduled" | "completed" | "cancelled";
-            /** @description A technician you may see (managers: of your teams), else 422 */
+            /** @description The lead technician: one you may see (managers: of your teams), else 422. For a job of one technician give technician_id alone; for a crew give technicians (technician_id, if given too, must be its lead) */
             technician_id?: number;
+            /** @description The crew, 1 to 20 technicians, none twice. Exactly one is the lead (a crew of one: that one; a member without a role is a helper). Shares are above 0 and sum to 1; members without a share split what the others leave equally (by default every member has an equal share). Each technician must be one you may see (managers: of your teams; one already on the job's crew may stay). On a change, the crew given replaces the crew. A problem is 422 naming technicians[i].technician_id, .role or .share, or technicians for the crew as a whole (no lead, shares not summing to 1) */
+            technicians?: components["schemas"]["JobCrewMemberIn"][];
         };
         JobRun: {
             /** @description Attempts started so far */
@@ -2094,6 +3180,8 @@ export interface components {
             direction: "higher" | "lower";
             /** @description What to do where the KPI has no value, in words ('' : the generic text applies) */
             empty_hint: string;
+            /** @description The definition fingerprint now: a hash of the key, the version and the plugin settings the KPI reads (and, for jobs KPIs, core.crew_credit); values computed with another one were computed with another definition */
+            fingerprint: string;
             /** @description How it is computed, in words */
             formula: string;
             key: string;
@@ -2105,6 +3193,8 @@ export interface components {
             /** @enum {string} */
             source: "jobs" | "evaluations";
             unit: string;
+            /** @description The definition's version, as its plugin declares */
+            version: number;
         };
         KpiValue: {
             /** @description The 95% interval lies wholly inside the status's band (null: no interval or status) */
@@ -2112,12 +3202,21 @@ export interface components {
             ci_high: number | null;
             /** @description 95% Wilson interval (rates) */
             ci_low: number | null;
+            /** @description The period is a closed month and the value is its snapshot's (status and fingerprint too): it does not change when the facts do (see restated) */
+            closed: boolean;
+            /**
+             * Format: date-time
+             * @description When a closed month was closed (closed rows only)
+             */
+            closed_at?: string;
             /** @description The period has ended (company time zone) */
             complete: boolean;
             /** @description The sample size */
             denominator: number;
             /** @description With adjust=category (rates): the rate expected from the group's job mix, each job at the company's rate for its category over the same period */
             expected?: number | null;
+            /** @description The definition fingerprint the value was computed with (a closed month's: then) */
+            fingerprint: string;
             /** @description Technician or team id, category, 'company' */
             group_id: string;
             group_label: string;
@@ -2145,6 +3244,8 @@ export interface components {
             ratio_high?: number | null;
             /** @description 95% interval of ratio (low) */
             ratio_low?: number | null;
+            /** @description Closed rows only: the value as the facts and definitions give it now, where it differs from the closed one (null: no difference). Re-closing the month accepts it */
+            restated?: components["schemas"]["Restated"] | null;
             /**
              * @description vs target; insufficient: the sample is below the KPI's minimum (KPI_STATUS_MIN_SAMPLE)
              * @enum {string|null}
@@ -2171,6 +3272,33 @@ export interface components {
         Login: {
             password: string;
             username: string;
+        };
+        Message: {
+            attempts: number;
+            channel: string;
+            /** Format: date-time */
+            created_at: string;
+            delivery_id: string;
+            event?: string | null;
+            /** Format: date-time */
+            failed_at?: string | null;
+            readonly has_file: boolean;
+            id: number;
+            /** @description The subscription it was sent under */
+            kind?: string | null;
+            /** @description Why the latest attempt failed */
+            last_error?: string | null;
+            max_attempts: number;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            /** @description What the channel said when it was sent */
+            receipt?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @enum {string} */
+            status: "queued" | "sending" | "sent" | "failed";
+            subject: string;
+            to: string;
         };
         MetricTargets: {
             /** @description null: no target */
@@ -2209,6 +3337,23 @@ export interface components {
             company: components["schemas"]["Standing"];
             /** @description Among the team; null without one */
             team: components["schemas"]["Standing"] | null;
+        };
+        Permission: {
+            /** @description As declared */
+            default_roles: string[];
+            /** @description Whether an admin may change its roles */
+            editable: boolean;
+            key: string;
+            /** @description What the permission allows, in words */
+            label: string;
+            /** @description The plugin that declares it; null: the core */
+            plugin?: string | null;
+            /** @description The roles that have it now */
+            roles: string[];
+        };
+        PermissionRoles: {
+            /** @description The roles to have it (admins always do) */
+            roles: ("admin" | "manager" | "technician")[];
         };
         Plugin: {
             builtin: boolean;
@@ -2357,6 +3502,17 @@ export interface components {
              */
             title: string;
         };
+        Restated: {
+            /** @description The restated value minus the closed one */
+            change: number | null;
+            denominator: number;
+            /** @description The definition it was computed with */
+            fingerprint: string;
+            numerator: number;
+            pending: number;
+            status: string | null;
+            value: number | null;
+        };
         RevisionIn: {
             /** @description Defaults to the revised evaluation's answers. Answers by form field key; null leaves a field unanswered */
             answers?: {
@@ -2484,6 +3640,8 @@ export interface components {
         ScorecardKpi: {
             /** @enum {string} */
             direction: "higher" | "lower";
+            /** @description The definition fingerprint the KPI was computed with */
+            fingerprint: string;
             key: string;
             label: string;
             /** @description The company target's weight */
@@ -2514,6 +3672,101 @@ export interface components {
             start: string;
             technicians: components["schemas"]["TechnicianScore"][];
         };
+        SelfAppraisal: {
+            /** @description Answers by form field key */
+            answers: {
+                [key: string]: unknown;
+            };
+            /** @description Anything you want your manager to know about the period, in your own words */
+            comment?: string | null;
+            /** Format: date-time */
+            readonly created_at?: string;
+            /** @description The questions it answers, to render it with */
+            form_snapshot?: components["schemas"]["FormField"][];
+            form_version: string;
+            readonly id: number;
+            /** @description The technician's KPI values for the period as they were shown them, kept on submission */
+            kpi_snapshot?: components["schemas"]["AppraisalNumbers"] | null;
+            /** Format: date */
+            period_end: string;
+            /** Format: date */
+            period_start: string;
+            /** @description 0-100: weighted mean of normalised answers */
+            score?: number | null;
+            /** @enum {string} */
+            status: "draft" | "submitted";
+            /** Format: date-time */
+            submitted_at?: string | null;
+            technician_id: number;
+            /** Format: date-time */
+            readonly updated_at?: string;
+            /** @description The user who wrote it */
+            user_id?: number | null;
+        };
+        SelfAppraisalIn: {
+            /** @description Answers by form field key; null leaves a field unanswered */
+            answers?: {
+                [key: string]: unknown;
+            };
+            /** @description Anything you want your manager to know about the period, in your own words */
+            comment?: string | null;
+            /** Format: date */
+            period_end: string;
+            /** Format: date */
+            period_start: string;
+            /**
+             * @description submitted requires every required question to be answered; a submitted one is final
+             * @default draft
+             * @enum {string}
+             */
+            status: "draft" | "submitted";
+            /** @description Yourself (the default); anyone else is refused (403) */
+            technician_id?: number;
+        };
+        SelfAppraisalPatch: {
+            /** @description Replaces all answers. Answers by form field key; null leaves a field unanswered */
+            answers?: {
+                [key: string]: unknown;
+            };
+            /** @description Anything you want your manager to know about the period, in your own words */
+            comment?: string | null;
+            /** Format: date */
+            period_end?: string;
+            /** Format: date */
+            period_start?: string;
+            /**
+             * @description submitted: submit it now
+             * @enum {string}
+             */
+            status?: "draft" | "submitted";
+        };
+        SelfAppraisalSummary: {
+            /** @description Answers by form field key */
+            answers: {
+                [key: string]: unknown;
+            };
+            /** @description Anything you want your manager to know about the period, in your own words */
+            comment?: string | null;
+            /** Format: date-time */
+            readonly created_at?: string;
+            form_version: string;
+            readonly id: number;
+            /** Format: date */
+            period_end: string;
+            /** Format: date */
+            period_start: string;
+            /** @description 0-100: weighted mean of normalised answers */
+            score?: number | null;
+            /** @enum {string} */
+            status: "draft" | "submitted";
+            /** Format: date-time */
+            submitted_at?: string | null;
+            technician_id: number;
+            /** Format: date-time */
+            readonly updated_at?: string;
+            /** @description The user who wrote it */
+            user_id?: number | null;
+        };
         SettingChange: {
             /** @description A value of the setting's type within its bounds or choices */
             value: unknown;
@@ -2524,6 +3777,63 @@ export interface components {
             /** @description null when not ranked */
             rank: number | null;
         };
+        Subscription: {
+            /** @description For a channel other than e-mail */
+            address: string | null;
+            /** @description A periodic message comes with its numbers as a PDF report too */
+            attach_pdf: boolean;
+            channel: string;
+            /** @description False: the default applies (nothing chosen yet) */
+            chosen: boolean;
+            default_schedule: string | null;
+            /** @description What these messages hold, in words */
+            description: string;
+            enabled: boolean;
+            /**
+             * @description None: as it happens
+             * @enum {string|null}
+             */
+            frequency: "week" | "month" | null;
+            /** @enum {string} */
+            kind: "weekly_scorecard" | "team_digest" | "monthly_summary" | "alerts";
+            /** @description A 5-field cron at a whole hour in the company's time zone: weekly kinds 0 H * * D (D: 0-7, Sunday 0 or 7), the monthly one 0 H D * * (D: 1-28). Left out: the kind's default */
+            schedule: string | null;
+            /** @description The kind in words: My weekly scorecard */
+            title: string;
+        };
+        SubscriptionIn: {
+            /** @description For a channel other than e-mail */
+            address?: string;
+            /** @description Attach the numbers as a PDF report (periodic kinds, on a channel that carries files; left out: no PDF) */
+            attach_pdf?: boolean;
+            channel?: string;
+            enabled: boolean;
+            /** @enum {string} */
+            kind: "weekly_scorecard" | "team_digest" | "monthly_summary" | "alerts";
+            /** @description A 5-field cron at a whole hour in the company's time zone: weekly kinds 0 H * * D (D: 0-7, Sunday 0 or 7), the monthly one 0 H D * * (D: 1-28). Left out: the kind's default */
+            schedule?: string;
+        };
+        Subscriptions: {
+            channels: components["schemas"]["ChannelChoice"][];
+            /** @description Where e-mail goes now */
+            email: string | null;
+            /**
+             * @description The user's own address, or their record's
+             * @enum {string|null}
+             */
+            email_source: "account" | "technician" | null;
+            /** @description The user's own address */
+            own_email: string | null;
+            subscriptions: components["schemas"]["Subscription"][];
+            /** @description The zone schedules are read in */
+            timezone: string;
+        };
+        SubscriptionsIn: {
+            /** @description The caller's own e-mail address; "" or null removes it. Left out: unchanged */
+            email?: string | null;
+            /** @description The kinds to change; a kind left out stays as it is */
+            subscriptions?: components["schemas"]["SubscriptionIn"][];
+        };
         Target: {
             amber: number;
             green: number;
@@ -2533,8 +3843,43 @@ export interface components {
             amber: number;
             /** @description higher-is-better: >= amber; lower: <= amber. Rates (unit ratio): 0 to 1 */
             green: number;
+            /**
+             * Format: date
+             * @description First local day (company time zone) the version is in force; default today. Each period is judged against the version in force on its first day
+             */
+            valid_from?: string;
             /** @description Share in a technician's composite score */
             weight: number;
+        };
+        TargetVersion: {
+            amber?: number | null;
+            /**
+             * Format: date-time
+             * @description When it was stored
+             */
+            created_at?: string | null;
+            /** @description Who stored it (null: the system) */
+            created_by?: string | null;
+            /** @description null for a removal */
+            green?: number | null;
+            id: number;
+            /** @description In force today for its company or team */
+            in_force: boolean;
+            metric_key: string;
+            /** @description This version removed the stored target from its day (fall back) */
+            removed: boolean;
+            /** @description A version stored later from the same day took its place */
+            replaced: boolean;
+            /** @description The older version this one copied */
+            reverts_id?: number | null;
+            /** @description null: the company target */
+            team_id?: number | null;
+            /**
+             * Format: date
+             * @description null: from the beginning
+             */
+            valid_from?: string | null;
+            weight?: number | null;
         };
         Team: {
             /** Format: date-time */
@@ -2610,6 +3955,9 @@ export interface components {
             must_change_password: boolean;
             temporary_password: string;
         };
+        TestEmail: {
+            to: string;
+        };
         Threshold: {
             amber: number;
             green: number;
@@ -2622,11 +3970,20 @@ export interface components {
             /** @example Bearer */
             token_type: string;
         };
+        Unsubscribe: {
+            /** @description False once unsubscribed */
+            enabled: boolean;
+            kind: string;
+            /** @description What the user stops receiving, in words */
+            label: string;
+        };
         User: {
             /** Format: date-time */
             created_at: string;
             disabled: boolean;
             display_name?: string | null;
+            /** @description The user's own e-mail address (digests, alerts) */
+            email?: string | null;
             id: number;
             /** Format: date-time */
             last_login_at?: string | null;
@@ -2638,6 +3995,8 @@ export interface components {
         };
         UserCreate: {
             display_name?: string;
+            /** @description Where the user's digests and alerts are sent (a technician's falls back to their technician record's) */
+            email?: string;
             /** @default true */
             must_change_password: boolean;
             password: string;
@@ -2652,6 +4011,8 @@ export interface components {
             created_at: string;
             disabled: boolean;
             display_name?: string | null;
+            /** @description The user's own e-mail address (digests, alerts) */
+            email?: string | null;
             id: number;
             /** Format: date-time */
             last_login_at?: string | null;
@@ -2666,10 +4027,68 @@ export interface components {
         UserUpdate: {
             disabled?: boolean;
             display_name?: string;
+            /** @description Where the user's digests and alerts are sent (a technician's falls back to their technician record's); "" removes it */
+            email?: string;
             /** @enum {string} */
             role?: "admin" | "manager" | "technician";
             teams?: string[];
             technician_ref?: string;
+        };
+        ValidFrom: {
+            /**
+             * Format: date
+             * @description First local day (company time zone) the version is in force; default today. Each period is judged against the version in force on its first day
+             */
+            valid_from?: string;
+        };
+        Webhook: {
+            /** Format: date-time */
+            created_at: string;
+            enabled: boolean;
+            events: string[];
+            /**
+             * @description kpi: a signed JSON body with the event's data; slack: a Slack-compatible incoming-webhook body
+             * @enum {string}
+             */
+            format: "kpi" | "slack";
+            id: number;
+            name: string;
+            /** @description The secret's last four characters */
+            secret_hint: string;
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        WebhookCreate: {
+            /** @description Off: no new deliveries are made for it */
+            enabled?: boolean;
+            events: ("report.finished" | "import.finished" | "evaluation.submitted" | "dispute.opened" | "alert.raised")[];
+            /**
+             * @description kpi: a signed JSON body with the event's data; slack: a Slack-compatible incoming-webhook body
+             * @enum {string}
+             */
+            format?: "kpi" | "slack";
+            name: string;
+            /** @description Signs every delivery; leave it out to have one made (shown once, in the answer) */
+            secret?: string;
+            /** @description http(s) URL on a public address (private ones need KPI_WEBHOOK_ALLOW_PRIVATE=1) */
+            url: string;
+        };
+        WebhookEvent: {
+            key: string;
+            label: string;
+        };
+        WebhookUpdate: {
+            enabled?: boolean;
+            events?: ("report.finished" | "import.finished" | "evaluation.submitted" | "dispute.opened" | "alert.raised")[];
+            /**
+             * @description kpi: a signed JSON body with the event's data; slack: a Slack-compatible incoming-webhook body
+             * @enum {string}
+             */
+            format?: "kpi" | "slack";
+            name?: string;
+            secret?: string;
+            url?: string;
         };
         WidgetSpec: {
             /** @description custom: the element's tag */
@@ -2804,6 +4223,247 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listAlertRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission alerts.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    createAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission alerts.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    deleteAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission alerts.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such rule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A plugin's rule: turn it off instead */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    updateAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRulePatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission alerts.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such rule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listAlerts: {
+        parameters: {
+            query?: {
+                /** @description Only theirs */
+                technician?: number;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission alerts.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
@@ -3112,6 +4772,56 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listCallbacks: {
+        parameters: {
+            query?: {
+                /** @description Original job id: callbacks of these jobs (repeatable, up to 100) */
+                original?: number[];
+                /** @description Technician id: callbacks of jobs they were on the crew of */
+                technician?: number;
+                /** @description The callback's own job id */
+                callback?: number;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Callback"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission disputes.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
@@ -3549,6 +5259,180 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    listDisputes: {
+        parameters: {
+            query?: {
+                /** @description open: Waiting for a manager's decision; accepted: Accepted: the callback no longer counts against the job; rejected: Rejected: the callback still counts against the job */
+                status?: "open" | "accepted" | "rejected";
+                /** @description Technician id: disputes of jobs they were on the crew of */
+                technician?: number;
+                /** @description Job id: the callback or its original */
+                job?: number;
+                /** @description Sort by one of decided_at, opened_at; prefix '-' for descending */
+                sort?: "decided_at" | "opened_at" | "-decided_at" | "-opened_at";
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission disputes.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getDispute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dispute_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission disputes.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such dispute (or not yours to see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    decideDispute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dispute_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Decision"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission disputes.decide */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such dispute (or not yours to decide) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The dispute is decided already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid decision, or a rejection without a note */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     listEvaluations: {
         parameters: {
             query?: {
@@ -3673,6 +5557,59 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    getEvaluatorCalibration: {
+        parameters: {
+            query: {
+                /** @description First day of the range (included) */
+                start: string;
+                /** @description Last day of the range (included) */
+                end: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calibration"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission evaluations.calibrate */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A range that ends before it starts */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     getEvaluationForm: {
         parameters: {
             query?: never;
@@ -3707,6 +5644,69 @@ export interface operations {
             };
             /** @description Needs permission evaluations.read */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getEvaluationNumbers: {
+        parameters: {
+            query: {
+                /** @description Technician id */
+                technician: number;
+                period_start: string;
+                /** @description The period's last day (included) */
+                period_end: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppraisalNumbers"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission evaluations.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such technician (or not yours to see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A period that ends before it starts */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4558,7 +6558,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description CSV (UTF-8, comma or semicolon, header row) or JSON Lines with the columns external_ref, technician_ref, customer_ref, customer_name, category, status, scheduled_start, scheduled_end, arrived_at, started_at, completed_at, estimated_minutes, revenue, callback_of; as the body or a multipart upload in the field 'file'. Timestamps without a zone are read in the company time zone. Plugins' job fields (GET /api/v1/jobs/fields) are columns too, named by their keys (safety.ppe_checked); a file without such a column leaves those fields as stored, an empty cell removes a value; a column that is neither is refused, naming it. Any other CSV or XLSX workbook is read through a column mapping: the multipart field 'mapping' (JSON), or the query's mapping_name or preset; an XLSX in these columns needs none. */
+        /** @description CSV (UTF-8, comma or semicolon, header row) or JSON Lines with the columns external_ref, technician_ref, technicians, customer_ref, customer_name, category, status, scheduled_start, scheduled_end, arrived_at, started_at, completed_at, estimated_minutes, revenue, callback_of; as the body or a multipart upload in the field 'file'. Timestamps without a zone are read in the company time zone. Plugins' job fields (GET /api/v1/jobs/fields) are columns too, named by their keys (safety.ppe_checked); a file without such a column leaves those fields as stored, an empty cell removes a value; a column that is neither is refused, naming it. Any other CSV or XLSX workbook is read through a column mapping: the multipart field 'mapping' (JSON), or the query's mapping_name or preset; an XLSX in these columns needs none. */
         requestBody: {
             content: {
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
@@ -5505,6 +7505,16 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["JobRunIn"];
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description For a job that takes a file
+                     */
+                    file: string;
+                    job_key: string;
+                    /** @description The keyword arguments as JSON text (an object) */
+                    params?: string;
+                };
             };
         };
         responses: {
@@ -5535,7 +7545,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            /** @description Unknown job, bad params, or a missing or unwanted file */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The job queue is unavailable (see Retry-After) */
             503: {
                 headers: {
@@ -5601,9 +7619,9 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
-                /** @description Team id (of the job's technician) */
+                /** @description Team id: jobs with a technician of the team on the crew */
                 team?: number;
-                /** @description Technician id */
+                /** @description Technician id: jobs they lead or help on */
                 technician?: number;
                 /** @description Customer id */
                 customer?: number;
@@ -5954,6 +7972,133 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    listJobDisputes: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission disputes.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such job (or not yours to see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    openDispute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisputeIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission disputes.open */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such job (or not yours to see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The callback has an open or accepted dispute */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a callback, or an invalid field (named in errors) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     listKpis: {
         parameters: {
             query?: never;
@@ -6033,6 +8178,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["KpiValue"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match header named this answer's ETag, and nothing it depends on has changed */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, invalid or expired token */
             401: {
@@ -6196,6 +8348,637 @@ export interface operations {
             };
             /** @description No such KPI, or a group you may not see */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listChannels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                channel?: string;
+                status?: "queued" | "sending" | "sent" | "failed";
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such message */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    downloadMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "message/rfc822": string;
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such message, or it was not written to a file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    resendMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such message */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getMySubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscriptions"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.subscribe */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    updateMySubscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionsIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscriptions"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.subscribe */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    sendTestEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestEmail"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission notifications.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    readUnsubscribeLink: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unsubscribe"];
+                };
+            };
+            /** @description The link is forged, cut short or expired */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    unsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Unsubscribe"];
+                };
+            };
+            /** @description The link is forged, cut short or expired */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listClosedMonths: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClosedMonth"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission kpis.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    closeMonth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                month: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloseIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClosedMonth"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission periods.close */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The month has not ended, or is closed (without reclose) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The month is not YYYY-MM */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listPermissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permission"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission users.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    putPermissionRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PermissionRoles"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Permission"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission users.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No loaded plugin declares this permission */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A core permission, which is fixed */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7049,6 +9832,13 @@ export interface operations {
                     "application/json": components["schemas"]["Scorecards"];
                 };
             };
+            /** @description Not modified: the If-None-Match header named this answer's ETag, and nothing it depends on has changed */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
@@ -7071,6 +9861,295 @@ export interface operations {
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
+    listSelfAppraisals: {
+        parameters: {
+            query?: {
+                /** @description Technician id */
+                technician?: number;
+                /** @description Team id */
+                team?: number;
+                status?: "draft" | "submitted";
+                /** @description Periods starting on exactly this day */
+                period_start?: string;
+                /** @description Periods ending on exactly this day */
+                period_end?: string;
+                /** @description Periods ending on or after this date */
+                period_from?: string;
+                /** @description Periods starting on or before this date */
+                period_to?: string;
+                /** @description Sort by one of created_at, period_end, period_start, score; prefix '-' for descending */
+                sort?: "created_at" | "period_end" | "period_start" | "score" | "-created_at" | "-period_end" | "-period_start" | "-score";
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfAppraisalSummary"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission self_appraisals.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    createSelfAppraisal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelfAppraisalIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfAppraisal"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission self_appraisals.write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description You already have one for this period */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Every invalid field at once, by field path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getSelfAppraisalForm: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tag to check against */
+                "If-None-Match"?: components["parameters"]["IF_NONE_MATCH"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETAG"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Form"];
+                };
+            };
+            304: components["responses"]["NOT_MODIFIED"];
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission self_appraisals.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getSelfAppraisal: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Tag to check against */
+                "If-None-Match"?: components["parameters"]["IF_NONE_MATCH"];
+            };
+            path: {
+                appraisal_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETAG"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfAppraisal"];
+                };
+            };
+            304: components["responses"]["NOT_MODIFIED"];
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission self_appraisals.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such self-appraisal (or not yours to see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    updateSelfAppraisal: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Tag to check against */
+                "If-Match": components["parameters"]["IF_MATCH"];
+            };
+            path: {
+                appraisal_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelfAppraisalPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETAG"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelfAppraisal"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission self_appraisals.write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such self-appraisal (or not yours to see) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Already submitted, or another one has that period */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            412: components["responses"]["PRECONDITION_FAILED"];
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            428: components["responses"]["PRECONDITION_REQUIRED"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
     listTargets: {
         parameters: {
             query?: {
@@ -7078,6 +10157,8 @@ export interface operations {
                 metric?: string;
                 /** @description Only this team's overrides */
                 team?: number;
+                /** @description The targets in force on this local day (default today) */
+                on?: string;
             };
             header?: {
                 /** @description Tag to check against */
@@ -7139,10 +10220,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Replaced */
+            /** @description A version replaces the one in force */
             200: {
                 headers: {
-                    /** @description Tag of the stored target, for If-Match */
+                    /** @description Tag of the version stored last, for If-Match */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -7150,10 +10231,10 @@ export interface operations {
                     "application/json": components["schemas"]["EffectiveTarget"];
                 };
             };
-            /** @description Created */
+            /** @description The first stored version */
             201: {
                 headers: {
-                    /** @description Tag of the stored target, for If-Match */
+                    /** @description Tag of the version stored last, for If-Match */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -7172,6 +10253,15 @@ export interface operations {
             };
             /** @description Needs permission targets.manage */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid_from would change a closed month's target */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7240,8 +10330,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No stored company target */
+            /** @description No stored company target in force that day */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid_from would change a closed month's target */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7258,6 +10357,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             /** @description Send the target's ETag in If-Match */
             428: {
                 headers: {
@@ -7267,6 +10367,51 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listTargetHistory: {
+        parameters: {
+            query?: {
+                /** @description Only this team's versions (default: the company's and every team's) */
+                team?: number;
+            };
+            header?: never;
+            path: {
+                metric_key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TargetVersion"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission targets.read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
@@ -7289,10 +10434,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Replaced */
+            /** @description A version replaces the one in force */
             200: {
                 headers: {
-                    /** @description Tag of the stored target, for If-Match */
+                    /** @description Tag of the version stored last, for If-Match */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -7300,10 +10445,10 @@ export interface operations {
                     "application/json": components["schemas"]["EffectiveTarget"];
                 };
             };
-            /** @description Created */
+            /** @description The first stored version */
             201: {
                 headers: {
-                    /** @description Tag of the stored target, for If-Match */
+                    /** @description Tag of the version stored last, for If-Match */
                     ETag?: string;
                     [name: string]: unknown;
                 };
@@ -7331,6 +10476,15 @@ export interface operations {
             };
             /** @description No such team */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid_from would change a closed month's target */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7400,8 +10554,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No stored override for this team */
+            /** @description No stored override for this team in force that day */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid_from would change a closed month's target */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7418,7 +10581,96 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             /** @description Send the override's ETag in If-Match */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    revertTarget: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required */
+                "If-Match": string;
+            };
+            path: {
+                metric_key: string;
+                version_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidFrom"];
+            };
+        };
+        responses: {
+            /** @description The new version, equal to the older one */
+            201: {
+                headers: {
+                    /** @description Tag of the version stored last, for If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TargetVersion"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission targets.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such version of this metric */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description valid_from would change a closed month's target */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description If-Match is stale */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            /** @description Send the ETag of the version stored last in If-Match */
             428: {
                 headers: {
                     [name: string]: unknown;
@@ -8264,6 +11516,377 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                endpoint_id?: number;
+                status?: "queued" | "sending" | "sent" | "failed";
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Pagination": components["headers"]["PAGINATION"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    replayWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listWebhookEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEvent"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such endpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such endpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpoint_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs permission webhooks.manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such endpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -18,15 +18,20 @@ const PAGES: Record<string, () => Promise<unknown>> = {
   evaluations: () => import("./pages/evaluation-page"),
   jobs: () => import("./pages/jobs-page"),
   reports: () => import("./pages/reports-page"),
+  disputes: () => import("./pages/disputes-page"),
+  notifications: () => import("./pages/notifications-page"),
+  "self-appraisal": () => import("./pages/self-appraisal-page"),
   admin: () => import("./pages/admin-page"),
 };
 
 /** The sections each role can use: the others are not in its navigation and open a plain
  * "not available" page (not a form whose every request the API refuses). */
 const SECTIONS_OF: Record<Me["role"], readonly string[]> = {
-  admin: Object.keys(PAGES),
-  manager: ["dashboard", "technicians", "evaluations", "jobs", "reports"],
-  technician: ["dashboard", "technicians", "jobs"],
+  // A self-appraisal is a technician's about themselves.
+  admin: Object.keys(PAGES).filter((section) => section !== "self-appraisal"),
+  manager: ["dashboard", "technicians", "evaluations", "jobs", "reports", "disputes", "notifications"],
+  // A technician's disputes are on their scorecard; /disputes lists them all (linked from there).
+  technician: ["dashboard", "technicians", "jobs", "disputes", "notifications", "self-appraisal"],
 };
 
 export class KpiApp extends LitElement {
@@ -225,6 +230,8 @@ export class KpiApp extends LitElement {
         [`/technicians/${this.user?.technician_id}`, "My scorecard"],
         ["/dashboard", "Dashboard"],
         ["/jobs", "My jobs"],
+        ["/self-appraisal", "Self-appraisal"],
+        ["/notifications", "Notifications"],
       ];
     }
     const links: [string, string][] = [
@@ -233,6 +240,8 @@ export class KpiApp extends LitElement {
       ["/evaluations/new", "Evaluate"],
       ["/jobs", "Jobs & import"],
       ["/reports", "Reports"],
+      ["/disputes", "Disputes"],
+      ["/notifications", "Notifications"],
     ];
     if (role === "admin") links.push(["/admin", "Admin"]);
     return links.filter(([href]) => this.allowed(href.split("/")[1]));
@@ -304,6 +313,12 @@ export class KpiApp extends LitElement {
         return html`<kpi-jobs-page .sub=${parts[0] ?? ""} .params=${params} .user=${this.user}></kpi-jobs-page>`;
       case "reports":
         return html`<kpi-reports-page .params=${params} .user=${this.user}></kpi-reports-page>`;
+      case "disputes":
+        return html`<kpi-disputes-page .sub=${parts[0] ?? ""} .params=${params} .user=${this.user}></kpi-disputes-page>`;
+      case "notifications":
+        return html`<kpi-notifications-page .user=${this.user}></kpi-notifications-page>`;
+      case "self-appraisal":
+        return html`<kpi-self-appraisal-page .user=${this.user}></kpi-self-appraisal-page>`;
       default:
         return html`<kpi-admin-page .tab=${parts[0] ?? "users"} .user=${this.user}></kpi-admin-page>`;
     }

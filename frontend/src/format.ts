@@ -98,6 +98,11 @@ export function isMoney(kpi?: Pick<KpiDefinition, "unit"> | null): boolean {
   return kpi?.unit === "currency";
 }
 
+/** A crew member's share of a job's credit (0 to 1) as a percentage: "60 %", "33.3 %". */
+export function formatShare(share: number | null | undefined): string {
+  return share === null || share === undefined ? "–" : `${upToOneDecimal.format(share * 100)} %`;
+}
+
 /** A KPI value in its unit: ratios as percentages, money in the company's currency, means with their unit. */
 export function formatKpi(value: number | null | undefined, kpi?: Pick<KpiDefinition, "unit"> | null): string {
   if (value === null || value === undefined) return "–";

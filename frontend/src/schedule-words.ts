@@ -53,13 +53,14 @@ export function wordsFromCron(cron: string): ScheduleWords | null {
   return null;
 }
 
-function ordinal(day: number): string {
+/** A day of the month in words: "1st", "22nd". */
+export function ordinal(day: number): string {
   const suffix = day % 10 === 1 && day !== 11 ? "st" : day % 10 === 2 && day !== 12 ? "nd" : day % 10 === 3 && day !== 13 ? "rd" : "th";
   return `${day}${suffix}`;
 }
 
 /** A wall-clock time ("HH:MM") as the reader's locale writes it ("7:00 AM"), as the time field shows it. */
-function clock(time: string): string {
+export function clock(time: string): string {
   const [hour, minute] = time.split(":").map(Number);
   const at = new Date(Date.UTC(2000, 0, 1, hour, minute));
   return new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit", timeZone: "UTC" }).format(at);

@@ -157,6 +157,30 @@ export const shared = css`
     font-weight: 600;
     margin: 0.25rem 0 0;
   }
+  /* GOV.UK's error summary: every problem of a form at once, above it, each a link to its field. */
+  .error-summary {
+    border: 4px solid var(--red-ink);
+    border-radius: 8px;
+    padding: 0.75rem 1rem;
+    margin: 0 0 1rem;
+    background: var(--surface);
+    overflow-wrap: anywhere;
+  }
+  .error-summary h2,
+  .error-summary h3 {
+    margin-top: 0;
+  }
+  .error-summary ul {
+    margin: 0;
+    padding-left: 1.25rem;
+  }
+  .error-summary a {
+    color: var(--red-ink);
+    font-weight: 600;
+    display: inline-flex;
+    align-items: center;
+    min-height: var(--target);
+  }
   .hint {
     color: var(--muted);
     font-size: 0.9rem;

@@ -38,11 +38,27 @@ PERMISSIONS: dict[str, str] = {
     "evaluations.read": "Read the evaluation form; list and read evaluations (scoped; technicians: submitted ones)",
     "evaluations.write": "Create, change, submit, revise and delete evaluations (managers: their teams' technicians)",
     "evaluations.acknowledge": "Acknowledge one's own submitted evaluation, with an optional comment",
+    "evaluations.calibrate": "Compare evaluators: each one's leniency against the others for the same technicians, "
+    "and how their scores follow the KPIs (managers: over their teams' technicians)",
+    "self_appraisals.read": "Read the self-appraisal form; list and read self-appraisals (technicians: their own; "
+    "managers: their teams' submitted ones)",
+    "self_appraisals.write": "Fill in, change and submit one's own self-appraisal (technicians, about themselves)",
     "targets.read": "List KPI targets and weights",
     "targets.manage": "Set and remove KPI targets and weights, for the company and per team",
+    "periods.close": "Close a month (snapshot its KPI values) and close it again to accept a restatement",
     "kpis.read": "List KPI definitions; read KPI values and their drill-downs (scoped)",
     "dashboard.use": "Read the dashboard's widgets and save one's own layout of them",
     "integration_tokens.manage": "Create, list and revoke integration tokens, and read what each was used for",
+    "disputes.read": "List and read disputes of callbacks (scoped through the original job's crew)",
+    "disputes.open": "Dispute a callback's attribution (technicians: of jobs they were on; managers: their teams')",
+    "disputes.decide": "Accept or reject disputes of callbacks (managers: of their teams' technicians)",
+    "notifications.manage": "Read the log of messages sent (e-mail and other channels), send failed ones again, "
+    "send a test e-mail and see where mail goes",
+    "webhooks.manage": "Register, change and remove webhook endpoints; read their delivery log and replay deliveries",
+    "notifications.subscribe": "Choose which messages one receives (scorecards, digests, alerts), on which channel "
+    "and when, and set one's own e-mail address",
+    "alerts.read": "List the alerts raised about KPIs (scoped: managers, their teams' technicians) and the rules",
+    "alerts.manage": "Add, change, turn off and remove the rules that raise alerts",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -52,13 +68,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | {"customers.read", "customers.manage", "jobs.read", "jobs.manage", "feedback.read", "feedback.manage"}
         | {"schedules.read", "reports.read", "reports.create"}
         | {"evaluations.read", "evaluations.write", "targets.read"}
+        | {"evaluations.calibrate", "self_appraisals.read"}
         | {"kpis.read", "dashboard.use"}
+        | {"disputes.read", "disputes.open", "disputes.decide"}
+        | {"notifications.subscribe", "alerts.read"}
     ),
     "technician": frozenset(
         {"account.self", "teams.read", "technicians.read"}
         | {"jobs.read", "feedback.read"}
         | {"evaluations.read", "evaluations.acknowledge", "targets.read"}
+        | {"self_appraisals.read", "self_appraisals.write"}
         | {"kpis.read", "dashboard.use"}
+        | {"disputes.read", "disputes.open"}
+        | {"notifications.subscribe"}
     ),
 }
 

@@ -21,6 +21,8 @@ PERSONAL: dict[str, str] = {
     "job_runs.dashboard": "the job queue's dashboard opens in a browser from a login",
     "evaluations.acknowledge": "only technicians acknowledge their own evaluations",
     "integration_tokens.manage": "tokens are created and revoked by an admin who is logged in, never by a token",
+    "notifications.subscribe": "what a person receives is their own choice, and a token receives no messages",
+    "self_appraisals.write": "a self-appraisal is a technician's about themselves, and a token is no technician",
 }
 """Permissions no token is given, with the reason said to whoever asks for one."""
 

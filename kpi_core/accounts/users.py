@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.passwords import PasswordRejected, check_policy, hash_password, verify_password
 from kpi_core.audit.trail import Actor, record, snapshot
 from kpi_core.errors import Invalid, NotFound
+from kpi_core.notify.addresses import check_email
 from kpi_core.storage.models import ROLES, IntegrationToken, Team, Technician, User, team_managers
 from kpi_core.storage.types import utcnow
 
@@ -36,6 +37,7 @@ class NewUser:
     team_names: tuple[str, ...] = ()
     display_name: str | None = None
     must_change_password: bool = False
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class UserChanges:
     disabled: bool | None = None
     technician_ref: str | None = None
     team_names: tuple[str, ...] | None = field(default=None)
+    email: str | None = None
+    """The user's own e-mail address ("" removes it)."""
 
 
 def _audit_view(session: Session, user: User) -> dict[str, object]:
@@ -98,6 +102,7 @@ def create_user(session: Session, new: NewUser, actor: Actor | None = None) -> U
         password_hash=hash_password(new.password),
         role=new.role,
         display_name=new.display_name,
+        email=_email(new.email),
         technician_id=_technician_id(session, new.role, new.technician_ref, None),
         must_change_password=new.must_change_password,
     )
@@ -117,6 +122,8 @@ def update_user(session: Session, user_id: int, changes: UserChanges, actor: Act
         user.role = changes.role
     if changes.display_name is not None:
         user.display_name = changes.display_name
+    if changes.email is not None:
+        user.email = _email(changes.email)
     if changes.technician_ref is not None or (role != "technician" and user.technician_id is not None):
         user.technician_id = _technician_id(session, role, changes.technician_ref, user.id)
     elif role == "technician" and user.technician_id is None:
@@ -163,6 +170,15 @@ def change_own_password(session: Session, user_id: int, current: str, new: str, 
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).where(is_person()).order_by(User.username)))
+
+
+def _email(address: str | None) -> str | None:
+    """The address as stored (None for none), or UserRejected naming ``email``."""
+    address = (address or "").strip() or None
+    problem = check_email(address) if address is not None else None
+    if problem:
+        raise UserRejected("email", f"Enter an e-mail address in the right form, like name@example.com: {problem}")
+    return address
 
 
 def _check_role(role: str) -> None:

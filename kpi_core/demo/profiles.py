@@ -43,6 +43,8 @@ class Profile:
     """Mean 1-5 rating the manager gives this technician on other questions."""
     hired_months_ago: int | None = None
     """Joined during the history; ``None`` means before it."""
+    helps: float = 1.0
+    """How often this technician is chosen as a crew's helper, against 1 for most (new hires help more)."""
     left_months_ago: int | None = None
 
     def late_rate(self, elapsed: float) -> float:
@@ -84,12 +86,12 @@ PROFILES: tuple[Profile, ...] = (
             quality_start=4.35, weak_spots=PUNCTUALITY),
     Profile("TECH-012", "Rosa Delgado", 1, "ordinary", ("plumbing", "general"), overrun=1.02),
     Profile("TECH-013", "Ben Fischer", 1, "improving", ("carpentry", "drywall"), late_start=0.28, late_end=0.05,
-            callback_rate=0.08, quality_start=4.2, quality_end=4.8, hired_months_ago=14),
+            callback_rate=0.08, quality_start=4.2, quality_end=4.8, hired_months_ago=14, helps=2.0),
     Profile("TECH-014", "Olivia Brooks", 1, "ordinary", ("painting", "drywall"), late_start=0.05),
     Profile("TECH-015", "Marcus Johnson", 1, "overrun", ("carpentry", "general"), overrun=1.27, quality_start=4.5,
             weak_spots=PLANNING),
     Profile("TECH-016", "Chen Wei", 1, "ordinary", ("electrical", "hvac"), callback_rate=0.04),
-    Profile("TECH-017", "Nadia Petrova", 1, "ordinary", ("appliance", "plumbing"), hired_months_ago=6),
+    Profile("TECH-017", "Nadia Petrova", 1, "ordinary", ("appliance", "plumbing"), hired_months_ago=6, helps=3.0),
     # South Crew
     Profile("TECH-018", "Patrick Murphy", 2, "declining", ("plumbing", "general"), late_start=0.05, late_end=0.16,
             callback_rate=0.07, quality_start=4.8, quality_end=4.1),

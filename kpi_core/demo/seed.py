@@ -3,7 +3,9 @@
 The rows are generated in memory first (ids assigned here, so a callback
 names the job it reworks without a round-trip), then bulk inserted with
 SQLAlchemy Core in one transaction: if anything fails, nothing is left
-half-written.
+half-written. Every job has its crew in ``job_assignments`` (Core inserts
+bypass the ORM's listener that gives a job its sole lead): most have their
+technician alone, and about one in seven a helper from the same team.
 """
 
 from __future__ import annotations
@@ -69,18 +71,24 @@ class Category:
     minutes: tuple[int, int]
     hourly_rate: int
     materials: int
+    crews: float = 0.1
+    """Share of this kind's jobs (of two hours or more; half as many shorter ones) done by two people."""
 
 
 CATEGORIES: dict[str, Category] = {
-    "plumbing": Category(18, (45, 180), 110, 180),
-    "electrical": Category(15, (45, 180), 120, 150),
-    "carpentry": Category(12, (60, 240), 95, 220),
-    "painting": Category(10, (120, 360), 80, 160),
-    "hvac": Category(10, (60, 180), 125, 260),
-    "appliance": Category(11, (45, 120), 100, 120),
-    "drywall": Category(9, (60, 240), 85, 90),
-    "general": Category(15, (30, 120), 85, 60),
+    "plumbing": Category(18, (45, 180), 110, 180, 0.1),
+    "electrical": Category(15, (45, 180), 120, 150, 0.12),
+    "carpentry": Category(12, (60, 240), 95, 220, 0.36),
+    "painting": Category(10, (120, 360), 80, 160, 0.38),
+    "hvac": Category(10, (60, 180), 125, 260, 0.3),
+    "appliance": Category(11, (45, 120), 100, 120, 0.07),
+    "drywall": Category(9, (60, 240), 85, 90, 0.36),
+    "general": Category(15, (30, 120), 85, 60, 0.1),
 }
+CREW_SEED = SEED + 1
+"""Crews are drawn from their own generator, after the jobs: the jobs are the same with or without them."""
+LEAD_HEAVY_SHARE = 0.3
+"""Share of two-person crews whose lead takes 0.6 of the credit and the helper 0.4 (the others split it equally)."""
 
 SEEDED_TABLES = ("teams", "technicians", "customers", "jobs", "feedback", "evaluations")
 """The tables the seeder fills, parents first; any row in one of them means "not empty"."""
@@ -97,10 +105,14 @@ class Company:
     jobs: list[Row] = field(default_factory=list)
     feedback: list[Row] = field(default_factory=list)
     evaluations: list[Row] = field(default_factory=list)
+    assignments: list[Row] = field(default_factory=list)
+    """Every job's crew (``job_assignments``): inserted after the jobs, not counted as a table of its own."""
 
     def tables(self) -> list[tuple[Table, list[Row]]]:
         rows = (self.teams, self.technicians, self.customers, self.jobs, self.feedback, self.evaluations)
-        return [(Base.metadata.tables[name], table_rows) for name, table_rows in zip(SEEDED_TABLES, rows, strict=True)]
+        tables = Base.metadata.tables
+        listed = [(tables[name], table_rows) for name, table_rows in zip(SEEDED_TABLES, rows, strict=True)]
+        return [*listed[:4], (tables["job_assignments"], self.assignments), *listed[4:]]
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,8 @@ def seed_if_empty(
         _insert(connection, company, report)
         _advance_sequences(connection)
     report(100)
-    return SeedSummary(seeded=True, counts={table.name: len(rows) for table, rows in company.tables()})
+    counts = {table.name: len(rows) for table, rows in company.tables() if table.name in SEEDED_TABLES}
+    return SeedSummary(seeded=True, counts=counts)
 
 
 def build_company(
@@ -217,6 +230,7 @@ class _Generator:
     def run(self) -> Company:
         self._teams_and_technicians()
         self._jobs()
+        self._crews()
         self._customers()
         self._evaluations()
         self.progress(GENERATION_SHARE)
@@ -379,6 +393,36 @@ class _Generator:
             self._work(job, PROFILES[technician], technician, original)
         return _round_up(clock + window + TRAVEL_MINUTES, 30)
 
+    def _crews(self) -> None:
+        """Each job's crew: its technician alone, or with a helper from the same team at work that day.
+
+        Long jobs of the trades that need two pairs of hands (painting, drywall, carpentry, HVAC) are
+        the two-person ones, about one job in seven; new hires help more often. Return visits are
+        made alone.
+        """
+        rng = random.Random(CREW_SEED)  # noqa: S311 - reproducible demo data, not secrets
+        teams = [[i for i, other in enumerate(PROFILES) if other.team == profile.team] for profile in PROFILES]
+        for job in self.company.jobs:
+            lead = job["technician_id"] - 1
+            helper = None
+            if job["callback_of_id"] is None:
+                category = CATEGORIES[job["category"]]
+                chance = category.crews * (1.0 if job["estimated_minutes"] >= 120 else 0.5)
+                if rng.random() < chance:
+                    helper = self._helper(rng, lead, teams[lead], job["scheduled_start"].astimezone(self.zone).date())
+            if helper is None:
+                self.company.assignments.append(_member(job, lead, "lead", 1.0))
+                continue
+            lead_share = 0.6 if rng.random() < LEAD_HEAVY_SHARE else 0.5
+            self.company.assignments.append(_member(job, lead, "lead", lead_share))
+            self.company.assignments.append(_member(job, helper, "helper", round(1 - lead_share, 2)))
+
+    def _helper(self, rng: random.Random, lead: int, team: list[int], day: date) -> int | None:
+        others = [index for index in team if index != lead and self._works_on(index, day)]
+        if not others:
+            return None
+        return rng.choices(others, weights=[PROFILES[index].helps for index in others])[0]
+
     def _category(self, profile: Profile) -> str:
         if self.rng.random() < 0.7:
             return self.rng.choice(profile.specialties)
@@ -540,6 +584,10 @@ class _Generator:
             return round(value) if low.is_integer() and high.is_integer() else round(value, 2)
         comments = EVALUATION_COMMENTS.get(profile.kind, EVALUATION_COMMENTS["ordinary"])
         return self.rng.choice(comments).format(first=profile.name.split()[0])
+
+
+def _member(job: Row, technician: int, role: str, share: float) -> Row:
+    return {"job_id": job["id"], "technician_id": technician + 1, "role": role, "share": share}
 
 
 def _minutes(minutes: float) -> timedelta:

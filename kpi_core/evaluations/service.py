@@ -6,11 +6,19 @@ revision that supersedes it, and the earlier one is kept as it was. Every
 evaluation keeps the form it was made on, and its answers are checked and
 scored against that form. Technicians see their own evaluations once
 submitted, never drafts; managers those of their teams' technicians.
+
+Appraisals use the numbers: when an evaluation is submitted it keeps the
+technician's KPI values for its period as the evaluator was shown them
+(:mod:`kpi_core.evaluations.numbers`; a draft's form shows them live). Every
+save links the technician's submitted self-appraisal of the same period, if
+any, and the final score the company's formula makes of the two
+(:mod:`kpi_core.evaluations.policy`). Once submitted, none of it changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -22,9 +30,11 @@ from kpi_core.audit.trail import Actor, record, snapshot
 from kpi_core.declarations import FormField
 from kpi_core.errors import Conflict, Invalid, NotFound
 from kpi_core.evaluations.form import Form, InvalidFields, clean_answers, fields_from_snapshot
+from kpi_core.evaluations.policy import AppraisalPolicy, final_score
 from kpi_core.evaluations.scoring import AnswerRejected, score_answers
+from kpi_core.notify.webhooks import emit_event
 from kpi_core.records import changes
-from kpi_core.storage.models import Evaluation, Technician
+from kpi_core.storage.models import Evaluation, SelfAppraisal, Technician
 from kpi_core.storage.types import utcnow
 
 ENTITY = "evaluation"
@@ -34,6 +44,21 @@ SORTABLE = {
     "score": Evaluation.score,
     "created_at": Evaluation.created_at,
 }
+
+Numbers = Callable[[int, date, date], dict[str, Any]]
+"""``numbers(technician_id, period_start, period_end)``: the period's KPI numbers to keep (numbers.py)."""
+
+
+@dataclass(frozen=True)
+class Appraisal:
+    """What an evaluation keeps beside its answers: the source of the period's KPI numbers (None: none
+    kept) and the company's rules for the final score."""
+
+    numbers: Numbers | None = None
+    policy: AppraisalPolicy = field(default_factory=AppraisalPolicy)
+
+
+NO_APPRAISAL = Appraisal()
 
 
 def _visible(scope: Scope) -> ColumnElement[bool]:
@@ -80,8 +105,16 @@ def get_evaluation(session: Session, scope: Scope, evaluation_id: int) -> Evalua
     return evaluation
 
 
-def create_evaluation(session: Session, scope: Scope, actor: Actor, form: Form, data: Mapping[str, Any]) -> Evaluation:
-    """A new draft (or, with ``status: submitted``, a complete submitted evaluation) on the current form.
+def create_evaluation(
+    session: Session,
+    scope: Scope,
+    actor: Actor,
+    form: Form,
+    data: Mapping[str, Any],
+    appraisal: Appraisal = NO_APPRAISAL,
+) -> Evaluation:
+    """A new draft (or, with ``status: submitted``, a complete submitted evaluation) on the current form,
+    with the period's KPI numbers and the self-appraisal beside it (see the module's docstring).
 
     Raises :class:`InvalidFields` naming every field that is wrong (technician, period, answers) at once.
     """
@@ -101,8 +134,12 @@ def create_evaluation(session: Session, scope: Scope, actor: Actor, form: Form, 
         form_snapshot=form.snapshot,
         revision=1,
         **answered,
+        **appraised(session, appraisal, data["technician_id"], data["period_start"], data["period_end"], answered),
     )
-    return changes.create(session, actor, ENTITY, evaluation)
+    created = changes.create(session, actor, ENTITY, evaluation)
+    if created.status == "submitted":
+        evaluation_submitted(session, created)
+    return created
 
 
 def new_evaluation_problems(session: Session, scope: Scope, form: Form, data: Mapping[str, Any]) -> dict[str, str]:
@@ -119,9 +156,15 @@ def new_evaluation_problems(session: Session, scope: Scope, form: Form, data: Ma
 
 
 def update_evaluation(
-    session: Session, scope: Scope, actor: Actor, evaluation: Evaluation, data: Mapping[str, Any]
+    session: Session,
+    scope: Scope,
+    actor: Actor,
+    evaluation: Evaluation,
+    data: Mapping[str, Any],
+    appraisal: Appraisal = NO_APPRAISAL,
 ) -> Evaluation:
-    """Change a draft; ``answers``, when given, replaces all of its answers."""
+    """Change a draft; ``answers``, when given, replaces all of its answers. The self-appraisal beside it
+    and the final score are taken again, for its technician and period as changed."""
     _require_status(evaluation, "draft", "only a draft is edited in place; revise a submitted evaluation instead")
     values = dict(data)
     answers = values.pop("answers", None)
@@ -135,14 +178,24 @@ def update_evaluation(
     if problems:
         raise InvalidFields(problems)
     values.update(answered)
+    technician_id = values.get("technician_id", evaluation.technician_id)
+    start = values.get("period_start", evaluation.period_start)
+    end = values.get("period_end", evaluation.period_end)
+    scored = {"score": values.get("score", evaluation.score)}
+    values.update(appraised(session, appraisal, technician_id, start, end, scored))
     return changes.update(session, actor, ENTITY, evaluation, values)
 
 
-def submit_evaluation(session: Session, actor: Actor, evaluation: Evaluation) -> Evaluation:
-    """draft -> submitted, once every required field is answered."""
+def submit_evaluation(
+    session: Session, actor: Actor, evaluation: Evaluation, appraisal: Appraisal = NO_APPRAISAL
+) -> Evaluation:
+    """draft -> submitted, once every required field is answered; the period's KPI numbers and the
+    self-appraisal beside it are taken as they are now, and kept."""
     _lock(session, evaluation)
     _require_status(evaluation, "draft", "only a draft can be submitted")
     values = _answered(_form_of(evaluation), evaluation.answers, "submitted")
+    start, end = evaluation.period_start, evaluation.period_end
+    values.update(appraised(session, appraisal, evaluation.technician_id, start, end, values))
     return _transition(session, actor, evaluation, "submit", values)
 
 
@@ -158,7 +211,12 @@ def acknowledge_evaluation(session: Session, actor: Actor, evaluation: Evaluatio
 
 
 def revise_evaluation(
-    session: Session, actor: Actor, form: Form, evaluation: Evaluation, data: Mapping[str, Any]
+    session: Session,
+    actor: Actor,
+    form: Form,
+    evaluation: Evaluation,
+    data: Mapping[str, Any],
+    appraisal: Appraisal = NO_APPRAISAL,
 ) -> Evaluation:
     """A new revision of a submitted or acknowledged evaluation, on the current form; the earlier is kept.
 
@@ -190,8 +248,12 @@ def revise_evaluation(
         revision=evaluation.revision + 1,
         supersedes_id=evaluation.id,
         **answered,
+        **appraised(session, appraisal, evaluation.technician_id, start, end, answered),
     )
-    return changes.create(session, actor, ENTITY, revision)
+    created = changes.create(session, actor, ENTITY, revision)
+    if created.status == "submitted":
+        evaluation_submitted(session, created)
+    return created
 
 
 def delete_evaluation(session: Session, actor: Actor, evaluation: Evaluation) -> None:
@@ -243,6 +305,39 @@ def _answered(form_fields: Sequence[FormField], answers: Mapping[str, Any], stat
     return values
 
 
+def appraised(
+    session: Session, appraisal: Appraisal, technician_id: int, start: date, end: date, answered: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What an evaluation keeps beside its answers: the technician's submitted self-appraisal of the same
+    period and the final score, and on submission the period's KPI numbers (when ``appraisal`` has a
+    source; a draft shows them live, through the form)."""
+    found = submitted_self_appraisal(session, technician_id, start, end)
+    self_score = found.score if found is not None else None
+    final = final_score(appraisal.policy, answered.get("score"), self_score)
+    values: dict[str, Any] = {
+        "self_appraisal_id": found.id if found is not None else None,
+        "self_score": self_score,
+        "final_score": final.score,
+        "final_formula": final.formula,
+        "self_weight": final.self_weight,
+    }
+    if appraisal.numbers is not None and answered.get("status") == "submitted":
+        values["kpi_snapshot"] = appraisal.numbers(technician_id, start, end)
+    return values
+
+
+def submitted_self_appraisal(session: Session, technician_id: int, start: date, end: date) -> SelfAppraisal | None:
+    """The technician's submitted self-appraisal of exactly this period, or None."""
+    return session.scalar(
+        select(SelfAppraisal).where(
+            SelfAppraisal.technician_id == technician_id,
+            SelfAppraisal.period_start == start,
+            SelfAppraisal.period_end == end,
+            SelfAppraisal.status == "submitted",
+        )
+    )
+
+
 def _check_technician(session: Session, scope: Scope, technician_id: int) -> None:
     # One the caller may not evaluate reads exactly as one that does not exist (accounts/scope.py).
     allowed = select(Technician.id).where(Technician.id == technician_id, scope.teams(Technician.team_id))
@@ -275,4 +370,25 @@ def _transition(
         setattr(evaluation, name, value)
     session.flush()
     record(session, actor, action, ENTITY, evaluation.id, before=before, after=snapshot(evaluation))
+    if action == "submit":
+        evaluation_submitted(session, evaluation)
     return evaluation
+
+
+def evaluation_submitted(session: Session, evaluation: Evaluation) -> None:
+    """Tell the webhooks that want it, in the transaction that submits the evaluation."""
+    technician = session.get(Technician, evaluation.technician_id)
+    payload = {
+        "evaluation_id": evaluation.id,
+        "technician_id": evaluation.technician_id,
+        "technician": technician.name if technician else None,
+        "period_start": evaluation.period_start,
+        "period_end": evaluation.period_end,
+        "score": evaluation.score,
+        "revision": evaluation.revision,
+        "evaluator_id": evaluation.evaluator_id,
+        "submitted_at": evaluation.submitted_at,
+    }
+    who = technician.name if technician else f"technician {evaluation.technician_id}"
+    summary = f"An evaluation of {who} for {evaluation.period_start} to {evaluation.period_end} was submitted."
+    emit_event(session, "evaluation.submitted", payload, event_id=f"evaluation:{evaluation.id}", summary=summary)

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kpi_core.storage.limits import text_problem, year_problem
+from kpi_core.storage.limits import MAX_YEAR, MIN_YEAR, text_problem, year_problem
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # tab allowed
 _CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -17,20 +17,27 @@ MAX_MONEY = Decimal("1e10")
 
 
 def blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and (not value or value.isspace()))
 
 
 def text(value: Any, max_length: int, *, multiline: bool = False) -> str:
-    if not isinstance(value, str | int):
+    if isinstance(value, str):
+        result = value.strip()
+    elif isinstance(value, int):
+        result = str(value)
+    else:
         raise ValueError("must be text")
-    result = str(value).strip()
     if len(result) > max_length:
         raise ValueError(f"must be at most {max_length} characters")
+    if result.isascii() and result.isprintable():  # no control character, nothing unencodable: most cells
+        return result
     if (_CONTROL_BUT_NEWLINES if multiline else _CONTROL).search(result):
         raise ValueError("must not contain control characters")
-    problem = text_problem(result)
-    if problem:
-        raise ValueError(problem)
+    # NUL is a control character: what text_problem may still find is a broken (non-ASCII) character.
+    if not result.isascii():
+        problem = text_problem(result)
+        if problem:
+            raise ValueError(problem)
     return result
 
 
@@ -39,19 +46,18 @@ def timestamp(value: Any, zone: ZoneInfo) -> datetime:
 
     A ``datetime`` (what a column mapping reads with its own formats and zone) is taken as it is.
     """
-    if isinstance(value, datetime):
-        parsed = value
-    elif not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00")
-    else:
+    if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             raise ValueError(f"{value!r} is not an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00") from None
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        raise ValueError("must be an ISO 8601 date and time, like 2026-03-01T09:30:00-06:00")
     # The wall-clock year, before any conversion (which could overflow at year 1 or 9999).
-    problem = year_problem(parsed)
-    if problem:
-        raise ValueError(f"{value!r}: {problem}")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"{value!r}: {year_problem(parsed)}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)
@@ -75,9 +81,12 @@ def money(value: Any) -> Decimal:
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount like 125.50") from None
     # Checked again after rounding: 9999999999.995 rounds to 10000000000.00, too large to store.
-    if not amount.is_finite() or amount < 0 or amount >= MAX_MONEY or amount.quantize(CENT) >= MAX_MONEY:
+    if not amount.is_finite() or amount < 0 or amount >= MAX_MONEY:
         raise ValueError("must be an amount between 0 and 9,999,999,999.99")
-    return amount.quantize(CENT)
+    cents = amount.quantize(CENT)
+    if cents >= MAX_MONEY:
+        raise ValueError("must be an amount between 0 and 9,999,999,999.99")
+    return cents
 
 
 def choice(value: Any, choices: tuple[str, ...]) -> str:

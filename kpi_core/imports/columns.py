@@ -39,8 +39,15 @@ JOB_IMPORT: tuple[ImportColumn, ...] = (
         "Your reference for the job. Importing a row with the same reference again updates that job.",
     ),
     ImportColumn(
-        "technician_ref", "Text, up to 64 characters", True, "T-01",
-        "Your reference for the technician who did the job (as on the technician's record).",
+        "technician_ref", "Text, up to 64 characters", False, "T-01",
+        "Your reference for the technician who did the job (as on the technician's record); for a crew, its "
+        "lead. Every job needs this or the crew column.",
+    ),
+    ImportColumn(
+        "technicians", "Technicians' references, each ref[:role][:share], separated by ;", False, "T-01:lead",
+        "Everyone who did the job, for a crew: the lead and helpers, with shares of the credit (T-01:lead;T-02 "
+        "splits it equally; T-01:lead:0.6;T-02:helper:0.4 gives the shares, which sum to 1). Empty: the "
+        "technician's reference alone.",
     ),
     ImportColumn(
         "customer_ref", "Text, up to 64 characters", False, "C-200",

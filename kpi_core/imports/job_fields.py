@@ -14,16 +14,18 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from kpi_core.declarations import JOB_FIELD_TEXT_MAX, JobField, JobFieldValueError
 from kpi_core.imports import cells
 from kpi_core.imports.lookups import LOOKUP_CHUNK
+from kpi_core.storage.bulk import BulkWriter
 from kpi_core.storage.models import JOB_FIELD_COLUMNS, JobFieldValue
 
 VALUES = JobFieldValue.__table__
 COLUMNS = tuple(sorted(set(JOB_FIELD_COLUMNS.values())))
+NEW_VALUE = ("job_id", "key", *COLUMNS)
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
 _WHOLE = re.compile(r"^[+-]?\d+$")
@@ -121,8 +123,9 @@ def example(field: JobField) -> str:
 class FieldWriter:
     """Writes the job fields of a batch of imported jobs: what changed only, one statement per kind."""
 
-    def __init__(self, session: Session, declared: Mapping[str, JobField]) -> None:
+    def __init__(self, session: Session, declared: Mapping[str, JobField], writer: BulkWriter) -> None:
         self.session = session
+        self.writer = writer
         self.columns = {key: JOB_FIELD_COLUMNS[field.type] for key, field in declared.items()}
 
     def write(self, given: Iterable[tuple[int, Mapping[str, Any]]], new_jobs: Collection[int] = ()) -> set[int]:
@@ -136,22 +139,30 @@ class FieldWriter:
         stored = self._stored({pair: value for pair, value in wanted.items() if pair[0] not in new_jobs})
         new, changed, gone = [], [], []
         for (job_id, key), value in wanted.items():
-            row = {name: value if name == self.columns[key] else None for name in COLUMNS}
             before = stored.get((job_id, key))
             if value is None:
                 if before is not None:
                     gone.append({"b_job": job_id, "b_key": key})
-            elif before is None:
-                new.append({"job_id": job_id, "key": key, **row})
-            elif before != row:
+                continue
+            if before is None:
+                new.append((job_id, key, *self._stored_form(key, value)))
+                continue
+            row = {name: value if name == self.columns[key] else None for name in COLUMNS}
+            if before != row:
                 changed.append({"b_job": job_id, "b_key": key, **{f"b_{name}": v for name, v in row.items()}})
-        if new:
-            self.session.execute(insert(VALUES), new)
+        self.writer.insert(VALUES, NEW_VALUE, new)
         if changed:
             self.session.execute(UPDATE, changed)
         if gone:
             self.session.execute(DELETE, gone)
-        return {row["job_id"] for row in new} | {row["b_job"] for row in changed + gone}
+        return {row[0] for row in new} | {row["b_job"] for row in changed + gone}
+
+    def _stored_form(self, key: str, value: Any) -> tuple[Any, ...]:
+        """COLUMNS of field ``key``'s ``value`` in the writer's stored form (a boolean is the one that differs)."""
+        column = self.columns[key]
+        if column == "boolean_value":
+            value = self.writer.form.boolean(value)
+        return tuple(value if name == column else None for name in COLUMNS)
 
     def _stored(self, wanted: Mapping[tuple[int, str], Any]) -> dict[tuple[int, str], dict[str, Any]]:
         if not wanted:

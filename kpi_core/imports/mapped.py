@@ -22,7 +22,7 @@ from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor
 from kpi_core.declarations import FieldRule, ImportMapping, ImportPreset, JobField
 from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
-from kpi_core.imports.mapping import CompiledMapping, column_key, compile_mapping, required_fields
+from kpi_core.imports.mapping import ONE_OF, CompiledMapping, column_key, compile_mapping, required_fields
 from kpi_core.imports.mapping_io import propose
 from kpi_core.imports.readers import RawRow
 from kpi_core.imports.report import ImportReport, RowError
@@ -38,7 +38,8 @@ def own_columns_mapping(columns: Sequence[str], job_fields: Sequence[str] = ()) 
     """The mapping of a file in the import's own columns (a workbook saved from the template), with the
     plugins' ``job_fields`` whose keys name columns of the file."""
     present = {column_key(column) for column in columns}
-    names = [name for name in (*JOB_COLUMNS, *job_fields) if name in present or name in required_fields()]
+    needed = (*required_fields(), *(() if present & set(ONE_OF) else ONE_OF[:1]))  # missing columns are named
+    names = [name for name in (*JOB_COLUMNS, *job_fields) if name in present or name in needed]
     return ImportMapping(fields={name: FieldRule("column", column=name) for name in names})
 
 

@@ -30,6 +30,7 @@ from kpi_core.imports.sources import SourceTable
 LABELS = {
     "external_ref": "Job reference",
     "technician_ref": "Technician",
+    "technicians": "Crew (several technicians)",
     "customer_ref": "Customer reference",
     "customer_name": "Customer name",
     "category": "Kind of work",
@@ -44,6 +45,8 @@ LABELS = {
     "callback_of": "Return visit for job",
 }
 """Each job field in words, as the mapping page and mapped imports' messages name it."""
+ONE_OF = ("technician_ref", "technicians")
+"""Fields of which every job needs one: its technician, or its crew (whose lead is the technician)."""
 _CACHED = 4096
 """Distinct texts of a date or time column remembered while reading (a day's date repeats on many rows)."""
 
@@ -180,6 +183,9 @@ def _check_fields(mapping: ImportMapping, fields: Sequence[str], required: Seque
     for name in required:
         if name not in mapping.fields:
             raise Invalid(f"mapping.fields.{name}", f"choose where {field_label(name)} comes from: every job needs it")
+    if set(ONE_OF) <= known and not set(ONE_OF) & mapping.fields.keys():
+        name = ONE_OF[0]  # the crew is offered beside it, for the jobs several technicians do
+        raise Invalid(f"mapping.fields.{name}", f"choose where {field_label(name)} comes from: every job needs it")
 
 
 def _column_index(mapping: ImportMapping, columns: Sequence[str]) -> dict[str, int]:

@@ -92,7 +92,8 @@ def _no_others(data: Mapping[str, Any], known: Sequence[str], path: str, locatio
 
 SYNONYMS = {
     "external_ref": ("job", "job id", "job number", "job no", "work order", "invoice number", "invoice", "reference"),
-    "technician_ref": ("technician", "tech", "employee", "employees", "assigned to", "assigned employee", "worker"),
+    "technician_ref": ("technician", "tech", "employee", "assigned to", "assigned employee", "worker", "lead"),
+    "technicians": ("crew", "employees", "assigned employees", "workers", "team members", "techs", "crew members"),
     "customer_ref": ("customer id", "client id", "customer number", "account"),
     "customer_name": ("customer", "client", "client name", "display name"),
     "category": ("job type", "type", "service", "service type", "tags", "job tags", "trade", "kind of work"),

@@ -112,22 +112,18 @@ def csv_cells(text: io.TextIOWrapper) -> tuple[list[str], Iterator[CellRow]]:
 def _csv_body(text: io.TextIOWrapper, delimiter: str, width: int) -> Iterator[CellRow]:
     reader = csv.reader(_no_nul(text), delimiter=delimiter, strict=True)
     number = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
+    try:
+        for cells in reader:
             number += 1
-            yield number, [], f"unreadable CSV: {exc}"
-            return
-        number += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != width:
-            yield number, [], f"has {len(cells)} cells but the header names {width} columns"
-            continue
-        yield number, [cell.strip() for cell in cells], None
+            stripped = list(map(str.strip, cells))
+            if not any(stripped):
+                continue
+            if len(cells) != width:
+                yield number, [], f"has {len(cells)} cells but the header names {width} columns"
+                continue
+            yield number, stripped, None
+    except csv.Error as exc:  # raised by the reader only: the rest of the file cannot be read
+        yield number + 1, [], f"unreadable CSV: {exc}"
 
 
 def _no_nul(lines: Any) -> Iterator[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
 MAX_REPORTED_ERRORS = 1000
-_FIELD_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b|\bstatus\b|\bcategory\b|\brevenue\b")
+_FIELD_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b|\bstatus\b|\bcategory\b|\brevenue\b|\btechnicians\b")
 """Words of a message that may be job fields (``scheduled_start``, ``status``), named anew in a mapped import."""
 
 

@@ -29,6 +29,7 @@ from kpi_core.jobs.runs import (
     run_exists,
     start_attempt,
 )
+from kpi_core.jobs.uploads import uploaded_file
 from kpi_core.plugins import PluginHost
 from kpi_core.records.plugin_settings import values_by_plugin
 from kpi_core.storage.db import Database
@@ -136,6 +137,7 @@ def execute(
         on_progress=_Progress(env.database, attempt),
         run_id=run_id,
         attempt=attempt.number,
+        file=uploaded_file(env.settings, attempt.upload),
     )
     stop_watch = watch(attempt, spec) if watch is not None else None
     try:

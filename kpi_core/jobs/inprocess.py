@@ -195,4 +195,7 @@ class InProcessRunner(Runner):
             for timer in self._timers:
                 timer.cancel()
             self._timers.clear()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        # Waiting means the runs already handed to the pool finish, even those no thread has taken yet
+        # (`kpi scheduler --once` and `kpi import` end right after submitting theirs); without waiting,
+        # they stay queued in the database for the next process's recover().
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -85,8 +85,13 @@ class Runner(ABC):
         requested_by: Actor,
         session: Session | None = None,
         schedule_id: int | None = None,
+        upload: Mapping[str, Any] | None = None,
     ) -> int:
         """Queue a run of ``job_key`` and return its id.
+
+        ``upload`` describes the file kept for a job that takes one
+        (:func:`kpi_core.jobs.uploads.keep`); such a job needs it, any other
+        job refuses it.
 
         Given ``session``, the run is added to the caller's transaction and
         exists once the caller commits; otherwise it is committed here.
@@ -95,13 +100,23 @@ class Runner(ABC):
         """
         spec = self.spec(job_key)
         checked = check_params(spec, params or {})
+        if spec.takes_file and not upload:
+            raise Invalid("file", f"job {spec.key!r} takes a file: upload it in the multipart field 'file'")
+        if upload and not spec.takes_file:
+            raise Invalid("file", f"job {spec.key!r} takes no file")
         if session is not None:
-            return self._enqueue(session, spec, checked, requested_by, schedule_id)
+            return self._enqueue(session, spec, checked, requested_by, schedule_id, upload)
         with self.env.database.session() as own:
-            return self._enqueue(own, spec, checked, requested_by, schedule_id)
+            return self._enqueue(own, spec, checked, requested_by, schedule_id, upload)
 
     def _enqueue(
-        self, session: Session, spec: JobSpec, params: dict[str, Any], requested_by: Actor, schedule_id: int | None
+        self,
+        session: Session,
+        spec: JobSpec,
+        params: dict[str, Any],
+        requested_by: Actor,
+        schedule_id: int | None,
+        upload: Mapping[str, Any] | None = None,
     ) -> int:
         run = create_run(
             session,
@@ -111,8 +126,11 @@ class Runner(ABC):
             backend=self.backend,
             requested_by=requested_by,
             schedule_id=schedule_id,
+            upload=upload,
         )
         after = {"job_key": spec.key, "params": params, "schedule_id": schedule_id, "backend": self.backend}
+        if upload:
+            after["upload"] = {"name": upload["name"], "size": upload["size"]}
         record(session, requested_by, "create", "job_run", run.id, after=after)
         # Last, so a queue that refuses the job (QueueUnavailable) rolls the row and its audit entry back.
         self.dispatch(session, run, spec)

@@ -36,6 +36,8 @@ class Attempt:
     max_attempts: int
     job_key: str
     params: dict[str, Any]
+    upload: dict[str, Any] | None = None
+    """The file uploaded for the run (``job_runs.upload``), for a job that takes one."""
 
 
 def new_dispatch_id() -> str:
@@ -52,6 +54,7 @@ def create_run(
     backend: str,
     requested_by: Actor,
     schedule_id: int | None = None,
+    upload: Mapping[str, Any] | None = None,
 ) -> JobRun:
     """Add a queued run in the caller's transaction (flushed, so it has an id)."""
     run = JobRun(
@@ -67,6 +70,7 @@ def create_run(
         requested_by=requested_by.username,
         schedule_id=schedule_id,
         created_at=utcnow(),
+        upload=dict(upload) if upload else None,
     )
     session.add(run)
     session.flush()
@@ -104,7 +108,7 @@ def start_attempt(
         if claimed.rowcount != 1:
             return None
         run = session.execute(select(JobRun).where(JobRun.id == run_id)).scalar_one()
-        return Attempt(run.id, run.attempts, run.max_attempts, run.job_key, dict(run.params or {}))
+        return Attempt(run.id, run.attempts, run.max_attempts, run.job_key, dict(run.params or {}), run.upload)
 
 
 def _guarded(

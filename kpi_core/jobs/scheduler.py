@@ -38,6 +38,7 @@ from kpi_core.errors import Invalid
 from kpi_core.jobs.errors import QueueUnavailable
 from kpi_core.jobs.runner import Runner
 from kpi_core.jobs.schedules import ensure_default_schedules
+from kpi_core.notify.outbox import kick
 from kpi_core.reports.service import SCHEDULE_PREFIX, request_report
 from kpi_core.storage.models import Schedule
 from kpi_core.storage.types import utcnow
@@ -119,7 +120,18 @@ class Scheduler:
                 break
             if result is not None:
                 fired.append(result)
+        self._kick_outbox(now)
         return fired
+
+    def _kick_outbox(self, now: datetime) -> None:
+        """Start the delivery of queued messages when some are due (and no delivery run is pending)."""
+        try:
+            run_id = kick(self.runner, requested_by=SCHEDULER, now=now)
+        except Exception:
+            log.exception("could not start the delivery of queued messages; trying again next tick")
+            return
+        if run_id is not None:
+            log.info("messages are due: delivery run %s", run_id)
 
     def _fire(self, schedule: Schedule, pending: Due) -> Fired | None:
         skip = pending.late and schedule.missed == "skip"

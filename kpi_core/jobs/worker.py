@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import redis
 from rq import Worker, get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -103,6 +105,40 @@ def on_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
     _record_lost(job, f"the process running it was killed{signal} before it finished")
 
 
+REDIS_WAIT_SECONDS = 1.0
+
+
+class RedisTolerantWorker(Worker):
+    """An RQ worker that outlives a Redis restart in the middle of a job.
+
+    RQ's worker quits on any error outside its wait for the next job; a Redis restart while a job
+    runs (its heartbeat, its result) stopped the worker for good unless a supervisor started it
+    again. This one lets the work horse finish (the run's outcome is in the database), waits for
+    Redis to answer, and goes back to the queue; RQ's registry clean-up then retries the job if its
+    run did not finish (at least once, as for a killed worker).
+    """
+
+    def execute_job(self, job: Job, queue: Any) -> None:
+        try:
+            super().execute_job(job, queue)
+        except redis.exceptions.ConnectionError as error:
+            log.warning("worker %s lost Redis while job %s ran (%s); waiting for it", self.name, job.id, error)
+            if self.horse_pid:
+                self.wait_for_horse()
+                self._horse_pid = 0
+            self._wait_for_redis()
+
+    def _wait_for_redis(self) -> None:
+        while not self._stop_requested:
+            try:
+                self.connection.ping()
+            except redis.exceptions.ConnectionError:
+                time.sleep(REDIS_WAIT_SECONDS)
+            else:
+                log.warning("worker %s reached Redis again", self.name)
+                return
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -126,7 +162,7 @@ def run_worker(
     if recovered:
         log.warning("queued %d runs again that the queue had lost", recovered)
     env.database.engine.dispose()  # nothing pooled for the forked horses to inherit
-    worker = Worker(
+    worker = RedisTolerantWorker(
         [QUEUE_NAME],
         connection=connection,
         name=name,

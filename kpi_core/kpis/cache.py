@@ -107,6 +107,18 @@ def lookup(cache: ResultCache | None, key: str) -> bytes | None:
     return found
 
 
+def lookup_from(cache: ResultCache, key: str) -> tuple[bytes | None, str | None]:
+    """:func:`lookup`, and which tier answered: a tiered cache's own (``front`` or ``persisted``,
+    :class:`kpi_core.kpis.persisted.TieredCache`), else ``front``; None for a miss."""
+    tiered = getattr(cache, "get_from", None)
+    if tiered is None:
+        found = lookup(cache, key)
+        return found, "front" if found is not None else None
+    found, tier = tiered(key)
+    KPI_CACHE_LOOKUPS.labels(result="hit" if found is not None else "miss").inc()
+    return found, tier
+
+
 def shared_cache(settings: Settings) -> ResultCache | None:
     """This process's cache for ``settings`` (None when KPI_CACHE_TTL is 0)."""
     return _cache(settings.redis_url, settings.cache_ttl)

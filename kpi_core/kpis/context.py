@@ -14,7 +14,7 @@ from kpi_core.plugins import PluginHost
 from kpi_core.records.plugin_settings import values_by_plugin
 from kpi_core.storage.models import JOB_FIELD_COLUMNS, Base
 
-FACT_TABLES = ("jobs", "feedback", "evaluations", "technicians", "customers")
+FACT_TABLES = ("jobs", "feedback", "evaluations", "technicians", "customers", "callback_disputes")
 
 ContextFor = Callable[[Metric], MetricContext]
 """``context_for(metric)``: the context a metric's builders are called with."""

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from kpi_core.declarations import Metric, Target
 from kpi_core.errors import Invalid, NotFound
 from kpi_core.plugins import PluginHost
 
-TargetLookup = Callable[[str, int | None], Any]
-"""``target_for(metric_key, team_id)`` -> the target (anything with ``green`` and ``amber``) or None.
+TargetLookup = Callable[[str, int | None, date], Any]
+"""``target_for(metric_key, team_id, period_start)`` -> the target (anything with ``green`` and ``amber``) or None.
 
 ``team_id`` is the group's team (the team itself, or a technician's team) or
-None for company-wide groups; :func:`kpi_core.records.targets.target_for` over
-:func:`~kpi_core.records.targets.effective_targets` falls back from the team's
+None for company-wide groups; ``period_start`` the first local day of the
+period judged: targets have versions valid from a date, and a period is
+judged against the version in force on its first day.
+:meth:`kpi_core.records.targets.TargetBook.at` falls back from the team's
 target to the company's, which is the stored one or the plugin's default."""
 
 
@@ -34,10 +37,13 @@ class KpiDefinition:
     plugin: str
     default_target: Target | None
     empty_hint: str
+    version: int = 1
+    fingerprint: str | None = None
+    """The definition fingerprint with the settings in force (:mod:`kpi_core.kpis.fingerprints`)."""
 
 
-def kpi_definitions(plugins: PluginHost) -> list[KpiDefinition]:
-    """Every KPI the loaded plugins declare, in load order."""
+def kpi_definitions(plugins: PluginHost, prints: dict[str, str] | None = None) -> list[KpiDefinition]:
+    """Every KPI the loaded plugins declare, in load order, with its fingerprint from ``prints`` (by key)."""
     return [
         KpiDefinition(
             key=metric.key,
@@ -51,6 +57,8 @@ def kpi_definitions(plugins: PluginHost) -> list[KpiDefinition]:
             plugin=plugins.owner_of("kpi_metrics", metric.key),
             default_target=metric.default_target,
             empty_hint=metric.empty_hint,
+            version=metric.version,
+            fingerprint=(prints or {}).get(metric.key),
         )
         for metric in plugins.metrics.values()
     ]

@@ -14,6 +14,10 @@ empty (a job never completed), by its scheduled start, else its completion, each
   (``Metric.outcome_window``), else the first of the metric's declared
   ``exclusions`` that applies, else ``not_in_sample``.
 
+A counted fact has the first of the metric's declared ``notes`` that applies
+as its ``reason`` and ``reason_label`` (else none): a first-time fix counted
+because its callback was disputed and the dispute accepted says so.
+
 The listed numerator and denominator contributions (0 for facts left out)
 add up to the value's numerator and denominator; :func:`summary_statement`
 counts the facts per outcome and reason.
@@ -32,13 +36,13 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import NOT_IN_SAMPLE, WINDOW_OPEN, Metric, MetricContext
 from kpi_core.errors import Invalid, NotFound
-from kpi_core.kpis import engine
+from kpi_core.kpis import crews, engine
 from kpi_core.kpis import query as q
 from kpi_core.kpis.context import stored_contexts
 from kpi_core.kpis.definitions import get_metric
 from kpi_core.kpis.periods import QUERY_PERIODS, PeriodGrid, single_period
 from kpi_core.plugins import PluginHost
-from kpi_core.storage.models import Team, Technician
+from kpi_core.storage.models import JobAssignment, Team, Technician
 
 JOB_FIELDS = ("scheduled_start", "scheduled_end", "arrived_at", "started_at", "completed_at")
 EVALUATION_FIELDS = ("evaluation_period_start", "evaluation_period_end", "submitted_at", "score")
@@ -79,7 +83,12 @@ def drilldown_statement(
     grid = _grid(query, zone)
     group = _group_value(query)
     _check_visible(session, scope, query.group_by, group)
-    source = q.fact_source(metric.source, join_technicians=True)
+    # The crews' credit as the value's: one row per (job, group), weighted by the member's share.
+    credited = q.KpiQuery(
+        grid.dates[0], grid.dates[-1], group_by=query.group_by, filters=query.filters,
+        credit=crews.stored_rule(session, plugins),
+    )  # fmt: skip
+    source = q.fact_source(metric.source, join_technicians=True, query=credited, scope=scope)
     statement = _facts(metric, stored_contexts(session, plugins)(metric), source, query, grid, group, scope)
     if not query.outcomes:
         return statement
@@ -107,7 +116,7 @@ def summary(
     reasons: dict[str, dict[str, Any]] = {}
     for outcome, reason, label, count in rows:
         counts[outcome] += count
-        if reason is not None:
+        if reason is not None and outcome == "excluded":  # a counted fact's note is no reason it is left out
             reasons[reason] = {"code": reason, "label": label, "facts": count}
     order = [WINDOW_OPEN, *(exclusion.code for exclusion in metric.exclusions), NOT_IN_SAMPLE]
     return {
@@ -193,10 +202,15 @@ def _facts(
         [(and_(in_sample, still_open), WINDOW_OPEN, metric.outcome_window_label)] if still_open is not None else []
     )
     reasons += [(exclusion.condition(ctx), exclusion.code, exclusion.label) for exclusion in metric.exclusions]
+    noted = [(and_(counted, note.condition(ctx)), note.code, note.label) for note in metric.notes]
     reason = case(
-        (counted, null()), *((condition, literal(code)) for condition, code, _ in reasons), else_=literal(NOT_IN_SAMPLE)
+        *((condition, literal(code)) for condition, code, _ in noted),
+        (counted, null()),
+        *((condition, literal(code)) for condition, code, _ in reasons),
+        else_=literal(NOT_IN_SAMPLE),
     )
     label = case(
+        *((condition, literal(text)) for condition, _, text in noted),
         (counted, null()),
         *((condition, literal(text)) for condition, _, text in reasons),
         else_=literal(NOT_IN_SAMPLE_LABEL),
@@ -217,20 +231,28 @@ def _facts(
             evaluations.c.score,
         ]
     technicians = t["technicians"]
+    from_clause, technician_id, share = source.from_clause, source.technician_id, literal(1.0)
+    if source.credited:  # the job's lead names it; the crew is listed beside (crew_of)
+        technician_id = t["jobs"].c.technician_id
+        from_clause = from_clause.join(technicians, technicians.c.id == technician_id)
+    if source.weight is not None:
+        share = source.weight
+        numerator, denominator = numerator * share, denominator * share
     statement = (
         select(
             record.c.id,
-            source.technician_id.label("technician_id"),
+            technician_id.label("technician_id"),
             technicians.c.name.label("technician"),
             *own,
             case((counted, numerator), else_=literal(0)).label("numerator"),
             case((counted, denominator), else_=literal(0)).label("denominator"),
+            share.label("share"),
             outcome.label("outcome"),
             reason.label("reason"),
             label.label("reason_label"),
             place.label("place"),
         )
-        .select_from(source.from_clause)
+        .select_from(from_clause)
         .where(placed, *q.fact_filters(source, query.filters, scope))
         .order_by(place, record.c.id)
     )
@@ -240,3 +262,23 @@ def _facts(
     if query.group_by == "company":
         return statement
     return statement.where(key.is_(None) if group is None else key == group)
+
+
+def crews_of(session: Session, job_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The crews of ``job_ids`` (one query): {job id: [{technician_id, technician, role, share}], lead first}."""
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(
+            JobAssignment.job_id, JobAssignment.technician_id, Technician.name, JobAssignment.role, JobAssignment.share
+        )
+        .join(Technician, Technician.id == JobAssignment.technician_id)
+        .where(JobAssignment.job_id.in_(job_ids))
+        .order_by(JobAssignment.job_id, JobAssignment.role.desc(), Technician.name)
+    )
+    found: dict[int, list[dict[str, Any]]] = {}
+    for job_id, technician_id, name, role, share in rows:
+        found.setdefault(job_id, []).append(
+            {"technician_id": technician_id, "technician": name, "role": role, "share": share}
+        )
+    return found

@@ -91,9 +91,10 @@ def compute_values(
 ) -> list[q.KpiValue]:
     """The values of ``query`` as ``scope`` may see them, ordered by KPI, group label and period.
 
-    ``target_for(metric_key, team_id)`` gives the target a value's status is
-    judged against; by default the effective targets in the database (team
-    override, else company, else the plugin's default); ``context_for`` the
+    ``target_for(metric_key, team_id, period_start)`` gives the target a value's
+    status is judged against; by default the target versions in the database in
+    force on the period's first day (team override, else company, else the
+    plugin's default); ``context_for`` the
     context each metric is built with (by default with the plugin settings in
     the database); ``min_sample`` the sample below which a status is
     ``insufficient`` (a metric's own ``min_sample`` first; None: never). Facts
@@ -128,7 +129,7 @@ def values_of(
         value_of(
             by_key[row.kpi],
             row,
-            target_for(row.kpi, row.team_id),
+            target_for(row.kpi, row.team_id, row.period_start),
             min_sample(by_key[row.kpi]) if min_sample else None,
         )
         for row in sums
@@ -136,13 +137,13 @@ def values_of(
 
 
 def stored_targets(session: Session, plugins: PluginHost) -> TargetLookup:
-    """The effective targets in the database as a ``target_for`` lookup."""
-    return targets_lookup(targets.effective_targets(session, plugins))
+    """The target versions in the database as a ``target_for`` lookup."""
+    return targets_lookup(targets.target_book(session, plugins))
 
 
-def targets_lookup(in_force: targets.TargetMap) -> TargetLookup:
-    """Effective targets (from :func:`kpi_core.records.targets.effective_targets`) as a lookup."""
-    return lambda metric_key, team_id: targets.target_for(in_force, metric_key, team_id)
+def targets_lookup(book: targets.TargetBook) -> TargetLookup:
+    """Target versions (from :func:`kpi_core.records.targets.target_book`) as a lookup."""
+    return book.at
 
 
 def value_of(metric: Metric, sums: Any, target: Any, min_sample: int | None = None) -> q.KpiValue:
@@ -220,7 +221,7 @@ def sums_statement(
         by_source.setdefault(metric.source, []).append(index)
     parts = []
     for number, (source_name, members) in enumerate(by_source.items()):
-        source = q.fact_source(source_name, join_technicians=join)
+        source = q.fact_source(source_name, join_technicians=join, query=query, scope=scope)
         if q.source_applies(source, query.group_by, query.filters):
             parts += _source_parts(number, source, {i: metrics[i] for i in members}, query, grid, scope, context_for)
     if not parts:
@@ -262,7 +263,10 @@ def _source_parts(
     windowed = {}
     for index, metric in metrics.items():
         ctx = context_for(metric)
-        columns += [metric.numerator(ctx).label(f"n{index}"), metric.denominator(ctx).label(f"d{index}")]
+        numerator, denominator = metric.numerator(ctx), metric.denominator(ctx)
+        if source.weight is not None:  # a crew member's share of the job: numerator and denominator alike
+            numerator, denominator = numerator * source.weight, denominator * source.weight
+        columns += [numerator.label(f"n{index}"), denominator.label(f"d{index}")]
         still_open = open_outcome(metric, ctx, query.as_of)
         if still_open is not None:
             windowed[index] = True
@@ -275,6 +279,8 @@ def _source_parts(
                 else case((metric.outcome_settled(ctx), _int(1)), else_=_int(2))
             )
             columns.append(case((still_open, unsettled), else_=_int(0)).label(f"o{index}"))
+    if source.weight is not None:
+        columns.append(source.weight.label("w"))
     facts = (
         select(*columns)
         .select_from(source.from_clause)
@@ -289,7 +295,8 @@ def _source_parts(
         sums.append(func.sum(case((counted, facts.c[f"n{index}"]), else_=_int(0))).label(f"n{index}"))
         sums.append(func.sum(case((counted, facts.c[f"d{index}"]), else_=_int(0))).label(f"d{index}"))
         if index in windowed:
-            pending = case((and_(in_sample, facts.c[f"o{index}"] == _int(2)), _int(1)), else_=_int(0))
+            share = facts.c.w if source.weight is not None else _int(1)
+            pending = case((and_(in_sample, facts.c[f"o{index}"] == _int(2)), share), else_=_int(0))
             sums.append(func.sum(pending).label(f"o{index}"))
         else:
             sums.append(_int(0).label(f"o{index}"))

@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from kpi_core.accounts.scope import Scope
 from kpi_core.errors import Invalid
+from kpi_core.kpis.crews import DEFAULT_RULE, credit_subquery, needs_crews
 from kpi_core.kpis.periods import QUERY_PERIODS, PeriodGrid, TooManyPeriods, period_grid
 from kpi_core.storage.limits import year_problem
 from kpi_core.storage.models import Base
@@ -61,6 +62,9 @@ class KpiQuery:
     """``category``: sums per group and job category too (for ``adjust=category``)."""
     split_within: tuple[date, date] | None = None
     """Split only facts placed in these local dates [start, end), which are bounds of the grid (None: all)."""
+    credit: str = DEFAULT_RULE
+    """How a crew's jobs count (:mod:`kpi_core.kpis.crews`): the setting ``core.crew_credit``, which the
+    services put here."""
 
 
 @dataclass(frozen=True)
@@ -111,16 +115,37 @@ class FactSource:
     technician_id: Any
     team_id: Any | None
     category: Any | None
+    weight: Any | None = None
+    """What a fact counts for its group (a crew member's share), None: 1."""
+    credited: bool = False
+    """The facts are a crew's credit, already limited to the scope and the technician and team filters."""
 
 
 def tables() -> dict[str, Any]:
     return dict(Base.metadata.tables)
 
 
-def fact_source(source: str, *, join_technicians: bool) -> FactSource:
-    """FROM jobs LEFT JOIN feedback (``jobs``) or FROM evaluations, joined to technicians if asked."""
+def fact_source(
+    source: str, *, join_technicians: bool, query: KpiQuery | None = None, scope: Scope | None = None
+) -> FactSource:
+    """FROM jobs LEFT JOIN feedback (``jobs``) or FROM evaluations, joined to technicians if asked.
+
+    With a ``query`` whose crew credit rule makes crews count (:func:`kpi_core.kpis.crews.needs_crews`),
+    jobs are joined to their credit instead: one row per (job, group) with its weight, limited to
+    ``scope`` and the query's technician and team filters.
+    """
     t = tables()
     technicians = t["technicians"]
+    if source == "jobs" and query is not None and scope is not None:
+        filters = query.filters
+        if needs_crews(query.credit, query.group_by, bool(filters.technicians), bool(filters.teams), scope):
+            jobs, feedback = t["jobs"], t["feedback"]
+            credit = credit_subquery(query.credit, query.group_by, filters.technicians, filters.teams, scope)
+            base = jobs.outerjoin(feedback, feedback.c.job_id == jobs.c.id).join(credit, credit.c.job_id == jobs.c.id)
+            weight = credit.c.weight if query.credit == "share" else None
+            return FactSource(
+                source, base, credit.c.technician_id, credit.c.team_id, jobs.c.category, weight, credited=True
+            )
     if source == "jobs":
         jobs, feedback = t["jobs"], t["feedback"]
         base: FromClause = jobs.outerjoin(feedback, feedback.c.job_id == jobs.c.id)
@@ -159,6 +184,8 @@ def group_key(source: FactSource, group_by: str) -> Any | None:
 
 def fact_filters(source: FactSource, filters: Filters, scope: Scope) -> list[ColumnElement[bool]]:
     """The WHERE clauses of the filters and of the principal's scope."""
+    if source.credited:  # the credit holds only the crews' members in scope and in the filters
+        return [source.category.in_(filters.categories)] if filters.categories else []
     clauses = [scope.technicians(source.technician_id, source.team_id)]
     if filters.technicians:
         clauses.append(source.technician_id.in_(filters.technicians))

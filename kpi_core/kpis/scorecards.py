@@ -55,15 +55,17 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
 from kpi_core.errors import Invalid
-from kpi_core.kpis import engine, honest, ranges, segments
+from kpi_core.kpis import crews, engine, honest, ranges, segments
 from kpi_core.kpis import query as q
 from kpi_core.kpis.context import ContextFor, stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
+from kpi_core.kpis.fingerprints import fingerprints_of
 from kpi_core.kpis.periods import PeriodGrid, count_periods, local_midnight, period_floor
 from kpi_core.kpis.standings import Peers, competition_ranks, group_ranks, peers_of
 from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE, INSUFFICIENT, status_of
 from kpi_core.plugins import PluginHost
-from kpi_core.storage.models import Job, Team, Technician
+from kpi_core.records.plugin_settings import setting_values
+from kpi_core.storage.models import Job, JobAssignment, Team, Technician
 
 DEFAULT_MIN_SAMPLE = 10
 RANK_BY_JOB_MIX = "core.rank_by_job_mix"
@@ -131,6 +133,8 @@ class ScorecardKpi:
     label: str
     weight: float
     direction: str
+    fingerprint: str = ""
+    """The definition fingerprint the KPI's values were computed with (:mod:`kpi_core.kpis.fingerprints`)."""
 
 
 @dataclass(frozen=True)
@@ -179,13 +183,20 @@ def compute_scorecards(
         raise Invalid("adjust", f"must be one of {', '.join(honest.ADJUSTMENTS)}", location="query")
     metrics = resolve_metrics(plugins, kpis)
     previous_start, previous_end = previous_window(start, end, period)
-    in_force = engine.stored_targets(session, plugins)
+    # A window is judged against the targets in force on its first day (the window before, on its own).
+    stored = engine.stored_targets(session, plugins)
+
+    def in_force_from(day: date) -> Any:
+        return lambda metric_key, team_id: stored(metric_key, team_id, day)
+
+    in_force, in_force_before = in_force_from(start), in_force_from(previous_start)
     context_for = stored_contexts(session, plugins)
     # A KPI's value on fewer facts than its minimum gets no colour and no rank ("insufficient").
     minimum = {metric.key: metric.min_sample_of(context_for(metric), status_min_sample) for metric in metrics}
 
     # Peers are every technician of the company: only the category filter narrows the facts.
     peer_filters = q.Filters(categories=filters.categories)
+    credit = crews.stored_rule(session, plugins)
 
     by_key = {metric.key: metric for metric in metrics}
 
@@ -195,7 +206,7 @@ def compute_scorecards(
         split = adjust is not None and group_by == "technician"
         query = q.KpiQuery(
             start=low, end=high, group_by=group_by, period=period, filters=peer_filters, as_of=as_of,
-            split="category" if split else None, split_within=(low, high) if split else None,
+            split="category" if split else None, split_within=(low, high) if split else None, credit=credit,
         )  # fmt: skip
         if sums_of is None:
             sums = engine.fetch_sums(session, metrics, query, window, UNSCOPED, context_for)
@@ -207,13 +218,13 @@ def compute_scorecards(
 
     current, previous = values(start, end), values(previous_start, previous_end)
     team_values = values(start, end, "team")
-    samples = _completed_jobs(session, start, end, zone, UNSCOPED, peer_filters)
+    samples = _completed_jobs(session, start, end, zone, UNSCOPED, peer_filters, credit)
     listed = {row[0] for row in _technicians(session, scope, filters, current)}
     rows = []
     for technician_id, name, team_id, team in _technicians(session, UNSCOPED, peer_filters, current):
         contributions = _contributions(metrics, current, str(technician_id), team_id, in_force, team_values, minimum)
         score = _score(contributions)
-        before = _score(_contributions(metrics, previous, str(technician_id), team_id, in_force))
+        before = _score(_contributions(metrics, previous, str(technician_id), team_id, in_force_before))
         sample = samples.get(technician_id, 0)
         reason = None
         if score is None:
@@ -242,7 +253,7 @@ def compute_scorecards(
         previous_start=previous_start,
         previous_end=previous_end,
         min_sample=min_sample,
-        kpis=tuple(_kpis(metrics, in_force)),
+        kpis=tuple(_kpis(metrics, in_force, fingerprints_of(plugins, setting_values(session, plugins)))),
         technicians=tuple(_ranked(_standings(rows, metrics, listed, min_sample, _technician_view(scope)))),
         adjust=adjust,
     )
@@ -450,11 +461,12 @@ def _ranked(rows: list[TechnicianScore]) -> list[TechnicianScore]:
     return result + unranked
 
 
-def _kpis(metrics: Sequence[Metric], in_force: Any) -> list[ScorecardKpi]:
+def _kpis(metrics: Sequence[Metric], in_force: Any, prints: dict[str, str]) -> list[ScorecardKpi]:
     kpis = []
     for metric in metrics:
         target = in_force(metric.key, None)
-        kpis.append(ScorecardKpi(metric.key, metric.label, float(target.weight) if target else 0.0, metric.direction))
+        weight = float(target.weight) if target else 0.0
+        kpis.append(ScorecardKpi(metric.key, metric.label, weight, metric.direction, prints.get(metric.key, "")))
     return kpis
 
 
@@ -479,20 +491,24 @@ def _technicians(
 
 
 def _completed_jobs(
-    session: Session, start: date, end: date, zone: ZoneInfo, scope: Scope, filters: q.Filters
+    session: Session, start: date, end: date, zone: ZoneInfo, scope: Scope, filters: q.Filters, credit: str = "lead"
 ) -> dict[int, int]:
-    """Completed jobs per technician in the window: the sample a rank needs."""
+    """Completed jobs per technician in the window: the sample a rank needs (a crew's jobs count for
+    every member, unless only leads are credited)."""
     low, high = local_midnight(start, zone), local_midnight(end, zone)
+    worker = Job.technician_id if credit == "lead" else JobAssignment.technician_id
+    statement = select(worker, func.count()).select_from(Job)
+    if credit != "lead":
+        statement = statement.join(JobAssignment, JobAssignment.job_id == Job.id)
     statement = (
-        select(Job.technician_id, func.count())
-        .join(Technician, Technician.id == Job.technician_id)
+        statement.join(Technician, Technician.id == worker)
         .where(
             Job.status == "completed",
             Job.completed_at >= low,
             Job.completed_at < high,
-            scope.technicians(Job.technician_id, Technician.team_id),
+            scope.technicians(worker, Technician.team_id),
         )
-        .group_by(Job.technician_id)
+        .group_by(worker)
     )
     if filters.categories:
         statement = statement.where(Job.category.in_(filters.categories))

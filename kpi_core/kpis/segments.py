@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -33,9 +33,10 @@ from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
 from kpi_core.kpis import engine
 from kpi_core.kpis import query as q
-from kpi_core.kpis.cache import ResultCache, lookup
+from kpi_core.kpis.cache import ResultCache, lookup_from
 from kpi_core.kpis.context import ContextFor, default_contexts
 from kpi_core.kpis.periods import PeriodGrid, local_midnight, next_period_start, period_floor
+from kpi_core.storage import versions
 
 SliceKey = Callable[[PeriodGrid], str]
 """``key_of(month_grid)``: the cache key of one month's sums, from the grid of that month's pieces."""
@@ -51,11 +52,13 @@ class MonthSlice:
 
 @dataclass(frozen=True)
 class PooledSums:
-    """Sums per (KPI, group, bucket) in presentation order, and how many months had to be computed."""
+    """Sums per (KPI, group, bucket) in presentation order, how many months had to be computed, and how
+    many were read from the sums persisted in the database (:mod:`kpi_core.kpis.persisted`)."""
 
     sums: list[engine.GroupSums]
     months_computed: int
     months_total: int
+    months_persisted: int = 0
 
 
 def month_slices(grid: PeriodGrid, zone: ZoneInfo) -> list[MonthSlice]:
@@ -100,27 +103,65 @@ def pooled_sums(
     ttl: int,
     scope: Scope = UNSCOPED,
     context_for: ContextFor = default_contexts,
+    given: Mapping[date, Sequence[engine.GroupSums]] | None = None,
 ) -> PooledSums:
     """The sums of ``query`` over ``grid``, each month's read from ``cache`` or computed and kept there.
 
     ``key_of(month_grid)`` names one month's entry; it must tell apart everything the sums depend on
     besides the month's pieces (``month_grid.dates``): KPIs, grouping, filters, scope, data.
+    ``given``: the sums of whole months known already (a closed month's snapshot, by its first day),
+    used as they are where the month is a whole piece of ``grid``: neither read nor computed.
     """
     slices = month_slices(grid, zone)
-    keys = [key_of(piece.grid) for piece in slices]
+    given = given or {}
+    keys: list[str | None] = []
     found: list[list[engine.GroupSums] | None] = []
-    for key in keys:
-        body = lookup(cache, key)
+    persisted = 0
+    for piece in slices:
+        if piece.month in given and _is_whole(piece):
+            keys.append(None)
+            found.append(list(given[piece.month]))
+            continue
+        keys.append(key_of(piece.grid))
+        body, tier = lookup_from(cache, keys[-1])
         found.append(_decode(body) if body is not None else None)
+        persisted += tier == "persisted"
     # Every missing month in one statement: months apart are joined by pieces not asked for.
     missing = [index for run in _missing_runs(found) for index in run]
     if missing:
         for index, rows in _computed(session, metrics, query, [slices[i] for i in missing], scope, context_for).items():
             found[missing[index]] = rows
-            cache.set(keys[missing[index]], _encode(rows), ttl)
+            key = keys[missing[index]]
+            if key is not None:
+                cache.set(key, _encode(rows), ttl)
     computed = len(missing)
     pooled = pooled_rows([row for rows in found for row in rows or ()], grid)
-    return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices))
+    return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices), persisted)
+
+
+def data_version_keys(grid: PeriodGrid) -> list[str]:
+    """The data versions (:mod:`kpi_core.storage.versions`) sums over ``grid`` depend on."""
+    # Timestamps are placed by UTC instant, DATE columns by local date: both spans count. Of a UTC month
+    # that a local month only overlaps by hours, the edge day's counter (versions.instant_keys).
+    instants = versions.instant_keys(grid.instants[0], grid.instants[-1])
+    return sorted({*instants, *versions.months_between(grid.dates[0], grid.dates[-1])})
+
+
+def month_grid(month: date, zone: ZoneInfo) -> PeriodGrid:
+    """The one bucket of the local calendar month beginning on ``month``."""
+    following = next_period_start(month, "month")
+    return PeriodGrid(
+        "month", (month,), (month, following), (local_midnight(month, zone), local_midnight(following, zone))
+    )
+
+
+def whole_months(grid: PeriodGrid, zone: ZoneInfo) -> list[date]:
+    """The local calendar months that are whole pieces of ``grid`` (asked for, not cut by a bucket)."""
+    return [piece.month for piece in month_slices(grid, zone) if _is_whole(piece)]
+
+
+def _is_whole(piece: MonthSlice) -> bool:
+    return piece.grid.dates == (piece.month, next_period_start(piece.month, "month")) and not piece.grid.gaps
 
 
 def _missing_runs(found: Sequence[object | None]) -> list[list[int]]:

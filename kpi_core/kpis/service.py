@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,12 +25,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
-from kpi_core.kpis import engine, honest, ranges, scorecards, segments
+from kpi_core.kpis import crews, engine, honest, ranges, scorecards, segments, snapshots
 from kpi_core.kpis import query as q
-from kpi_core.kpis.cache import ResultCache, lookup
+from kpi_core.kpis.cache import MemoryCache, ResultCache, lookup
 from kpi_core.kpis.context import ContextFor, contexts_for
 from kpi_core.kpis.definitions import resolve_metrics
-from kpi_core.kpis.periods import RANGE, PeriodGrid
+from kpi_core.kpis.fingerprints import fingerprints
+from kpi_core.kpis.periods import RANGE, PeriodGrid, next_period_start
+from kpi_core.kpis.persisted import SHORT_LIVED
 from kpi_core.plugins import PluginHost
 from kpi_core.records import targets
 from kpi_core.records.plugin_settings import grouped_by_plugin, setting_values
@@ -38,7 +40,7 @@ from kpi_core.storage import versions
 from kpi_core.storage.models import Technician
 from kpi_core.storage.types import utcnow
 
-KEY_VERSION = 4  # 4: a scoped caller's company row is labelled for them ("Your own jobs")
+KEY_VERSION = 6  # 6: rows' fingerprint and closed; 5: data versions of months' edge days
 """Bump when the cached JSON's shape changes, so old entries are not read."""
 
 
@@ -48,16 +50,23 @@ class Answer:
 
     On a miss, ``months_computed`` of the ``months_total`` months the answer
     covers were computed from the facts; the others' sums came from the cache
-    (:mod:`kpi_core.kpis.segments`). A hit computed none.
+    (:mod:`kpi_core.kpis.segments`), ``months_persisted`` of them from the sums
+    persisted in the database (:mod:`kpi_core.kpis.persisted`). A hit computed
+    and read none.
     """
 
     body: bytes
     cached: bool
     months_computed: int = 0
     months_total: int = 0
+    months_persisted: int = 0
     start: date | None = None
     end: date | None = None
     """The range answered (local dates, end exclusive): a relative range as resolved."""
+    etag: str = ""
+    """A tag of everything the answer depends on (its cache key): equal tags, equal answers."""
+    not_modified: bool = False
+    """The caller already holds this answer (its tag was in ``if_none_match``): ``body`` is empty."""
 
 
 class ValuesAnswer(Answer):
@@ -91,11 +100,18 @@ def kpi_values(
     cache: ResultCache | None = None,
     ttl: int = 86400,
     honesty: honest.Honesty | None = None,
+    if_none_match: Container[str] = (),
+    sums: ResultCache | None = None,
 ) -> ValuesAnswer:
     """The values of ``query`` as ``scope`` may see them, from the cache when it has them, each row
     with the fields of :mod:`kpi_core.kpis.honest` (comparisons and adjustment as ``honesty`` asks).
 
-    Raises Invalid (422) for an unknown KPI or a bad range, as the engine does.
+    ``cache`` keeps whole answers; ``sums`` each month's sums (default: ``cache``; the API gives the
+    tiered cache of :func:`kpi_core.kpis.persisted.sums_cache`, so they persist in the database).
+
+    ``if_none_match``: tags of answers the caller holds; when this answer's is among them, nothing is
+    read or computed (``not_modified``). Raises Invalid (422) for an unknown KPI or a bad range, as the
+    engine does.
     """
     honesty = honesty or honest.Honesty()
     grid = q.validate_grid(query, zone)
@@ -104,8 +120,11 @@ def kpi_values(
         honest.check_adjustment(honesty.adjust, query.group_by, metrics, explicit=bool(query.kpis))
         query = replace(query, split="category", split_within=(query.start, query.end))
     settings = setting_values(session, plugins)
-    in_force = targets.effective_targets(session, plugins)
-    context_for = contexts_for(plugins, grouped_by_plugin(settings))
+    query = replace(query, credit=crews.credit_rule(settings))
+    in_force = targets.target_book(session, plugins)
+    by_plugin = grouped_by_plugin(settings)
+    context_for = contexts_for(plugins, by_plugin)
+    prints = fingerprints(plugins, by_plugin, query.credit)
     now = honesty.now or utcnow()
     as_of = honest.judged_at(now)
     query = replace(query, as_of=as_of)
@@ -120,15 +139,26 @@ def kpi_values(
         **_time_key(grid, now, as_of, longest, zone),
     }
     question = _question("values", query, metrics, **shape)
-    key = answer_key(session, plugins, question, zone, scope, settings, in_force, grid)
+    closes = snapshots.latest_close_id(session)
+    key = answer_key(session, plugins, question, zone, scope, settings, in_force, grid, closes=closes)
     months = len(segments.local_months(query.start, query.end))
+    dates = {"start": query.start, "end": query.end, "etag": etag_of(key)}
+    if dates["etag"] in if_none_match:
+        return ValuesAnswer(b"", cached=True, months_total=months, not_modified=True, **dates)
     found = lookup(cache, key)
-    dates = {"start": query.start, "end": query.end}
     if found is not None:
         return ValuesAnswer(found, cached=True, months_computed=0, months_total=months, **dates)
     windows = {kind: honest.bucket_windows(grid, kind, honesty.unit, honesty.week_start) for kind in honesty.compare}
     fine = honest.fine_grid(grid, (window for listed in windows.values() for window in listed), zone)
-    if cache is None:
+    kpis = [metric.key for metric in metrics]
+    closed = None
+    if closes:
+        closed = snapshots.closed_months(session, query, fine, zone=zone, scope=scope, prints=prints, kpis=kpis)
+    sums = cache if sums is None else sums
+    if sums is None and closed is not None:
+        sums = MemoryCache()  # closed months stand in for the facts month by month, as in the cached path
+    persisted = 0
+    if sums is None:
         pieces = engine.fetch_sums(session, metrics, query, fine, scope, context_for)
         computed = total = len(segments.month_slices(fine, zone))
     else:
@@ -138,22 +168,70 @@ def kpi_values(
             query,
             fine,
             zone=zone,
-            cache=cache,
+            cache=sums,
             key_of=_slice_keys(session, plugins, query, metrics, zone, scope, settings, fine, longest),
             ttl=ttl,
             scope=scope,
             context_for=context_for,
+            given=closed.sums() if closed is not None else None,
         )
         pieces, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
+        persisted = pooled.months_persisted
+    fresh = None
+    if closed is not None and closed.changed and sums is not None:
+        fresh = _fresh_months(
+            session, plugins, metrics, query, closed.changed, zone, scope, settings, sums, ttl, longest
+        )
     rates = None
     if honesty.adjust is not None:
         rates = _category_rates(
-            session, plugins, metrics, query, grid, pieces, zone, scope, settings, context_for, cache, ttl, longest
+            session, plugins, metrics, query, grid, pieces, zone, scope, settings, context_for, sums, ttl, longest
         )
-    body = _values_body(metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates)
+    facts = History(prints, closed, fresh)
+    body = _values_body(metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates, facts)
     if cache is not None:
         cache.set(key, body, ttl)
-    return ValuesAnswer(body, cached=False, months_computed=computed, months_total=total, **dates)
+    return ValuesAnswer(
+        body, cached=False, months_computed=computed, months_total=total, months_persisted=persisted, **dates
+    )
+
+
+@dataclass(frozen=True)
+class History:
+    """What a values answer tells of definitions and closed months: each KPI's fingerprint now, the closed
+    months' snapshots (:mod:`kpi_core.kpis.snapshots`) and the sums of those that may be restated."""
+
+    prints: dict[str, str]
+    closed: snapshots.ClosedMonths | None = None
+    fresh: dict[tuple[str, str, date], engine.GroupSums] | None = None
+
+
+def _fresh_months(
+    session: Session,
+    plugins: PluginHost,
+    metrics: list[Any],
+    query: q.KpiQuery,
+    months: list[date],
+    zone: ZoneInfo,
+    scope: Scope,
+    settings: dict[str, Any],
+    cache: ResultCache,
+    ttl: int,
+    longest: timedelta | None,
+) -> dict[tuple[str, str, date], engine.GroupSums]:
+    """The sums of closed ``months`` as the facts give them now, per (KPI, group, month), through the
+    per-month cache (the month entries a monthly dashboard shares)."""
+    context_for = contexts_for(plugins, grouped_by_plugin(settings))
+    found = {}
+    for month in months:
+        grid = segments.month_grid(month, zone)
+        asked = replace(query, start=month, end=grid.dates[-1])
+        pooled = segments.pooled_sums(
+            session, metrics, asked, grid, zone=zone, cache=cache, ttl=ttl, scope=scope, context_for=context_for,
+            key_of=_slice_keys(session, plugins, asked, metrics, zone, scope, settings, grid, longest),
+        )  # fmt: skip
+        found.update({(row.kpi, row.group_id, row.period_start): row for row in pooled.sums})
+    return found
 
 
 def _category_rates(
@@ -210,12 +288,13 @@ def _values_body(
     grid: PeriodGrid,
     pieces: Sequence[engine.GroupSums],
     windows: dict[str, list[honest.Window]],
-    in_force: targets.TargetMap,
+    in_force: targets.TargetBook,
     context_for: ContextFor,
     honesty: honest.Honesty,
     zone: ZoneInfo,
     now: datetime,
     rates: honest.CategoryRates | None = None,
+    facts: History | None = None,
 ) -> bytes:
     """The answer's JSON: the rows of ``grid`` pooled from the fine grid's ``pieces``, each with its honest
     fields, comparisons and (with ``rates``) its expected value for its job mix."""
@@ -227,17 +306,24 @@ def _values_body(
     by_key = {metric.key: metric for metric in metrics}
     minimum = {metric.key: metric.min_sample_of(context_for(metric), honesty.min_sample) for metric in metrics}
     lookup_target = engine.targets_lookup(in_force)
-    found_targets: dict[tuple[str, int | None], Any] = {}
+    found_targets: dict[tuple[str, int | None, date], Any] = {}
 
-    def target_for(kpi: str, team_id: int | None) -> Any:  # asked twice per row: looked up once per team
-        key = (kpi, team_id)
+    def target_for(kpi: str, team_id: int | None, start: date) -> Any:  # asked twice per row: once per team
+        key = (kpi, team_id, start)
         if key not in found_targets:
-            found_targets[key] = lookup_target(kpi, team_id)
+            found_targets[key] = lookup_target(kpi, team_id, start)
         return found_targets[key]
 
     values = engine.values_of(metrics, sums, target_for, lambda metric: minimum[metric.key])
     spread = honest.Pieces(pieces) if windows else None
     ends = {label: grid.dates[index + 1] for index, label in enumerate(grid.labels)}
+    prints = facts.prints if facts is not None else {}
+    closed = facts.closed if facts is not None else None
+    # A bucket is a closed month's when it is that whole month (a month, not a quarter starting with it).
+    next_month = {month: next_period_start(month, "month") for month in (closed.closes if closed else ())}
+    next_month = {
+        month: end for month, end in next_month.items() if month in ends and grid.dates[grid.index_of(month)] == month
+    }
     complete = {label: honest.is_complete(end, zone, now) for label, end in ends.items()}
     rows = []
     for value, row in zip(values, sums, strict=True):
@@ -247,7 +333,7 @@ def _values_body(
             row,
             end=ends[row.period_start],
             complete=complete[row.period_start],
-            target=target_for(row.kpi, row.team_id),
+            target=target_for(row.kpi, row.team_id, row.period_start),
             direction=by_key[row.kpi].direction,
             windows={kind: listed[index] for kind, listed in windows.items()},
             pieces=spread,
@@ -256,7 +342,15 @@ def _values_body(
             extra.update(
                 honest.adjusted(value, by_key[row.kpi], mix.get((row.kpi, row.group_id, row.period_start)), rates)
             )
-        rows.append({**_row(value), **extra})
+        extra["fingerprint"], extra["closed"] = prints.get(row.kpi), False
+        row_fields = _row(value)
+        if closed is not None and ends[row.period_start] == next_month.get(row.period_start):
+            snapshots.closed_fields(
+                closed, by_key[row.kpi], row, extra, fresh=facts.fresh if facts else None, min_sample=minimum[row.kpi],
+                target=target_for(row.kpi, row.team_id, row.period_start), fingerprint=prints.get(row.kpi, ""),
+            )  # fmt: skip
+        row_fields.update(extra)
+        rows.append(row_fields)
     return json.dumps(rows, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -291,7 +385,9 @@ def _slice_keys(
             high = min(query.split_within[1], month_grid.dates[-1])
             shape["split_within"] = [low.isoformat(), high.isoformat()] if low < high else None
         question = _question("month sums", query, metrics, **shape)
-        return answer_key(session, plugins, question, zone, scope, settings, {}, month_grid, known=known)
+        key = answer_key(session, plugins, question, zone, scope, settings, None, month_grid, known=known)
+        # Judged at an hour: asked for during that hour only, so the database keeps it for a few hours.
+        return SHORT_LIVED + key if "as_of" in shape else key
 
     return key_of
 
@@ -325,15 +421,17 @@ def answer_key(
     zone: ZoneInfo,
     scope: Scope,
     settings: dict[str, Any],
-    in_force: targets.TargetMap,
+    in_force: targets.TargetBook | None,
     grid: PeriodGrid,
     *,
     known: dict[str, int] | None = None,
+    closes: int | None = None,
 ) -> str:
     """The cache key of an answer to ``question`` over ``grid``: the question and all it depends on.
 
     ``known``: the data versions of (at least) the grid's months, read once by a caller that makes
-    many keys; by default they are read now.
+    many keys; by default they are read now. ``closes``: the latest close of any month
+    (:func:`kpi_core.kpis.snapshots.latest_close_id`), for answers that closed months change.
     """
     months = versions_key_months(grid)
     if known is None:
@@ -350,20 +448,22 @@ def answer_key(
         "scope": _scope_key(scope),
         "plugins": sorted(f"{info.name}=={info.version}" for info in plugins.plugins.values()),
         "settings": {key: item.value for key, item in sorted(settings.items())},
-        "targets": sorted(
-            [metric_key, team_id or 0, target.green, target.amber, target.weight]
-            for (metric_key, team_id), target in in_force.items()
-        ),
+        "targets": in_force.cache_key() if in_force is not None else [],
         "data": data,
     }
+    if closes is not None:  # values answers: closing or re-closing any month changes what they give
+        parts["closes"] = closes
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def etag_of(key: str) -> str:
+    """The tag of the answer under ``key``: the key itself is a hash of all the answer depends on."""
+    return key[:40]
 
 
 def versions_key_months(grid: PeriodGrid) -> list[str]:
     """The months whose data versions an answer over ``grid`` depends on."""
-    # Timestamps are placed by UTC instant, DATE columns by local date: both spans count.
-    instants = versions.months_between(grid.instants[0], grid.instants[-1])
-    return sorted({*instants, *versions.months_between(grid.dates[0], grid.dates[-1])})
+    return segments.data_version_keys(grid)
 
 
 def _filters_key(filters: q.Filters) -> list[list[Any]]:
@@ -396,11 +496,14 @@ def scorecards_answer(
     status_min_sample: int = scorecards.DEFAULT_STATUS_MIN_SAMPLE,
     now: datetime | None = None,
     adjust: str | None = None,
+    if_none_match: Container[str] = (),
+    sums: ResultCache | None = None,
 ) -> Answer:
     """The scorecards (:func:`kpi_core.kpis.scorecards.compute_scorecards`) as JSON, from the cache when
     it has them. They cover the previous window too, and list technicians: a technician added, renamed,
     moved or (de)activated changes the key. ``adjust`` is ``category`` (fair by job mix), ``none``, or
-    None for what the admins' setting ``core.rank_by_job_mix`` says."""
+    None for what the admins' setting ``core.rank_by_job_mix`` says. ``sums`` keeps each month's sums, as
+    in :func:`kpi_values`."""
     filters = filters or q.Filters()
     q.validate_grid(q.KpiQuery(start=start, end=end, period=period), zone)
     metrics = resolve_metrics(plugins, kpis)
@@ -409,7 +512,7 @@ def scorecards_answer(
     months = len(segments.local_months(previous_start, previous_end)) + 2 * len(segments.local_months(start, end))
     settings = setting_values(session, plugins)
     adjusted = scorecard_adjustment(settings, adjust)
-    in_force = targets.effective_targets(session, plugins)
+    in_force = targets.target_book(session, plugins)
     roster = session.execute(select(func.count(Technician.id), func.max(Technician.updated_at))).one()
     question = {
         "kind": "scorecards",
@@ -430,15 +533,19 @@ def scorecards_answer(
     longest = honest.longest_window(metric.outcome_window_of(context_for(metric)) for metric in metrics)
     question.update(_time_key(window, now, as_of, longest, zone))
     key = answer_key(session, plugins, question, zone, scope, settings, in_force, window)
+    tag = etag_of(key)
+    if tag in if_none_match:
+        return Answer(b"", cached=True, months_total=months, start=start, end=end, etag=tag, not_modified=True)
     found = lookup(cache, key)
     if found is not None:
-        return Answer(found, cached=True, months_total=months, start=start, end=end)
+        return Answer(found, cached=True, months_total=months, start=start, end=end, etag=tag)
 
     pooled: list[segments.PooledSums] = []
     sums_of = None
-    if cache is not None:
+    sums = cache if sums is None else sums
+    if sums is not None:
         # The whole company's sums, whoever asks: ranks among peers need them (scorecards.py).
-        sums_of = _cached_sums(session, plugins, metrics, zone, UNSCOPED, settings, cache, ttl, pooled, longest)
+        sums_of = _cached_sums(session, plugins, metrics, zone, UNSCOPED, settings, sums, ttl, pooled, longest)
     result = scorecards.compute_scorecards(
         session,
         plugins,
@@ -456,16 +563,19 @@ def scorecards_answer(
         adjust=adjusted,
     )
     body = json.dumps(asdict(result), default=str, separators=(",", ":"), allow_nan=False).encode()
-    if cache is None:
-        return Answer(body, cached=False, months_computed=months, months_total=months, start=start, end=end)
-    cache.set(key, body, ttl)
+    if cache is not None:
+        cache.set(key, body, ttl)
+    if sums is None:
+        return Answer(body, False, months, months, start=start, end=end, etag=tag)
     return Answer(
         body,
         cached=False,
         months_computed=sum(window.months_computed for window in pooled),
         months_total=sum(window.months_total for window in pooled),
+        months_persisted=sum(window.months_persisted for window in pooled),
         start=start,
         end=end,
+        etag=tag,
     )
 
 

@@ -4,6 +4,10 @@
 API (create and update) and anything else that writes jobs (imports, the CLI):
 field types and ranges, references that must exist and be in the caller's
 scope, and the cross-field rules of :mod:`kpi_core.records.job_rules`.
+
+A job's crew (``technicians``) is checked and written by :mod:`kpi_core.records.job_crews`;
+``technician_id`` is always the crew's lead. Anyone who sees a member of the crew sees the job;
+only those who see its lead change it (:func:`may_change`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from kpi_core.accounts.scope import Scope
-from kpi_core.audit.trail import Actor
+from kpi_core.audit.trail import Actor, record, snapshot
 from kpi_core.errors import Conflict, Invalid, NotFound
-from kpi_core.records import changes, job_fields
+from kpi_core.records import changes, job_crews, job_fields
+from kpi_core.records.crews import lead_of
 from kpi_core.records.job_rules import job_rule_violations
 from kpi_core.storage.models import JOB_STATUSES, Customer, Feedback, Job, Technician
 
@@ -40,15 +45,20 @@ SORTABLE = {
     "created_at": Job.created_at,
 }
 DATE_FIELDS = {"scheduled_start": Job.scheduled_start, "completed_at": Job.completed_at}
+LOADED = (selectinload(Job.field_values), selectinload(Job.assignments))
+"""What a job is answered with, loaded for a whole page of jobs in one query each."""
 
 
 def job_query(scope: Scope, filters: Mapping[str, Any]) -> Select[tuple[Job]]:
-    """Jobs in ``scope`` matching the list filters (team, technician, status, category, customer, date range)."""
-    query = select(Job).where(scope.technicians(Job.technician_id)).options(selectinload(Job.field_values))
+    """Jobs in ``scope`` matching the list filters (team, technician, status, category, customer, date range).
+
+    A job is in scope, and matches ``team`` or ``technician``, through any member of its crew.
+    """
+    query = select(Job).where(job_crews.visible(scope)).options(*LOADED)
     if "team" in filters:
-        query = query.where(Job.technician_id.in_(select(Technician.id).where(Technician.team_id == filters["team"])))
+        query = query.where(job_crews.on_team(filters["team"]))
     if "technician" in filters:
-        query = query.where(Job.technician_id == filters["technician"])
+        query = query.where(job_crews.with_technician(filters["technician"]))
     if "customer" in filters:
         query = query.where(Job.customer_id == filters["customer"])
     if "status" in filters:
@@ -64,13 +74,26 @@ def job_query(scope: Scope, filters: Mapping[str, Any]) -> Select[tuple[Job]]:
 
 
 def get_job(session: Session, scope: Scope, job_id: int, *, for_update: bool = False) -> Job:
-    """The job if it is in ``scope``, else :class:`NotFound`; ``for_update`` locks its row."""
-    query = select(Job).where(Job.id == job_id, scope.technicians(Job.technician_id))
-    query = query.options(selectinload(Job.field_values))
+    """The job if it is in ``scope`` (a member of its crew is), else :class:`NotFound`; ``for_update`` locks its row."""
+    query = select(Job).where(Job.id == job_id, job_crews.visible(scope)).options(*LOADED)
     job = session.scalar(query.with_for_update(of=Job) if for_update else query)
     if job is None:
         raise NotFound(f"no job with id {job_id}")
     return job
+
+
+def may_change(session: Session, scope: Scope, job: Job) -> bool:
+    """Whether ``scope`` may change or delete the job: it sees the job's lead.
+
+    A manager who sees a job only through a helper of their team reads it but leaves changes to the
+    lead's managers: the job is the lead's team's, and changing it would change that team's numbers.
+    """
+    if scope.sees_all:
+        return True
+    lead = select(Technician.id).where(
+        Technician.id == job.technician_id, scope.technicians(Technician.id, Technician.team_id)
+    )
+    return session.scalar(lead) is not None
 
 
 def job_values(job: Job) -> dict[str, Any]:
@@ -150,7 +173,7 @@ def _reference_problems(
         if callback_of_id == job_id:
             problems.append(("callback_of_id", "a job cannot be a callback of itself"))
         else:
-            target = select(Job.id).where(Job.id == callback_of_id, scope.technicians(Job.technician_id))
+            target = select(Job.id).where(Job.id == callback_of_id, job_crews.visible(scope))
             if session.scalar(target) is None:
                 problems.append(("callback_of_id", f"no job with id {callback_of_id}{whose_jobs}"))
     return problems
@@ -196,15 +219,22 @@ def create_job(
 ) -> Job:
     """Validate and add a job (status defaults to scheduled); 409 if external_ref is taken.
 
-    ``data["fields"]`` holds plugins' job fields by key, checked against ``declared_fields`` (every
-    required one must be given).
+    ``data["technicians"]`` is the crew (items with technician_id, and optionally role and share);
+    without it the job's ``technician_id`` is its sole lead. ``data["fields"]`` holds plugins' job
+    fields by key, checked against ``declared_fields`` (every required one must be given).
     """
     data, given = _without_fields(data)
+    crew = _crew_given(session, scope, data, None)
     values = validate_job_values(session, scope, {"status": "scheduled", **data})
     declared = declared_fields or {}
     fields = job_fields.checked_fields(declared, given, creating=True)
     changes.ensure_unique(session, Job, "external_ref", values["external_ref"])
-    job = changes.create(session, actor, "job", Job(**values), unique_field="external_ref")
+    job = Job(**values)
+    with changes.savepoint("external_ref", changes.RACE_LOST, session):
+        if crew is not None:
+            job_crews.set_crew(job, crew)
+        session.add(job)  # without a crew, the ORM makes technician_id the sole lead as it flushes
+    record(session, actor, "create", "job", job.id, after=_snapshot(job))
     job_fields.set_fields(session, actor, job, fields, declared)
     return job
 
@@ -220,30 +250,52 @@ def update_job(
 ) -> Job:
     """Apply the fields in ``data`` to ``job``; the result as a whole must pass :func:`validate_job_values`.
 
-    ``data["fields"]`` changes the plugins' job fields it names (None removes a value) and keeps the others.
+    ``data["technicians"]`` replaces the crew (its lead becomes ``technician_id``); a new
+    ``technician_id`` alone makes that technician the lead of the crew as it is. ``data["fields"]``
+    changes the plugins' job fields it names (None removes a value) and keeps the others. One audit
+    entry holds the job's values and crew before and after.
     """
     data, given = _without_fields(data)
+    crew = _crew_given(session, scope, data, job)
     values = validate_job_values(session, scope, {**job_values(job), **data}, job_id=job.id)
     declared = declared_fields or {}
     fields = job_fields.checked_fields(declared, given, creating=False)
     if values["external_ref"] != job.external_ref:
         changes.ensure_unique(session, Job, "external_ref", values["external_ref"], exclude_id=job.id)
-    job = changes.update(
-        session,
-        actor,
-        "job",
-        job,
-        {name: values[name] for name in JOB_FIELDS if name in data},
-        unique_field="external_ref",
-    )
+    before = _snapshot(job)
+    with changes.savepoint("external_ref", changes.RACE_LOST, session):
+        for name in JOB_FIELDS:
+            if name in data:
+                setattr(job, name, values[name])
+        if crew is not None:
+            job_crews.set_crew(job, crew)
+    after = _snapshot(job)
+    if after != before:
+        record(session, actor, "update", "job", job.id, before=before, after=after)
     job_fields.set_fields(session, actor, job, fields, declared)
     return job
+
+
+def _snapshot(job: Job) -> dict[str, Any]:
+    """The job as the audit trail keeps it: its columns and its crew (``technicians``)."""
+    return {**snapshot(job), "technicians": job_crews.crew_snapshot(job)}
 
 
 def _without_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
     """(the job's own values, the plugins' job fields given under ``fields``)."""
     values = dict(data)
     return values, values.pop("fields", None) or {}
+
+
+def _crew_given(session: Session, scope: Scope, data: dict[str, Any], job: Job | None) -> job_crews.Crew | None:
+    """The crew ``data`` gives under ``technicians`` (taken out of it), checked, with ``technician_id``
+    set to its lead; None when it gives none."""
+    given = data.pop(job_crews.FIELD, None)
+    if given is None:
+        return None
+    crew = job_crews.checked_crew(session, scope, given, technician_id=data.get("technician_id"), job=job)
+    data["technician_id"] = lead_of(crew)
+    return crew
 
 
 def upsert_job_by_ref(session: Session, scope: Scope, actor: Actor, values: Mapping[str, Any]) -> tuple[Job, str]:
@@ -258,11 +310,11 @@ def upsert_job_by_ref(session: Session, scope: Scope, actor: Actor, values: Mapp
     existing = session.scalar(select(Job).where(Job.external_ref == ref)) if isinstance(ref, str) else None
     if existing is None:
         return create_job(session, scope, actor, values), "created"
-    if session.scalar(select(Job.id).where(Job.id == existing.id, scope.technicians(Job.technician_id))) is None:
+    if not may_change(session, scope, existing):
         raise Conflict("external_ref", changes.IN_USE)
-    before = job_values(existing)
+    before = _snapshot(existing)
     job = update_job(session, scope, actor, existing, values)
-    return job, "unchanged" if job_values(job) == before else "updated"
+    return job, "unchanged" if _snapshot(job) == before else "updated"
 
 
 def delete_job(session: Session, actor: Actor, job: Job) -> None:

@@ -25,6 +25,7 @@ from kpi_core.accounts.scope import Scope
 from kpi_core.kpis import honest, service
 from kpi_core.kpis.context import stored_contexts
 from kpi_core.kpis.definitions import resolve_metrics
+from kpi_core.kpis.fingerprints import fingerprints_of
 from kpi_core.kpis.query import COMPANY
 from kpi_core.kpis.scorecards import DEFAULT_MIN_SAMPLE, compute_scorecards
 from kpi_core.kpis.stats import DEFAULT_STATUS_MIN_SAMPLE
@@ -127,6 +128,7 @@ def _metric_infos(
     """The report's KPIs with what a reader needs to judge their values: what the sample counts, its
     minimum for a status, and why a fact may be pending (with the plugin settings in force)."""
     context_for = stored_contexts(session, plugins)
+    prints = fingerprints_of(plugins, setting_values(session, plugins))
     return tuple(
         MetricInfo(
             metric.key,
@@ -138,6 +140,8 @@ def _metric_infos(
             source=metric.source,
             min_sample=metric.min_sample_of(context_for(metric), status_min_sample),
             pending_reason=metric.outcome_window_label if metric.outcome_window_of(context_for(metric)) else "",
+            version=metric.version,
+            fingerprint=prints[metric.key],
         )
         for metric in resolve_metrics(plugins, spec.kpis)
     )

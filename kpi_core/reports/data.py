@@ -35,6 +35,9 @@ class MetricInfo:
     source: str = "jobs"
     min_sample: int | None = None
     pending_reason: str = ""
+    version: int = 1
+    fingerprint: str = ""
+    """The definition fingerprint the report's values are computed with (a closed month's row names its own)."""
 
     @property
     def facts(self) -> str:
@@ -62,6 +65,10 @@ class ValueRow:
     - ``pending``: facts left out because their outcome was not known yet
       (a first-time fix whose callback window is open); ``provisional``:
       there are some, so the value can still change.
+    - ``fingerprint``: the definition the value was computed with
+      (:mod:`kpi_core.kpis.fingerprints`); ``closed``: the period is a closed
+      month and the row is its snapshot, so a report made again later gives
+      the same numbers (a restatement is not a report's: re-close to accept it).
     """
 
     kpi: str
@@ -79,6 +86,8 @@ class ValueRow:
     provisional: bool = False
     pending: float = 0.0
     certain: bool | None = None
+    fingerprint: str | None = None
+    closed: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from kpi_core.config import Settings
 from kpi_core.declarations import ReportFormat
 from kpi_core.jobs.context import JobContext
 from kpi_core.kpis.query import Filters
+from kpi_core.notify.webhooks import emit_event
 from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.reports.build import build_report_data
 from kpi_core.reports.data import ReportData
@@ -118,7 +119,24 @@ def store_file(engine: Engine, report_run_id: int, name: str, media_type: str, c
         run.file_name, run.media_type, run.size_bytes = name, media_type, len(content)
         run.status, run.progress, run.finished_at = "finished", 100, now
         run.started_at = run.started_at or now
+        _report_finished(session, run, digest)
     return {"report_run_id": report_run_id, "file_name": name, "size_bytes": len(content), "sha256": digest}
+
+
+def _report_finished(session: Session, run: ReportRun, digest: str) -> None:
+    """Tell the webhooks that want it, in the transaction that stores the file (once per run: a retry adds none)."""
+    payload = {
+        "report_run_id": run.id,
+        "title": run.title,
+        "format": run.format,
+        "file_name": run.file_name,
+        "media_type": run.media_type,
+        "size_bytes": run.size_bytes,
+        "sha256": digest,
+        "download": f"/api/v1/reports/{run.id}/download",
+    }
+    summary = f'The report "{run.title}" is ready: {run.file_name}.'
+    emit_event(session, "report.finished", payload, event_id=f"report_run:{run.id}", summary=summary)
 
 
 def spec_from_json(stored: dict[str, Any]) -> ReportSpec:

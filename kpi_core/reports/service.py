@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.permissions import Principal
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.audit.trail import Actor, record
+from kpi_core.config import Settings
 from kpi_core.errors import Invalid, NotFound
 from kpi_core.jobs.runner import Runner
 from kpi_core.jobs.schedules import REPORT_JOB_KEY
+from kpi_core.plugins import PluginHost
 from kpi_core.reports.coverage import COMPANY, describe_coverage
 from kpi_core.reports.spec import DEFAULT_TITLE, TITLE_LENGTH, ReportSpec, parse_spec
 from kpi_core.storage.models import JobRun, ReportFile, ReportRun, Team, Technician
@@ -109,11 +111,23 @@ def request_report(
     it. Raises Invalid naming the field, or QueueUnavailable (nothing added).
     """
     runner.spec(REPORT_JOB_KEY)  # before anything is added: a missing job must not leave a run behind
-    settings = runner.env.settings
-    today = utcnow().astimezone(settings.zone).date()
-    spec = parse_spec(
-        raw_spec, runner.env.plugins, settings.zone, today=today, prefix=prefix, week_start=settings.week_start_day
+    run = add_report_run(session, runner.env.plugins, runner.env.settings, actor, raw_spec, scope=scope, prefix=prefix)
+    run.job_run_id = runner.enqueue(
+        REPORT_JOB_KEY, {"report_run_id": run.id}, requested_by=actor, session=session, schedule_id=schedule_id
     )
+    session.flush()
+    return run
+
+
+def add_report_run(
+    session: Session, plugins: PluginHost, settings: Settings, actor: Actor, raw_spec: Any, *, scope: Scope,
+    prefix: str = "",
+) -> ReportRun:  # fmt: skip
+    """Validate the spec and add its run, queued and audited, in the caller's transaction; the run is
+    rendered with ``actor``'s scope. :func:`request_report` queues its job; a background job that needs
+    the file at once (a subscription's PDF) renders it itself with ``render_report``."""
+    today = utcnow().astimezone(settings.zone).date()
+    spec = parse_spec(raw_spec, plugins, settings.zone, today=today, prefix=prefix, week_start=settings.week_start_day)
     check_filters(session, spec, scope, prefix)
     spec = titled(session, spec, scope)
     run = ReportRun(
@@ -128,10 +142,6 @@ def request_report(
     session.add(run)
     session.flush()
     record(session, actor, "create", ENTITY, run.id, after={"format": spec.format, "spec": run.spec})
-    run.job_run_id = runner.enqueue(
-        REPORT_JOB_KEY, {"report_run_id": run.id}, requested_by=actor, session=session, schedule_id=schedule_id
-    )
-    session.flush()
     return run
 
 

@@ -133,6 +133,8 @@ class SchemaState:
     current: set[str]
     heads: set[str]
     orphans: set[str] = field(default_factory=set)
+    disabled: dict[str, str] = field(default_factory=dict)
+    """Orphans recorded by a plugin that is installed but disabled (KPI_DISABLED_PLUGINS): revision -> plugin."""
 
     @property
     def is_current(self) -> bool:
@@ -143,11 +145,14 @@ class SchemaState:
         return not self.current
 
     def describe(self) -> str:
-        ignored = (
-            f"; ignoring {', '.join(sorted(self.orphans))}, recorded by a plugin that is not installed"
-            if self.orphans
-            else ""
-        )
+        ignored = ""
+        for plugin in sorted(set(self.disabled.values())):
+            revisions = sorted(revision for revision in self.orphans if self.disabled.get(revision) == plugin)
+            if revisions:
+                ignored += f"; ignoring {', '.join(revisions)}, recorded by plugin {plugin}, which is disabled"
+        missing = sorted(self.orphans - set(self.disabled))
+        if missing:
+            ignored += f"; ignoring {', '.join(missing)}, recorded by a plugin that is not installed"
         if self.is_current:
             return f"schema is current ({', '.join(sorted(self.heads))}){ignored}"
         shown = ", ".join(sorted(self.current)) or "empty"
@@ -157,12 +162,35 @@ class SchemaState:
         )
 
 
-def schema_state(engine: Engine, locations: Locations = None) -> SchemaState:
-    """Whether the database is at the heads of the core's and the plugins' (``locations``) revisions."""
+def schema_state(engine: Engine, locations: Locations = None, disabled: dict[str, str] | None = None) -> SchemaState:
+    """Whether the database is at the heads of the core's and the plugins' (``locations``) revisions.
+
+    ``disabled`` maps the revisions of installed but disabled plugins to their names, so that
+    their recorded revisions are reported as disabled rather than not installed.
+    """
     script = script_directory(engine, locations)
     recorded = current_revisions(engine)
     known = known_revisions(script)
-    return SchemaState(current=recorded & known, heads=set(script.get_heads()), orphans=recorded - known)
+    orphans = recorded - known
+    return SchemaState(
+        current=recorded & known,
+        heads=set(script.get_heads()),
+        orphans=orphans,
+        disabled={revision: name for revision, name in (disabled or {}).items() if revision in orphans},
+    )
+
+
+def reached(script: ScriptDirectory, recorded: set[str]) -> set[str]:
+    """Every revision applied in a database whose version table holds ``recorded``: those and their ancestors."""
+    if not recorded:
+        return set()
+    return {revision.revision for revision in script.iterate_revisions(tuple(sorted(recorded)), "base")}
+
+
+def describe_changes(script: ScriptDirectory, revisions: set[str]) -> list[str]:
+    """One line per revision, oldest first: its id and the first line of its message."""
+    ordered = [revision for revision in reversed(list(script.walk_revisions())) if revision.revision in revisions]
+    return [f"{revision.revision} ({(revision.doc or '').strip().splitlines()[0]})" for revision in ordered]
 
 
 class BranchError(ValueError):

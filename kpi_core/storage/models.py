@@ -25,15 +25,37 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
+    text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from kpi_core.storage.types import UTCDateTime, utcnow
 
-NAMING_CONVENTION = {
+
+def _check_name(constraint: Any, table: Any) -> str:
+    """A check constraint's name without the ``ck_<table>_`` prefix, should its author have written it already.
+
+    Without this a migration that names its check ``ck_shifts_ends_after_start``
+    (as the other constraints are named in full) would get ``ck_shifts_ck_shifts_…``.
+    """
+    from sqlalchemy.exc import InvalidRequestError
+
+    name = constraint.name
+    if name is None:
+        raise InvalidRequestError("A check constraint must be named (the naming convention is ck_<table>_<name>).")
+    prefix = f"ck_{table.name}_"
+    return name[len(prefix) :] if name.startswith(prefix) else name
+
+
+NAMING_CONVENTION: dict[str, Any] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    # SQLAlchemy applies a convention to a named constraint only when the template holds
+    # "constraint_name": hence the token's name.
+    "unprefixed_constraint_name": _check_name,
+    "ck": "ck_%(table_name)s_%(unprefixed_constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
@@ -91,6 +113,8 @@ class User(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))
     display_name: Mapped[str | None] = mapped_column(String(200))
+    # Where the user's messages go (digests, alerts); a technician's falls back to their technician record's.
+    email: Mapped[str | None] = mapped_column(String(254))
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -134,6 +158,35 @@ class Job(Timestamped, Base):
     field_values: Mapped[list[JobFieldValue]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="JobFieldValue.key"
     )
+    # The crew: a job written without one gets its technician as the sole lead (kpi_core.records.crews).
+    assignments: Mapped[list[JobAssignment]] = relationship(
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=lambda: (JobAssignment.role.desc(), JobAssignment.technician_id),  # the lead first
+    )
+
+
+CREW_ROLES = ("lead", "helper")
+
+
+class JobAssignment(Base):
+    """A technician on a job's crew: their role and their share of the job's credit.
+
+    Every job has one row per technician on it, exactly one of them the ``lead``, and shares that
+    sum to 1. ``jobs.technician_id`` is the lead's id, kept in step by every writer: it is the one
+    technician who answers for the job (the ``lead`` credit rule, the jobs list, scope checks).
+    """
+
+    __tablename__ = "job_assignments"
+    __table_args__ = (
+        _one_of("role", CREW_ROLES),
+        CheckConstraint("share > 0 AND share <= 1", name="share_range"),
+        Index("ix_job_assignments_technician", "technician_id", "job_id"),
+    )
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10), default="lead")
+    share: Mapped[float] = mapped_column(Float, default=1.0)
 
 
 JOB_FIELD_COLUMNS = {
@@ -197,6 +250,7 @@ class Evaluation(Timestamped, Base):
     __table_args__ = (
         _one_of("status", EVALUATION_STATUSES),
         CheckConstraint("score IS NULL OR score BETWEEN 0 AND 100", name="score_range"),
+        CheckConstraint("final_score IS NULL OR final_score BETWEEN 0 AND 100", name="final_score_range"),
         Index("ix_evaluations_technician_period", "technician_id", "period_end"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -214,6 +268,45 @@ class Evaluation(Timestamped, Base):
     technician_comment: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kpi_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The technician's KPI values for the period as the evaluator saw them (kpi_core/evaluations/numbers.py)."""
+    self_appraisal_id: Mapped[int | None] = mapped_column(ForeignKey("self_appraisals.id", ondelete="SET NULL"))
+    self_score: Mapped[float | None] = mapped_column(Float)
+    final_score: Mapped[float | None] = mapped_column(Float)
+    final_formula: Mapped[str | None] = mapped_column(String(20))
+    self_weight: Mapped[float | None] = mapped_column(Float)
+    """The self-appraisal's share in ``final_score`` under the ``weighted`` formula (0..1)."""
+
+
+SELF_APPRAISAL_STATUSES = ("draft", "submitted")
+
+
+class SelfAppraisal(Timestamped, Base):
+    """A technician's answers about themselves for a period, on the questions asked of technicians.
+
+    One per technician and period; a draft is edited in place, a submitted one is final. The manager
+    sees it beside their own answers when evaluating the same technician and period.
+    """
+
+    __tablename__ = "self_appraisals"
+    __table_args__ = (
+        _one_of("status", SELF_APPRAISAL_STATUSES),
+        CheckConstraint("score IS NULL OR score BETWEEN 0 AND 100", name="score_range"),
+        UniqueConstraint("technician_id", "period_start", "period_end"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    form_version: Mapped[str] = mapped_column(String(64))
+    form_snapshot: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    comment: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kpi_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class IdempotencyKey(Base):
@@ -237,17 +330,92 @@ class IdempotencyKey(Base):
 
 
 class KpiTarget(Timestamped, Base):
+    """One version of a metric's target, for the company (``team_id`` None) or one team.
+
+    Versions are never rewritten: a change adds a version ``valid_from`` a local date (None: from the
+    beginning), and a period is judged against the version in force on its first day (the latest
+    ``valid_from`` on or before it; of two from one day, the later one). ``removed`` marks a version that
+    takes the stored target away from that day (the team falls back to the company's, the company to the
+    plugin's default); ``reverts_id`` the older version a revert copied.
+    """
+
     __tablename__ = "targets"
     __table_args__ = (
-        UniqueConstraint("metric_key", "team_id", name="uq_targets_metric_team"),
-        CheckConstraint("weight >= 0", name="weight_positive"),
+        CheckConstraint("weight IS NULL OR weight >= 0", name="weight_positive"),
+        CheckConstraint(
+            "removed OR (green IS NOT NULL AND amber IS NOT NULL AND weight IS NOT NULL)", name="values_unless_removed"
+        ),
+        Index("ix_targets_metric_team_from", "metric_key", "team_id", "valid_from"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     metric_key: Mapped[str] = mapped_column(String(120))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    green: Mapped[float] = mapped_column(Float)
-    amber: Mapped[float] = mapped_column(Float)
-    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    green: Mapped[float | None] = mapped_column(Float)
+    amber: Mapped[float | None] = mapped_column(Float)
+    weight: Mapped[float | None] = mapped_column(Float, default=1.0)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    reverts_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class PeriodClose(Base):
+    """A month closed by an admin or the automatic close: its KPI values are answered from the snapshot
+    (:class:`KpiSnapshot`) taken then. Re-closing adds a close; the latest of a month is in force.
+
+    ``data_versions`` are the month's data versions when it was closed and ``fingerprints`` the KPIs'
+    definition fingerprints: while both are unchanged and the month was ``settled`` (every outcome window
+    over), the facts cannot tell a different story and nothing is computed again.
+    """
+
+    __tablename__ = "period_closes"
+    __table_args__ = (Index("ix_period_closes_month", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    settled: Mapped[bool] = mapped_column(Boolean, default=True)
+    data_versions: Mapped[list[Any]] = mapped_column(JSON)
+    fingerprints: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PeriodCloseGroup(Base):
+    """A close's snapshot rows of one KPI and group (``technician``, ``team``, ``company``) as one JSON list
+    of lists in :class:`kpi_core.kpis.closing.ClosedRow`'s order: what answers read (a year of a technician
+    grid of 8 KPIs is 96 of these), while ``kpi_snapshots`` holds the same values a row each, for SQL."""
+
+    __tablename__ = "period_close_groups"
+    close_id: Mapped[int] = mapped_column(ForeignKey("period_closes.id", ondelete="CASCADE"), primary_key=True)
+    group_by: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kpi: Mapped[str] = mapped_column(String(120), primary_key=True)
+    rows: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class KpiSnapshot(Base):
+    """One KPI x group (technician, team or company) x closed month, as it was when the month was closed.
+
+    ``status`` is judged against the target in force on the month's first day then; ``fingerprint`` names
+    the definition the value was computed with; ``team_id`` is the team whose target applied.
+    """
+
+    __tablename__ = "kpi_snapshots"
+    __table_args__ = (Index("ix_kpi_snapshots_close_group", "close_id", "group_by"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    close_id: Mapped[int] = mapped_column(ForeignKey("period_closes.id", ondelete="CASCADE"))
+    kpi: Mapped[str] = mapped_column(String(120))
+    group_by: Mapped[str] = mapped_column(String(20))
+    group_id: Mapped[str] = mapped_column(String(64))
+    group_label: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    numerator: Mapped[float] = mapped_column(Float)
+    denominator: Mapped[float] = mapped_column(Float)
+    pending: Mapped[float] = mapped_column(Float, default=0.0)
+    value: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(20))
+    certain: Mapped[bool | None] = mapped_column(Boolean)
+    fingerprint: Mapped[str] = mapped_column(String(64))
 
 
 class ReportRun(Base):
@@ -437,6 +605,8 @@ class JobRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    upload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The file uploaded for a job that takes one: name, media type, size, where the host keeps it."""
 
 
 class DashboardLayout(Base):
@@ -461,17 +631,30 @@ class PluginSetting(Base):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+class PermissionGrant(Base):
+    """An admin's choice of whether a role has a permission a plugin declares (absent: the declared default)."""
+
+    __tablename__ = "permission_grants"
+    __table_args__ = (_one_of("role", ROLES),)
+    permission: Mapped[str] = mapped_column(String(120), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 class KpiDataVersion(Base):
     """A counter per month of facts, bumped in the transaction that changes facts in that month.
 
-    ``month`` is ``YYYY-MM`` (UTC for timestamps, the local date for DATE columns) or ``*`` for changes
-    that touch every period (a technician moving team, a plugin setting). Cached KPI results are keyed
-    by the counters of the months they cover, so a change makes exactly those results unreachable, in
-    every process at once.
+    ``month`` is ``YYYY-MM`` (UTC for timestamps, the local date for DATE columns), ``YYYY-MM-DD`` for
+    the first and last UTC day of a month (so that a local month of any time zone reads the day it
+    overlaps of its neighbours, not the whole month) or ``*`` for changes that touch every period (a
+    technician moving team, a plugin setting). Cached KPI results are keyed by the counters of the
+    months they cover, so a change makes exactly those results unreachable, in every process at once.
     """
 
     __tablename__ = "kpi_data_versions"
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    month: Mapped[str] = mapped_column(String(10), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -484,3 +667,263 @@ class SavedMapping(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_job_leads(session: Session, _context: Any, _instances: Any) -> None:
+    """Every job written through the ORM has a crew whose lead is ``jobs.technician_id``.
+
+    A job created with only a technician gets that technician as its sole lead; a job whose
+    technician changes makes the new technician its lead (the old lead leaves the crew, or becomes a
+    helper if the new lead was one). Writers that set a crew themselves keep it as they set it.
+    Bulk writers (imports, the demo) write the crew rows themselves.
+    """
+    with session.no_autoflush:
+        for job in [item for item in session.new if isinstance(item, Job)]:
+            if job.technician_id is not None and not job.assignments:
+                job.assignments.append(JobAssignment(technician_id=job.technician_id, role="lead", share=1.0))
+        for job in [item for item in session.dirty if isinstance(item, Job)]:
+            history = inspect(job).attrs.technician_id.history
+            if history.has_changes() and job.technician_id is not None:
+                _make_lead(job, job.technician_id)
+
+
+def _make_lead(job: Job, technician_id: int) -> None:
+    crew = job.assignments
+    if any(member.technician_id == technician_id and member.role == "lead" for member in crew):
+        return
+    for member in crew:
+        if member.role == "lead":
+            if any(other.technician_id == technician_id for other in crew):
+                member.role = "helper"
+            else:
+                member.technician_id = technician_id
+                return
+    for member in crew:
+        if member.technician_id == technician_id:
+            member.role = "lead"
+            return
+    crew.append(JobAssignment(technician_id=technician_id, role="lead", share=1.0))
+
+
+DISPUTE_REASONS = ("customer_damage", "part_failure", "new_problem", "other")
+DISPUTE_STATUSES = ("open", "accepted", "rejected")
+OPEN_DISPUTE = text("status = 'open'")
+
+
+class CallbackDispute(Base):
+    """A dispute of a callback's attribution: the return visit was not the original crew's workmanship.
+
+    Opened by a technician of the original job's crew, a manager of their team or an admin, with a
+    reason (``other`` needs a comment); decided (``accepted`` or ``rejected``) by a manager of the team
+    or an admin. An accepted dispute takes the callback out of the first-time fix of
+    ``original_job_id``, the job the callback was recorded against when the dispute was opened.
+    A callback has at most one open dispute (a partial unique index); decided ones stay as history.
+    """
+
+    __tablename__ = "callback_disputes"
+    __table_args__ = (
+        _one_of("reason", DISPUTE_REASONS),
+        _one_of("status", DISPUTE_STATUSES),
+        CheckConstraint("reason <> 'other' OR comment IS NOT NULL", name="other_has_comment"),
+        CheckConstraint("(status = 'open') = (decided_at IS NULL)", name="decided_when_closed"),
+        Index(
+            "ix_callback_disputes_one_open",
+            "callback_job_id",
+            unique=True,
+            sqlite_where=OPEN_DISPUTE,
+            postgresql_where=OPEN_DISPUTE,
+        ),
+        Index("ix_callback_disputes_callback", "callback_job_id", "status"),
+        Index("ix_callback_disputes_original", "original_job_id", "status"),
+        Index("ix_callback_disputes_status", "status", "opened_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback_job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    original_job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+class PersistedKpiSums(Base):
+    """One month's pooled KPI sums, kept so that a restart, another app instance or a machine without Redis
+    reads them instead of scanning the facts (:mod:`kpi_core.kpis.persisted`).
+
+    ``key`` is the sums' cache key (question, scope, plugins, settings and data versions of the month), so
+    a row is never stale: a change to the data makes a new key and the old row is simply not asked for
+    again; the retention job deletes rows not read for a while. ``value`` is the JSON compressed (zlib),
+    ``checksum`` the SHA-256 of ``value``: a row that does not match is recomputed and replaced, never read.
+    """
+
+    __tablename__ = "kpi_persisted_sums"
+    __table_args__ = (Index("ix_kpi_persisted_sums_read_at", "read_at"),)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    checksum: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed")
+WEBHOOK_FORMATS = ("kpi", "slack")
+
+
+class WebhookEndpoint(Timestamped, Base):
+    """A URL an admin registered to receive events (kpi_core/notify/webhooks.py), signed with ``secret``.
+
+    ``events`` lists the event names it receives; ``format`` is ``kpi`` (a signed JSON body) or
+    ``slack`` (a Slack-compatible incoming-webhook body, ``{"text": ...}``, still signed).
+    """
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (_one_of("format", WEBHOOK_FORMATS),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(10), default="kpi")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class NotificationMessage(Base):
+    """One message in the outbox (kpi_core/notify/outbox.py): what to send, to whom, on which channel, and
+    what became of it.
+
+    Written in the transaction of whatever caused it, so a message exists exactly when its cause
+    committed; ``idempotency_key`` (unique) makes queueing the same message twice a no-op, and
+    ``delivery_id`` is what receivers see of it (the e-mail's Message-ID, a webhook's X-KPI-Delivery)
+    on every attempt. ``status``: queued -> sending (claimed by ``claimed_by`` with ``claim_token``)
+    -> sent, or back to queued with ``next_attempt_at`` after a failure, or failed when the attempts
+    are spent or the failure is permanent. ``attachments`` holds references (``{"report_run_id": 12}``),
+    read when the message is sent. ``user_id`` and ``kind`` say whose subscription it was sent under.
+    """
+
+    __tablename__ = "notification_messages"
+    __table_args__ = (
+        _one_of("status", MESSAGE_STATUSES),
+        CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts_range"),
+        Index("ix_notification_messages_due", "status", "next_attempt_at"),
+        Index("ix_notification_messages_channel_created", "channel", "created_at"),
+        Index("ix_notification_messages_endpoint_created", "webhook_endpoint_id", "created_at"),
+        Index("ix_notification_messages_user_kind", "user_id", "kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(2000))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str | None] = mapped_column(String(60))
+    event: Mapped[str | None] = mapped_column(String(60))
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(String(1000))
+    replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("notification_messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationSubscription(Timestamped, Base):
+    """Whether a user receives one kind of message (``weekly_scorecard``, ``alerts``...), and on which channel.
+
+    No row: the kind's default applies. The unsubscribe link turns ``enabled`` off (creating the row if
+    need be) and sets ``unsubscribed_at``; ``options`` is free for what a kind needs (a schedule, a PDF).
+    """
+
+    __tablename__ = "notification_subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(40), default="email")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+ALERT_KINDS = ("clearly_red", "changed", "callback_disputed")
+ALERT_PERIODS = ("week", "month")
+ALERT_DIRECTIONS = ("worse", "either")
+
+
+class AlertRule(Timestamped, Base):
+    """When to raise an alert about a KPI (kpi_core/notify/alert_rules.py), set by admins or declared by a plugin.
+
+    ``kind``: ``clearly_red`` (the value's 95 % interval wholly in the red band for ``periods``
+    consecutive complete periods), ``changed`` (the value moved by more than ``threshold``, in the
+    KPI's own unit, against the period before; ``direction`` worse or either), or ``callback_disputed``
+    (a callback of a technician's job was disputed). ``declared_key`` is the key of the plugin's
+    declaration (``kpi_alert_rules``) the row was made from, once.
+    """
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (
+        _one_of("kind", ALERT_KINDS),
+        CheckConstraint("period IS NULL OR period IN ('week', 'month')", name="period_valid"),
+        CheckConstraint("direction IS NULL OR direction IN ('worse', 'either')", name="direction_valid"),
+        CheckConstraint("periods IS NULL OR (periods >= 1 AND periods <= 24)", name="periods_range"),
+        CheckConstraint("threshold IS NULL OR threshold > 0", name="threshold_positive"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    kpi: Mapped[str | None] = mapped_column(String(120))
+    period: Mapped[str | None] = mapped_column(String(10))
+    periods: Mapped[int | None] = mapped_column(Integer)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    direction: Mapped[str | None] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    declared_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Alert(Base):
+    """One alert: a rule fired for a technician and a period (kpi_core/notify/alerts.py).
+
+    Unique per (rule, technician, period_key), so an alert is never raised twice for the same period
+    however often the rules are evaluated. ``period_key`` is the period's first day (``2026-03-01``)
+    or, for a disputed callback, the dispute (``dispute:12``). ``details`` holds what the alert's
+    words and its link to the jobs behind it are made from.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "technician_id", "period_key"),
+        Index("ix_alerts_raised_at", "raised_at"),
+        Index("ix_alerts_technician_raised", "technician_id", "raised_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    kpi: Mapped[str | None] = mapped_column(String(120))
+    period: Mapped[str | None] = mapped_column(String(10))
+    period_key: Mapped[str] = mapped_column(String(40))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    value: Mapped[float | None] = mapped_column(Float)
+    previous_value: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,6 +8,14 @@ invalidates nothing. Months are ``YYYY-MM`` of a UTC instant (timestamps) or
 of a local date (DATE columns); a query reads the counters of the UTC months
 its instants span and of the months its local dates span.
 
+An instant on the first or last UTC day of its month also bumps that day
+(``YYYY-MM-DD``), and a span that meets a UTC month only within such a day
+reads the day's counter instead of the month's (:func:`instant_keys`). A local
+month of any time zone (UTC-12 to UTC+14) overlaps its UTC neighbours by less
+than a day, so a change in mid-April leaves a New York or Berlin March alone:
+a change to one month recomputes that month only, in any zone (one in the
+hours a local month shares with its neighbour recomputes both).
+
 ORM changes are seen by a flush listener (:func:`install`); bulk writes that
 bypass the ORM (the importers) call :func:`bump` themselves. A change that
 can move facts between groups or relabel them (a technician changing team, a
@@ -16,13 +24,15 @@ team renamed, a plugin setting) bumps :data:`EVERYTHING`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary, WeakMethod
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from kpi_core.storage.models import Evaluation, Feedback, Job, JobFieldValue, KpiDataVersion, Team, Technician
@@ -33,6 +43,11 @@ EVERYTHING = "*"
 JOB_INSTANTS = ("scheduled_start", "scheduled_end", "arrived_at", "started_at", "completed_at")
 TOUCHED = "kpi_touched_months"
 """``session.info`` key: months this transaction touched, bumped after the flush that touched them."""
+CHANGED = "kpi_changed_months"
+"""``session.info`` key: every counter this transaction bumped, handed to :func:`watch` callbacks on commit."""
+
+log = logging.getLogger(__name__)
+_watchers: WeakKeyDictionary[Engine, Callable[[], Callable[[set[str]], None] | None]] = WeakKeyDictionary()
 
 
 def month_of(moment: datetime | date) -> str:
@@ -42,7 +57,57 @@ def month_of(moment: datetime | date) -> str:
 
 
 def months_of(moments: Iterable[datetime | date | None]) -> set[str]:
-    return {month_of(moment) for moment in moments if moment is not None}
+    """The counters a change at ``moments`` bumps: their months, and the edge day of an instant on one."""
+    keys = set()
+    for moment in moments:
+        if moment is None:
+            continue
+        keys.add(month_of(moment))
+        if isinstance(moment, datetime):
+            day = _utc(moment).date()
+            if day.day == 1 or (day + timedelta(days=1)).day == 1:
+                keys.add(day.isoformat())
+    return keys
+
+
+def instant_days(moments: Iterable[datetime | None]) -> set[date]:
+    """The UTC days of ``moments`` (instants; None skipped): many instants share a day, and
+    :func:`day_keys` of the days is :func:`months_of` of the instants."""
+    return {(moment if moment.tzinfo is UTC else _utc(moment)).date() for moment in moments if moment is not None}
+
+
+def day_keys(days: Iterable[date]) -> set[str]:
+    """The counters a change at an instant on each of these UTC days bumps: its month, and the day itself
+    on a month's first or last day (as :func:`months_of` gives them)."""
+    keys = set()
+    for day in days:
+        keys.add(f"{day.year:04d}-{day.month:02d}")
+        if day.day == 1 or (day + timedelta(days=1)).day == 1:
+            keys.add(day.isoformat())
+    return keys
+
+
+def instant_keys(first: datetime, end: datetime) -> list[str]:
+    """The counters a span of instants [first, end) depends on: each UTC month it meets, or only the
+    month's first or last day where the span meets the month within that day."""
+    first, end = _utc(first), _utc(end)
+    keys = []
+    for month in months_between(first, end):
+        year, number = int(month[:4]), int(month[5:])
+        start = datetime(year, number, 1, tzinfo=UTC)
+        after = datetime(year + 1, 1, 1, tzinfo=UTC) if number == 12 else datetime(year, number + 1, 1, tzinfo=UTC)
+        low, high = max(first, start), min(end, after)
+        if high <= start + timedelta(days=1):
+            keys.append(start.date().isoformat())
+        elif low >= after - timedelta(days=1):
+            keys.append((after - timedelta(days=1)).date().isoformat())
+        else:
+            keys.append(month)
+    return keys
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def months_between(first: datetime | date, end: datetime | date) -> list[str]:
@@ -70,11 +135,30 @@ def bump(session: Session | Connection, months: Iterable[str]) -> None:
         return
     bind = session.get_bind() if isinstance(session, Session) else session
     dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(KpiDataVersion).values([{"month": key, "version": 1} for key in keys])
-    statement = statement.on_conflict_do_update(
-        index_elements=[KpiDataVersion.month], set_={"version": KpiDataVersion.version + 1}
-    )
-    session.execute(statement)
+    table = KpiDataVersion.__table__
+    # One row per key, executed as many: the same statement every time (compiled once, then cached).
+    statement = dialect.insert(table).values(month=bindparam("month"), version=1)
+    statement = statement.on_conflict_do_update(index_elements=[table.c.month], set_={"version": table.c.version + 1})
+    session.execute(statement, [{"month": key} for key in keys])
+    if isinstance(session, Session):
+        session.info.setdefault(CHANGED, set()).update(keys)
+
+
+def watch(engine: Engine, callback: Callable[[set[str]], None] | None) -> None:
+    """Call ``callback(keys)`` once a session on ``engine`` commits a transaction that bumped counters
+    (``keys``: the months, days and ``*`` it bumped), e.g. to warm caches in the background; None stops.
+
+    One callback per engine. It runs in the committing thread, after the commit: it must be quick, and
+    an exception it raises is logged, never passed to the writer (whose change is committed already).
+    A bound method is held by a weak reference (its object's owner decides how long it watches).
+    Bumps made on a bare connection (:meth:`~kpi_core.jobs.context.JobContext.facts_changed`) are not seen.
+    """
+    if callback is None:
+        _watchers.pop(engine, None)
+    elif hasattr(callback, "__self__"):
+        _watchers[engine] = WeakMethod(callback)
+    else:
+        _watchers[engine] = lambda: callback
 
 
 def current(session: Session, months: Iterable[str]) -> tuple[tuple[str, int], ...]:
@@ -113,6 +197,29 @@ def install() -> None:
     if not event.contains(Session, "before_flush", _collect):
         event.listen(Session, "before_flush", _collect)
         event.listen(Session, "after_flush", _apply)
+    if not event.contains(Session, "after_commit", _committed):
+        event.listen(Session, "after_commit", _committed)
+        event.listen(Session, "after_rollback", _rolled_back)
+
+
+def _committed(session: Session) -> None:
+    keys: set[str] | None = session.info.pop(CHANGED, None)
+    if not keys or not _watchers:
+        return
+    bind = session.bind
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    found = _watchers.get(engine) if isinstance(engine, Engine) else None
+    callback = found() if found is not None else None
+    if callback is None:
+        return
+    try:
+        callback(keys)
+    except Exception:  # the change is committed: a watcher's failure must not look like the writer's
+        log.exception("a data-change watcher failed for %d changed months", len(keys))
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(CHANGED, None)
 
 
 def _collect(session: Session, _context: Any, _instances: Any) -> None:

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import make_url
+from werkzeug.test import TestResponse
 
 from kpi_core.config import Settings
+from kpi_core.declarations import UploadedFile
+from kpi_core.jobs.context import JobContext
 from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.storage.migrate import upgrade
 from kpi_core.testing.postgres import Databases, PostgresServer, PostgresUnavailable
+from kpi_core.testing.seed import Seed
+
+if TYPE_CHECKING:
+    from kpi_core.records.plugin_settings import SettingValue
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-signing"
 
@@ -57,6 +64,7 @@ def postgres_url(postgres_databases: Databases) -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    """The URL of an empty SQLite file in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'kpi.sqlite3'}"
 
 
@@ -102,6 +110,7 @@ def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
+    """``Settings`` for the test's database, with a temporary data directory and a test secret key."""
     return Settings.from_env({}, data_dir=tmp_path / "data", database_url=database_url, secret_key=TEST_SECRET)
 
 
@@ -142,6 +151,48 @@ def database(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Dat
 
 
 @pytest.fixture(autouse=True, scope="session")
+def no_refresh_after_writes() -> Iterator[None]:
+    """No background KPI refresh after each write, unless a test asks for it (``refresh_after_writes``):
+    its job runs, audit entries and queue messages would land in other tests' assertions."""
+    from kpi_core.kpis import after_writes
+
+    after_writes.enabled = False
+    yield
+    after_writes.enabled = True
+
+
+@pytest.fixture
+def refresh_after_writes() -> Iterator[None]:
+    """Apps made while this fixture is active refresh the dashboard's questions after writes, as in production."""
+    from kpi_core.kpis import after_writes
+
+    after_writes.enabled = True
+    yield
+    after_writes.enabled = False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_alerts_after_imports() -> Iterator[None]:
+    """No alerts run after each import or disputed callback, unless a test asks for it
+    (``alerts_after_imports``): its job runs and audit entries would land in other tests' assertions."""
+    from kpi_core.notify import alerts
+
+    alerts.enabled = False
+    yield
+    alerts.enabled = True
+
+
+@pytest.fixture
+def alerts_after_imports() -> Iterator[None]:
+    """Imports and disputed callbacks start the alerts job, as in production."""
+    from kpi_core.notify import alerts
+
+    alerts.enabled = True
+    yield
+    alerts.enabled = False
+
+
+@pytest.fixture(autouse=True, scope="session")
 def fast_password_hashing() -> Iterator[None]:
     """Argon2 at the production cost takes ~0.1 s a hash; tests log in thousands of times.
 
@@ -159,11 +210,13 @@ def fast_password_hashing() -> Iterator[None]:
 
 @pytest.fixture
 def plugins(settings: Settings) -> PluginHost:
+    """The ``PluginHost`` with every installed plugin (yours too, once installed), as production loads them."""
     return load_plugins(settings)
 
 
 @pytest.fixture
 def app(settings: Settings, database: Database, plugins: PluginHost) -> Flask:
+    """The Flask app on the test's database and plugins."""
     from kpi_core.web.app import create_app
 
     return create_app(settings, database=database, plugins=plugins)
@@ -171,6 +224,7 @@ def app(settings: Settings, database: Database, plugins: PluginHost) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """The app's test client: ``client.get("/api/v1/kpis", headers=admin_headers)``."""
     return app.test_client()
 
 
@@ -178,8 +232,8 @@ TEST_PASSWORD = "correct-horse-staple-42"
 
 
 @pytest.fixture
-def make_user(database: Database):
-    """Factory: ``make_user("manager", teams=("North",))`` creates a user with TEST_PASSWORD."""
+def make_user(database: Database) -> Callable[..., int]:
+    """Factory: ``make_user("manager", teams=("North",))`` -> the id of a new user with TEST_PASSWORD."""
     from kpi_core.accounts.users import NewUser, create_user
 
     counter = iter(range(1, 10_000))
@@ -201,7 +255,7 @@ def make_user(database: Database):
 
 
 @pytest.fixture
-def login(client: FlaskClient):
+def login(client: FlaskClient) -> Callable[..., dict[str, str]]:
     """``login(username)`` -> Authorization headers for that user (password TEST_PASSWORD)."""
 
     def do_login(username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
@@ -259,3 +313,99 @@ def private_redis() -> Iterator[RedisServer]:
         _missing_service(str(exc))
     yield server
     server.close()
+
+
+# --- helpers for plugins' tests (issue #22) ------------------------------------------------------
+
+
+class RecordedProgress(list[tuple[int, str]]):
+    """A job context's ``on_progress`` that keeps every report: ``[(50, "half way"), ...]``."""
+
+    def __call__(self, percent: int, message: str) -> None:
+        self.append((percent, message))
+
+
+@pytest.fixture
+def job_context(settings: Settings, database: Database, plugins: PluginHost) -> Callable[..., JobContext]:
+    """Factory: ``job_context("kpi_quality", callback_window_days=14)`` -> a ``JobContext`` to call a job with.
+
+    Its ``plugin_settings`` are the named plugin's settings in force (declared
+    defaults, then values stored with ``set_plugin_setting``), overridden by
+    the keyword arguments (names without the namespace; a name the plugin does
+    not declare is a ``KeyError``). ``file`` is the ``UploadedFile`` of a
+    file-taking job; ``context.on_progress`` is a :class:`RecordedProgress`
+    listing what the job reported. ``job_context()`` gives no plugin settings.
+    """
+    from kpi_core.records.plugin_settings import values_by_plugin
+
+    def make(plugin: str | None = None, *, file: UploadedFile | None = None, **overrides: Any) -> JobContext:
+        in_force: dict[str, Any] = {}
+        if plugin is not None:
+            with database.session(write=False) as session:
+                in_force = values_by_plugin(session, plugins).get(plugin, {})
+        unknown = sorted(set(overrides) - set(in_force))
+        if unknown:
+            raise KeyError(f"{plugin or 'no plugin'} declares no setting {', '.join(unknown)}")
+        return JobContext(
+            engine=database.engine,
+            settings=settings,
+            plugin_settings={**in_force, **overrides},
+            plugins=plugins,
+            on_progress=RecordedProgress(),
+            file=file,
+        )
+
+    return make
+
+
+@pytest.fixture
+def set_plugin_setting(database: Database, plugins: PluginHost) -> Callable[[str, Any], SettingValue]:
+    """``set_plugin_setting("quality.callback_window_days", 14)`` stores a plugin setting as an admin would.
+
+    The value is checked against the declaration (an invalid one raises), the
+    change is audited and the cached KPI answers it affects are recomputed.
+    Returns the ``SettingValue`` in force. Apps, job contexts and the job
+    runner made in the same test read it.
+    """
+    from kpi_core.audit.trail import Actor
+    from kpi_core.records.plugin_settings import put_setting
+
+    def store(key: str, value: Any) -> SettingValue:
+        with database.session() as session:
+            return put_setting(session, plugins, Actor.system("test"), key, value)
+
+    return store
+
+
+@pytest.fixture
+def seed(database: Database) -> Seed:
+    """A :class:`~kpi_core.testing.seed.Seed`: ``seed.technician("Ann", team="North")``, ``seed.job(ann, rating=5)``."""
+    return Seed(database)
+
+
+@pytest.fixture
+def assert_kpi_recomputed(client: FlaskClient) -> Callable[..., TestResponse]:
+    """``assert_kpi_recomputed(url, change, headers=admin_headers)``: a change invalidates a cached KPI answer.
+
+    Asks ``url`` (a KPI API path with its query) twice and asserts the second
+    answer came from the cache (``X-KPI-Cache: hit``); calls ``change()``;
+    asks again and asserts the answer was computed anew (``miss``), under a
+    new ``ETag``, and that the old ``ETag`` in ``If-None-Match`` no longer
+    gets ``304``. Returns the recomputed response, to check its numbers.
+    """
+
+    def check(url: str, change: Callable[[], Any], *, headers: Mapping[str, str]) -> TestResponse:
+        first = client.get(url, headers=dict(headers))
+        assert first.status_code == 200, first.json
+        cached = client.get(url, headers=dict(headers))
+        assert cached.headers["X-KPI-Cache"] == "hit", "the answer was not cached before the change"
+        change()
+        after = client.get(url, headers=dict(headers))
+        assert after.status_code == 200, after.json
+        assert after.headers["X-KPI-Cache"] == "miss", "the cached answer was served after the change"
+        assert after.headers["ETag"] != cached.headers["ETag"], "the answer kept its ETag after the change"
+        revalidated = client.get(url, headers={**headers, "If-None-Match": cached.headers["ETag"]})
+        assert revalidated.status_code == 200, "the old ETag still got 304 Not Modified"
+        return after
+
+    return check

@@ -28,6 +28,8 @@ from kpi_core.web.state import app_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
+SIGNED_IN = "signed-in"
+"""The rule of an operation open to any logged-in user (``signed_in``)."""
 BEARER_SCHEME = "bearerAuth"
 PERMISSION_EXTENSION = "x-permission"
 """Each operation in the OpenAPI document names its permission here (or "public")."""
@@ -100,11 +102,48 @@ def _beyond_scope(permission: str) -> None:
     abort(403, message=message, errors={"headers": {"Authorization": [f"the token's scope lacks {permission}"]}})
 
 
-def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
-    """Allow the operation only to authenticated users whose role has ``permission``."""
+def requires(blp: Blueprint, permission: str, *, unless: Callable[[Principal], bool] | None = None) -> Callable[[F], F]:
+    """Allow the operation only to authenticated users whose role has ``permission``.
+
+    ``unless(principal)``, if given, lets in a principal without the permission
+    when it says True (a job's own permission for starting that job).
+    """
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}")
 
+    def check(principal: Principal) -> None:
+        if unless is not None and not principal.can(permission) and unless(principal):
+            return
+        if principal.role_can(permission) and not principal.can(permission):
+            _beyond_scope(permission)
+        if not principal.can(permission):
+            _refuse(principal)
+
+    return _guard(blp, permission, check)
+
+
+def requires_declared(blp: Blueprint, permission: str) -> Callable[[F], F]:
+    """Like :func:`requires` for a permission a plugin declares (checked once plugins are loaded)."""
+    from kpi_core.accounts import grants
+
+    def check(principal: Principal) -> None:
+        if not grants.may(db_session(), app_state().plugins.permissions, principal, permission):
+            _refuse(principal)
+
+    return _guard(blp, permission, check)
+
+
+def signed_in(blp: Blueprint) -> Callable[[F], F]:
+    """Allow the operation to anyone logged in, whatever their role."""
+    return _guard(blp, SIGNED_IN, lambda principal: None)
+
+
+def _refuse(principal: Principal) -> None:
+    # The permission's key stays in the audit log and the API docs, not in a message for people.
+    abort(403, message=f"Your role ({principal.role}) cannot do this. Ask an administrator if you need to.")
+
+
+def _guard(blp: Blueprint, permission: str, check: Callable[[Principal], None]) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -112,11 +151,7 @@ def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
             principal = authenticate()
             if principal.must_change_password and permission not in PASSWORD_CHANGE_ALLOWED:
                 abort(403, message="Change your temporary password first, then try again.")
-            if principal.role_can(permission) and not principal.can(permission):
-                _beyond_scope(permission)
-            if not principal.can(permission):
-                # The permission's key stays in the audit log and the API docs, not in a message for people.
-                abort(403, message=f"Your role ({principal.role}) cannot do this. Ask an administrator if you need to.")
+            check(principal)
             return view(*args, **kwargs)
 
         guarded._kpi_permission = permission  # type: ignore[attr-defined]
@@ -124,6 +159,8 @@ def requires(blp: Blueprint, permission: str) -> Callable[[F], F]:
         documented = blp.alt_response(401, schema=ErrorSchema, description="Missing, invalid or expired token")(
             documented
         )
+        if permission == SIGNED_IN:
+            return documented
         return blp.alt_response(403, schema=ErrorSchema, description=f"Needs permission {permission}")(documented)
 
     return decorate

@@ -18,12 +18,17 @@ from kpi_core.plugins import PluginHost, load_plugins
 from kpi_core.storage.db import Database
 from kpi_core.web import (
     admin_rq,
+    alerts_api,
     api_docs,
     audit_api,
     auth_api,
+    calibration_api,
+    compression,
     customers_api,
     dashboard_api,
     db,
+    disputes_api,
+    entity_tags,
     errors,
     evaluations_api,
     feedback_api,
@@ -34,19 +39,27 @@ from kpi_core.web import (
     jobs_api,
     jobs_runs_api,
     kpis_api,
+    notifications_api,
     outages,
+    periods_api,
+    permissions_api,
+    plugin_routes,
     plugins_api,
     reports_api,
     request_id,
     schedules_api,
     scorecards_api,
     security_headers,
+    self_appraisals_api,
     spa,
+    subscriptions_api,
     targets_api,
     teams_api,
     technicians_api,
     token_uses,
+    unsubscribe_page,
     users_api,
+    webhooks_api,
 )
 from kpi_core.web.access import BEARER_SCHEME
 from kpi_core.web.json_provider import StrictJSONProvider
@@ -61,8 +74,12 @@ API_BLUEPRINTS = (
     customers_api.blp,
     jobs_api.blp,
     feedback_api.blp,
+    disputes_api.blp,
     evaluations_api.blp,
+    calibration_api.blp,
+    self_appraisals_api.blp,
     targets_api.blp,
+    periods_api.blp,
     kpis_api.blp,
     scorecards_api.blp,
     imports_api.blp,
@@ -75,6 +92,11 @@ API_BLUEPRINTS = (
     reports_api.blp,
     admin_rq.blp,
     dashboard_api.blp,
+    notifications_api.blp,
+    subscriptions_api.blp,
+    webhooks_api.blp,
+    permissions_api.blp,
+    alerts_api.blp,
 )
 
 
@@ -118,14 +140,18 @@ def create_app(
     db.install(app)
     token_uses.install(app)
     security_headers.install(app, settings)
+    compression.install(app, settings)
+    entity_tags.install(app)
 
     api = errors.KpiApi(app)
     api.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
+    plugin_routes.register(api, plugins.routes)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(metrics_endpoint.blueprint)
     app.register_blueprint(api_docs.blueprint)
+    app.register_blueprint(unsubscribe_page.blueprint)
     spa.install(app)
     for exception, handler in errors.DOMAIN_ERROR_HANDLERS.items():
         app.register_error_handler(exception, handler)

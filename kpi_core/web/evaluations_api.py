@@ -8,12 +8,15 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
 from werkzeug.exceptions import UnprocessableEntity
 
-from kpi_core.errors import Conflict, NotFound
+from kpi_core.errors import Conflict, Invalid, NotFound
 from kpi_core.evaluations import idempotency, service
 from kpi_core.evaluations.form import TEXT_MAX, InvalidFields, current_form
-from kpi_core.storage.models import EVALUATION_STATUSES, Evaluation
+from kpi_core.evaluations.policy import FORMULAS
+from kpi_core.storage.models import EVALUATION_STATUSES, Evaluation, Technician
+from kpi_core.web import appraisals
 from kpi_core.web.access import current_actor, current_principal, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema, error_response
@@ -55,6 +58,9 @@ class FormFieldSchema(Schema):
         fields.String(),
         metadata={"description": "For rating and number fields: what the lowest and highest ends mean, lowest first"},
     )
+    asked_of_technicians = fields.Boolean(
+        metadata={"description": "Also on the self-appraisal form, where technicians answer it about themselves"}
+    )
 
 
 class DeclaredFieldSchema(FormFieldSchema):
@@ -87,13 +93,41 @@ class EvaluationSchema(Schema):
     acknowledged_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
+    kpi_snapshot = fields.Nested(
+        appraisals.AppraisalNumbersSchema,
+        allow_none=True,
+        metadata={
+            "description": "The technician's KPI values for the period as the evaluator was shown them, kept when "
+            "it was submitted; null for a draft (GET /api/v1/evaluations/kpi-values shows them live) and for "
+            "evaluations submitted before appraisals kept them"
+        },
+    )
+    self_appraisal_id = fields.Integer(
+        allow_none=True, metadata={"description": "The technician's submitted self-appraisal of the same period"}
+    )
+    self_score = fields.Float(allow_none=True, metadata={"description": "That self-appraisal's score, 0-100"})
+    final_score = fields.Float(
+        allow_none=True,
+        metadata={"description": "0-100: the score and the self-appraisal's combined by final_formula"},
+    )
+    final_formula = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": [*FORMULAS, None],
+            "description": "How final_score was made (the setting core.final_score_formula then; manager_only "
+            "without a self-appraisal)",
+        },
+    )
+    self_weight = fields.Float(
+        allow_none=True, metadata={"description": "The self-appraisal's share (0-1) under the weighted formula"}
+    )
 
 
 class EvaluationSummarySchema(EvaluationSchema):
-    """An evaluation as listed: without the form snapshot."""
+    """An evaluation as listed: without the form snapshot and the KPI numbers."""
 
     class Meta:
-        exclude = ("form_snapshot",)
+        exclude = ("form_snapshot", "kpi_snapshot")
 
 
 class EvaluationInSchema(StrictSchema):
@@ -186,6 +220,30 @@ class EvaluationForm(MethodView):
         return {"version": form.version, "form_fields": declared}
 
 
+@blp.route("/kpi-values")
+class EvaluationNumbers(MethodView):
+    @requires(blp, "evaluations.read")
+    @blp.arguments(appraisals.NumbersQuerySchema, location="query")
+    @blp.response(200, appraisals.AppraisalNumbersSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such technician (or not yours to see)")
+    @blp.alt_response(422, schema=ErrorSchema, description="A period that ends before it starts")
+    @blp.doc(operationId="getEvaluationNumbers", summary="Read a technician's KPI values for an evaluation's period")
+    def get(self, query: dict[str, Any]) -> Any:
+        """The numbers the evaluation form shows beside its questions, read-only: each KPI's value over the
+        whole period with its sample, target, status (so far / too few jobs / provisional) and the team's
+        value, and the technician's scorecard score. An evaluation submitted for the same technician and period
+        keeps them (``kpi_snapshot``). Technicians may read their own (for their self-appraisal)."""
+        session, scope = db_session(), current_scope()
+        visible = select(Technician.id).where(
+            Technician.id == query["technician"], scope.technicians(Technician.id, Technician.team_id)
+        )
+        if session.scalar(visible) is None:
+            raise NotFound(f"no technician with id {query['technician']}")
+        if query["period_end"] < query["period_start"]:
+            raise Invalid("period_end", "The period must end on or after the day it starts", location="query")
+        return appraisals.numbers()(query["technician"], query["period_start"], query["period_end"])
+
+
 @blp.route("")
 class Evaluations(MethodView):
     @requires(blp, "evaluations.read")
@@ -228,7 +286,8 @@ class Evaluations(MethodView):
             first = idempotency.previous(session, user_id, CREATE, key, body_hash)
             if first is not None:
                 return _replay(first.resource_id, first.status_code)
-        evaluation = service.create_evaluation(session, scope, actor, current_form(app_state().plugins), body)
+        form = current_form(app_state().plugins)
+        evaluation = service.create_evaluation(session, scope, actor, form, body, appraisals.appraisal())
         if key:
             first = idempotency.remember(
                 session, user_id, CREATE, key, body_hash, status_code=201, resource_id=evaluation.id
@@ -274,7 +333,9 @@ class EvaluationItem(MethodView):
         session, scope = db_session(), current_scope()
         evaluation = service.get_evaluation(session, scope, evaluation_id)
         blp.check_etag(evaluation, EvaluationSchema)
-        evaluation = service.update_evaluation(session, scope, current_actor(), evaluation, body)
+        evaluation = service.update_evaluation(
+            session, scope, current_actor(), evaluation, body, appraisals.appraisal()
+        )
         commit()
         return evaluation
 
@@ -306,7 +367,7 @@ class EvaluationSubmit(MethodView):
         """draft -> submitted: checks that every required field is answered and records the time."""
         session = db_session()
         evaluation = service.get_evaluation(session, current_scope(), evaluation_id)
-        evaluation = service.submit_evaluation(session, current_actor(), evaluation)
+        evaluation = service.submit_evaluation(session, current_actor(), evaluation, appraisals.appraisal())
         commit()
         return evaluation
 
@@ -346,6 +407,6 @@ class EvaluationRevisions(MethodView):
         session = db_session()
         evaluation = service.get_evaluation(session, current_scope(), evaluation_id)
         form = current_form(app_state().plugins)
-        revision = service.revise_evaluation(session, current_actor(), form, evaluation, body)
+        revision = service.revise_evaluation(session, current_actor(), form, evaluation, body, appraisals.appraisal())
         commit()
         return revision

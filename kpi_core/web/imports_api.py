@@ -19,6 +19,7 @@ from kpi_core.declarations import ImportMapping
 from kpi_core.errors import Invalid
 from kpi_core.imports.columns import import_columns, template_csv
 from kpi_core.imports.feedback import FEEDBACK_COLUMNS, import_feedback
+from kpi_core.imports.finished import import_finished
 from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
 from kpi_core.imports.mapped import (
     MAX_PREVIEW_ROWS,
@@ -37,6 +38,7 @@ from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.import_mappings_api import ImportMappingSchema
+from kpi_core.web.jobs_runs_api import runner
 from kpi_core.web.schemas import StrictSchema
 from kpi_core.web.state import app_state
 
@@ -294,6 +296,7 @@ def _run(kind: str, query: dict[str, Any]) -> ImportReport:
     if report.dry_run:
         session.rollback()
     else:
+        import_finished(session, runner(), current_actor(), kind, report)
         commit()
     return report
 

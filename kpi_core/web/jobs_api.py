@@ -1,4 +1,5 @@
-"""/api/v1/jobs (scoped: technicians see their own jobs, managers their teams')."""
+"""/api/v1/jobs (scoped through the crew: technicians see the jobs they are on, managers the jobs with
+a technician of their teams on the crew; only those who see a job's lead change it)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from kpi_core.declarations import JOB_FIELD_TYPES
-from kpi_core.records import job_fields, jobs
-from kpi_core.storage.models import JOB_STATUSES, Job
+from kpi_core.records import job_crews, job_fields, jobs
+from kpi_core.records.crews import MAX_CREW
+from kpi_core.storage.models import CREW_ROLES, JOB_STATUSES, Job
 from kpi_core.web.access import current_actor, current_scope, requires
 from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
@@ -34,7 +36,9 @@ REVENUE_DOC = {
 RULES = {
     "status": "scheduled, completed or cancelled. A completed job needs completed_at; a scheduled job has "
     "no completed_at; a cancelled job may keep the times it reached.",
-    "technician_id": "A technician you may see (managers: of your teams), else 422",
+    "technician_id": "The lead technician: one you may see (managers: of your teams), else 422. For a job "
+    "of one technician give technician_id alone; for a crew give technicians (technician_id, if given too, "
+    "must be its lead)",
     "customer_id": "An existing customer, or null",
     "category": "Kind of work, e.g. plumbing; stored lower-case",
     "scheduled_start": "Start of the scheduled window",
@@ -54,14 +58,75 @@ FIELDS_DOC = (
 FIELD_VALUE_DOC = {"type": ["boolean", "integer", "number", "string"]}
 
 
+CREW_DOC = (
+    "The crew: every technician on the job, the lead first, with their role and share of the job's credit "
+    "(how a KPI credits a crew is the setting core.crew_credit)"
+)
+CREW_IN_DOC = (
+    f"The crew, 1 to {MAX_CREW} technicians, none twice. Exactly one is the lead (a crew of one: that one; a "
+    "member without a role is a helper). Shares are above 0 and sum to 1; members without a share split what "
+    "the others leave equally (by default every member has an equal share). Each technician must be one you "
+    "may see (managers: of your teams; one already on the job's crew may stay). On a change, the crew given "
+    "replaces the crew. A problem is 422 naming technicians[i].technician_id, .role or .share, or technicians "
+    "for the crew as a whole (no lead, shares not summing to 1)"
+)
+
+
 def _stamp(name: str) -> CompanyDateTime:
     return CompanyDateTime(allow_none=True, metadata={"description": f"{RULES[name]}. {ZONE_NOTE}"})
+
+
+class JobCrewMemberSchema(Schema):
+    technician_id = fields.Integer(required=True)
+    technician = fields.String(required=True, metadata={"description": "The technician's name"})
+    role = fields.String(required=True, metadata={"enum": list(CREW_ROLES), "description": "lead or helper"})
+    share = fields.Float(
+        required=True, metadata={"description": "Share of the job's credit, above 0 and at most 1; the crew's sum to 1"}
+    )
+
+
+class Crew(fields.List):
+    """A job's crew as answered (:func:`job_crews.crew_of`): names read once for a whole page of jobs."""
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = missing) -> Any:
+        return job_crews.crew_of(db_session(), obj)
+
+
+class Share(fields.Float):
+    """A member's share: a number, NaN, infinities and numbers too large for a float refused. Whether
+    it is above 0, at most 1 and sums to 1 with the others is the crew's rule (job_crews)."""
+
+    def _validated(self, value: Any) -> Any:
+        try:
+            return super()._validated(value)
+        except OverflowError:
+            raise self.make_error("invalid") from None
+
+
+class JobCrewMemberInSchema(StrictSchema):
+    technician_id = fields.Integer(required=True, validate=ID, metadata={"description": "A technician you may see"})
+    role = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(CREW_ROLES),
+        metadata={"description": "lead or helper; left out: the sole member leads, others help"},
+    )
+    share = Share(
+        allow_none=True,
+        metadata={
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "description": "Share of the job's credit; left out: an equal part of what the others leave",
+        },
+    )
 
 
 class JobSchema(Schema):
     id = fields.Integer(required=True, dump_only=True)
     external_ref = fields.String(required=True, metadata={"description": "Your field-service system's id; unique"})
-    technician_id = fields.Integer(required=True, metadata={"description": RULES["technician_id"]})
+    technician_id = fields.Integer(required=True, metadata={"description": "The lead technician"})
+    technicians = Crew(
+        fields.Nested(JobCrewMemberSchema), required=True, dump_only=True, metadata={"description": CREW_DOC}
+    )
     customer_id = fields.Integer(allow_none=True, metadata={"description": RULES["customer_id"]})
     category = fields.String(required=True, metadata={"description": RULES["category"]})
     status = fields.String(required=True, metadata={"enum": list(JOB_STATUSES), "description": RULES["status"]})
@@ -93,6 +158,11 @@ class JobSchema(Schema):
 class JobPatchSchema(StrictSchema):
     external_ref = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Unique"})
     technician_id = fields.Integer(validate=ID, metadata={"description": RULES["technician_id"]})
+    technicians = fields.List(
+        fields.Nested(JobCrewMemberInSchema),
+        validate=validate.Length(max=MAX_CREW),
+        metadata={"minItems": 1, "description": CREW_IN_DOC},
+    )
     customer_id = fields.Integer(allow_none=True, validate=ID, metadata={"description": RULES["customer_id"]})
     category = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": RULES["category"]})
     status = fields.String(validate=validate.OneOf(JOB_STATUSES), metadata={"description": RULES["status"]})
@@ -136,7 +206,6 @@ class JobInSchema(JobPatchSchema):
     external_ref = fields.String(
         required=True, validate=validate.Length(min=1, max=64), metadata={"description": "Unique"}
     )
-    technician_id = fields.Integer(required=True, validate=ID, metadata={"description": RULES["technician_id"]})
     category = fields.String(
         required=True, validate=validate.Length(min=1, max=64), metadata={"description": RULES["category"]}
     )
@@ -144,10 +213,21 @@ class JobInSchema(JobPatchSchema):
         load_default="scheduled", validate=validate.OneOf(JOB_STATUSES), metadata={"description": RULES["status"]}
     )
 
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _someone(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        # Named beside the other missing fields, so a form shows every one at once; a crew given but
+        # wrong is named on its own.
+        given = original if isinstance(original, dict) else {}
+        if "technician_id" not in given and "technicians" not in given:
+            raise ValidationError("Missing data for required field: give technician_id, or the crew in technicians.",
+                                  "technician_id")  # fmt: skip
+
 
 class JobQuerySchema(StrictSchema):
-    team = fields.Integer(validate=ID, metadata={"description": "Team id (of the job's technician)"})
-    technician = fields.Integer(validate=ID, metadata={"description": "Technician id"})
+    team = fields.Integer(
+        validate=ID, metadata={"description": "Team id: jobs with a technician of the team on the crew"}
+    )
+    technician = fields.Integer(validate=ID, metadata={"description": "Technician id: jobs they lead or help on"})
     customer = fields.Integer(validate=ID, metadata={"description": "Customer id"})
     status = fields.String(validate=validate.OneOf(JOB_STATUSES))
     category = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "Category (any case)"})
@@ -168,12 +248,31 @@ class JobQuerySchema(StrictSchema):
             raise ValidationError("Must be later than from.", "to")
 
 
+class JobPage(SQLPage):
+    """A page of jobs, with the names of their crews read in one query."""
+
+    @property
+    def items(self) -> list[Any]:
+        found = super().items
+        job_crews.technician_names(db_session(), found)
+        return found
+
+
+def _ensure_may_change(job: Job) -> None:
+    if not jobs.may_change(db_session(), current_scope(), job):
+        abort(
+            403,
+            message="You can see this job because a technician of your team is on its crew, but only a manager "
+            "of the lead technician's team can change or delete it.",
+        )
+
+
 @blp.route("")
 class Jobs(MethodView):
     @requires(blp, "jobs.read")
     @blp.arguments(JobQuerySchema, location="query")
     @blp.response(200, JobSchema(many=True))
-    @blp.paginate(SQLPage)
+    @blp.paginate(JobPage)
     @blp.doc(operationId="listJobs", summary="List jobs")
     def get(self, query: dict[str, Any]) -> Any:
         """Jobs one may see, filtered by team, technician, customer, status, category and a date range."""
@@ -187,7 +286,8 @@ class Jobs(MethodView):
     @blp.alt_response(422, schema=ErrorSchema, description="Invalid field, rule or reference (named in errors)")
     @blp.doc(operationId="createJob", summary="Create a job")
     def post(self, body: dict[str, Any]) -> Any:
-        """Add a job (managers: for a technician of their teams)."""
+        """Add a job: with technician_id, a job of one technician; with technicians, a crew (managers: of
+        technicians of their teams)."""
         declared = app_state().plugins.job_fields
         job = jobs.create_job(db_session(), current_scope(), current_actor(), body, declared_fields=declared)
         commit()
@@ -214,10 +314,13 @@ class JobItem(MethodView):
     @blp.alt_response(422, schema=ErrorSchema, description="Invalid field, rule or reference (named in errors)")
     @blp.doc(operationId="updateJob", summary="Change a job")
     def patch(self, body: dict[str, Any], job_id: int) -> Any:
-        """Change the given fields; the job as a whole must still keep every rule.
+        """Change the given fields; the job as a whole must still keep every rule. technicians replaces the
+        crew; technician_id alone makes that technician the lead of the crew as it is. Only those who see
+        the job's lead change it (403 for a manager who sees it through a helper of their team).
         Send the ETag in If-Match (428 without it, 412 if stale)."""
         session, scope = db_session(), current_scope()
         job = jobs.get_job(session, scope, job_id, for_update=True)
+        _ensure_may_change(job)
         blp.check_etag(job, JobSchema)
         job = jobs.update_job(
             session, scope, current_actor(), job, body, declared_fields=app_state().plugins.job_fields
@@ -232,9 +335,11 @@ class JobItem(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="Other jobs are callbacks of it")
     @blp.doc(operationId="deleteJob", summary="Delete a job")
     def delete(self, job_id: int) -> None:
-        """Delete a job and its feedback (If-Match required); refused while callbacks refer to it."""
+        """Delete a job and its feedback (If-Match required); refused while callbacks refer to it, and
+        (403) to a manager who sees it only through a helper of their team."""
         session = db_session()
         job = jobs.get_job(session, current_scope(), job_id, for_update=True)
+        _ensure_may_change(job)
         blp.check_etag(job, JobSchema)
         jobs.delete_job(session, current_actor(), job)
         commit()

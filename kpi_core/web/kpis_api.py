@@ -12,12 +12,18 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from kpi_core.kpis import drilldown, ranges, service
 from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.definitions import kpi_definitions
+from kpi_core.kpis.fingerprints import fingerprints_of
 from kpi_core.kpis.honest import Honesty, judged_at
 from kpi_core.kpis.periods import MAX_PERIODS, QUERY_PERIODS
+from kpi_core.kpis.persisted import sums_cache
 from kpi_core.kpis.query import GROUP_BYS, NO_TEAM, Filters, KpiQuery
+from kpi_core.records.plugin_settings import setting_values
 from kpi_core.web.access import current_scope, requires
+from kpi_core.web.compression import keep_compressed
 from kpi_core.web.db import db_session
+from kpi_core.web.entity_tags import held_tags
 from kpi_core.web.errors import ErrorSchema
+from kpi_core.web.jobs_api import JobCrewMemberSchema
 from kpi_core.web.pagination import SQLPage
 from kpi_core.web.schemas import RECORD_ID, CalendarDate, StrictSchema
 from kpi_core.web.state import app_state
@@ -53,6 +59,17 @@ class KpiDefinitionSchema(Schema):
     empty_hint = fields.String(
         required=True,
         metadata={"description": "What to do where the KPI has no value, in words ('' : the generic text applies)"},
+    )
+    version = fields.Integer(
+        required=True, metadata={"description": "The definition's version, as its plugin declares"}
+    )
+    fingerprint = fields.String(
+        required=True,
+        metadata={
+            "description": "The definition fingerprint now: a hash of the key, the version and the plugin settings "
+            "the KPI reads (and, for jobs KPIs, core.crew_credit); values computed with another one were computed "
+            "with another definition"
+        },
     )
 
 
@@ -157,6 +174,18 @@ class ComparisonSchema(Schema):
     )
 
 
+class RestatedSchema(Schema):
+    value = fields.Float(required=True, allow_none=True)
+    numerator = fields.Float(required=True)
+    denominator = fields.Float(required=True)
+    pending = fields.Float(required=True)
+    status = fields.String(required=True, allow_none=True)
+    change = fields.Float(
+        required=True, allow_none=True, metadata={"description": "The restated value minus the closed one"}
+    )
+    fingerprint = fields.String(required=True, metadata={"description": "The definition it was computed with"})
+
+
 class KpiValueSchema(Schema):
     kpi = fields.String(required=True)
     group_id = fields.String(required=True, metadata={"description": "Technician or team id, category, 'company'"})
@@ -198,6 +227,26 @@ class KpiValueSchema(Schema):
     ratio_high = fields.Float(allow_none=True, metadata={"description": "95% interval of ratio (high)"})
     previous = fields.Nested(ComparisonSchema, allow_none=True, metadata={"description": "With compare=previous"})
     year_ago = fields.Nested(ComparisonSchema, allow_none=True, metadata={"description": "With compare=year_ago"})
+    fingerprint = fields.String(
+        required=True,
+        metadata={"description": "The definition fingerprint the value was computed with (a closed month's: then)"},
+    )
+    closed = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The period is a closed month and the value is its snapshot's (status and fingerprint "
+            "too): it does not change when the facts do (see restated)"
+        },
+    )
+    closed_at = fields.DateTime(metadata={"description": "When a closed month was closed (closed rows only)"})
+    restated = fields.Nested(
+        RestatedSchema,
+        allow_none=True,
+        metadata={
+            "description": "Closed rows only: the value as the facts and definitions give it now, where it differs "
+            "from the closed one (null: no difference). Re-closing the month accepts it"
+        },
+    )
 
 
 class DrilldownQuerySchema(RangeSchema):
@@ -245,6 +294,18 @@ class DrilldownRowSchema(Schema):
     evaluation_period_end = CalendarDate(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
     score = fields.Float(allow_none=True)
+    share = fields.Float(
+        required=True,
+        metadata={
+            "description": "How much of the job counts for the group: a crew member's share when crews are "
+            "credited by share (the setting core.crew_credit), else 1; numerator and denominator are weighted by it"
+        },
+    )
+    crew = fields.List(
+        fields.Nested(JobCrewMemberSchema),
+        required=True,
+        metadata={"description": "The technicians on the job, the lead first (empty for an evaluation)"},
+    )
     numerator = fields.Float(required=True, metadata={"description": "This fact's share of the numerator"})
     denominator = fields.Float(required=True, metadata={"description": "This fact's share of the denominator"})
     outcome = fields.String(
@@ -257,7 +318,10 @@ class DrilldownRowSchema(Schema):
     reason = fields.String(
         required=True,
         allow_none=True,
-        metadata={"description": "Why it is left out: a reason code the KPI declares (null when counted)"},
+        metadata={
+            "description": "Why it is left out: a reason code the KPI declares; for a counted fact, the note the "
+            "KPI declares on it (such as callback_disputed), else null"
+        },
     )
     reason_label = fields.String(required=True, allow_none=True, metadata={"description": "The reason in words"})
 
@@ -281,12 +345,19 @@ class DrilldownSummarySchema(Schema):
     )
 
 
+NOT_MODIFIED = "Not modified: the If-None-Match header named this answer's ETag, and nothing it depends on has changed"
+
+
 class RowPage(SQLPage):
-    """Pages a multi-column select: each item is a row mapping."""
+    """Pages the drill-down's select: each item is a row mapping, a job's with its crew."""
 
     @property
     def items(self) -> list[Any]:
-        return list(db_session().execute(self.window(self.collection)).mappings())
+        rows = [dict(row) for row in db_session().execute(self.window(self.collection)).mappings()]
+        crews = drilldown.crews_of(db_session(), [row["id"] for row in rows if row["external_ref"] is not None])
+        for row in rows:
+            row["crew"] = crews.get(row["id"], []) if row["external_ref"] is not None else []
+        return rows
 
 
 def resolved_range(args: dict[str, Any]) -> tuple[Any, Any, str | None]:
@@ -328,8 +399,10 @@ class Kpis(MethodView):
     @blp.response(200, KpiDefinitionSchema(many=True))
     @blp.doc(operationId="listKpis", summary="List KPI definitions")
     def get(self) -> Any:
-        """Every KPI the installed plugins declare, with its formula and default target."""
-        return kpi_definitions(app_state().plugins)
+        """Every KPI the installed plugins declare, with its formula, default target, version and the
+        definition fingerprint it is computed with now."""
+        plugins = app_state().plugins
+        return kpi_definitions(plugins, fingerprints_of(plugins, setting_values(db_session(), plugins)))
 
 
 @blp.route("/values")
@@ -337,6 +410,7 @@ class KpiValues(MethodView):
     @requires(blp, "kpis.read")
     @blp.arguments(ValuesQuerySchema, location="query")
     @blp.response(200, KpiValueSchema(many=True))
+    @blp.alt_response(304, description=NOT_MODIFIED)
     @blp.doc(operationId="getKpiValues", summary="Compute KPI values by group and period")
     def get(self, args: dict[str, Any]) -> Any:
         """KPIs x group x period over [start, end) (or a relative range), computed from the facts you may see.
@@ -348,7 +422,9 @@ class KpiValues(MethodView):
         cached until the data of the months they cover changes (header
         X-KPI-Cache: hit or miss). The sums of each month are cached on their
         own: after a change to one month, only that month is computed again
-        (header X-KPI-Months-Computed: computed/total months of the range).
+        (header X-KPI-Months-Computed: computed/total months of the range). They are
+        kept in the database too, and read from there after a restart (header
+        X-KPI-Months-Persisted: months read from there/total).
 
         Each row says whether its period has ended (complete), whether facts whose outcome is not known
         yet were left out (provisional, pending: a first-time fix within the callback window), whether
@@ -375,6 +451,8 @@ class KpiValues(MethodView):
             cache=shared_cache(state.settings),
             ttl=state.settings.cache_ttl,
             honesty=honesty_of(args, unit),
+            if_none_match=held_tags(),
+            sums=sums_cache(state.settings, state.database.engine),
         )
         return answer_response(answer)
 
@@ -437,12 +515,29 @@ def cell_of(args: dict[str, Any], key: str) -> drilldown.DrilldownQuery:
 
 
 def answer_response(answer: service.Answer) -> Response:
-    """A cached or computed KPI answer as the response, with headers saying which (X-KPI-Cache) and how
-    many of its months had to be computed (X-KPI-Months-Computed: computed/total)."""
-    # The cached JSON is the response body as is: a warm answer costs no serialisation.
-    response = Response(answer.body, mimetype="application/json")
-    response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
+    """A cached or computed KPI answer as the response, with headers saying which (X-KPI-Cache), how
+    many of its months had to be computed (X-KPI-Months-Computed: computed/total) and how many months'
+    sums were read from the database (X-KPI-Months-Persisted: persisted/total; after a restart, say).
+
+    Its ``ETag`` names everything the answer depends on, so a client that sends it back in
+    ``If-None-Match`` gets 304 while nothing changed, without the answer being read or built;
+    ``Cache-Control: private, no-cache`` makes browsers ask each time and never share it.
+    """
+    if answer.not_modified:
+        response = Response(status=304)
+        response.headers["X-KPI-Cache"] = "not-modified"
+    else:
+        # The cached JSON is the response body as is: a warm answer costs no serialisation,
+        # and its compressed bytes are kept too (compression.py).
+        response = Response(answer.body, mimetype="application/json")
+        response.headers["X-KPI-Cache"] = "hit" if answer.cached else "miss"
+        if answer.etag:
+            keep_compressed(answer.etag)
+    if answer.etag:
+        response.set_etag(answer.etag)
+        response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-KPI-Months-Computed"] = f"{answer.months_computed}/{answer.months_total}"
+    response.headers["X-KPI-Months-Persisted"] = f"{answer.months_persisted}/{answer.months_total}"
     if answer.start is not None and answer.end is not None:
         response.headers["X-KPI-Start"] = answer.start.isoformat()
         response.headers["X-KPI-End"] = answer.end.isoformat()

@@ -29,12 +29,12 @@ from kpi_core.web.db import commit, db_session
 from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.jobs_runs_api import runner
 from kpi_core.web.pagination import SQLPage
-from kpi_core.web.schemas import CalendarDate, StrictSchema
+from kpi_core.web.schemas import RECORD_ID, CalendarDate, StrictSchema
 from kpi_core.web.state import app_state
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="PDF and CSV reports")
 
-ID = validate.Range(min=1)
+ID = RECORD_ID
 
 
 class ReportFiltersSchema(StrictSchema):

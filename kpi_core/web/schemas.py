@@ -121,6 +121,7 @@ class UserSchema(Schema):
     username = fields.String(required=True)
     role = fields.String(required=True, metadata={"enum": ["admin", "manager", "technician"]})
     display_name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True, metadata={"description": "The user's own e-mail address (digests, alerts)"})
     technician_id = fields.Integer(allow_none=True)
     disabled = fields.Boolean(required=True)
     must_change_password = fields.Boolean(required=True)

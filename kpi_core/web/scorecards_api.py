@@ -11,9 +11,11 @@ from marshmallow import Schema, fields, validate
 from kpi_core.kpis import scorecards, service
 from kpi_core.kpis.cache import shared_cache
 from kpi_core.kpis.periods import PERIODS
+from kpi_core.kpis.persisted import sums_cache
 from kpi_core.web.access import current_scope, requires
 from kpi_core.web.db import db_session
-from kpi_core.web.kpis_api import RangeSchema, answer_response, filters_of, resolved_range
+from kpi_core.web.entity_tags import held_tags
+from kpi_core.web.kpis_api import NOT_MODIFIED, RangeSchema, answer_response, filters_of, resolved_range
 from kpi_core.web.schemas import CalendarDate
 from kpi_core.web.state import app_state
 
@@ -135,6 +137,9 @@ class ScorecardKpiSchema(Schema):
     label = fields.String(required=True)
     weight = fields.Float(required=True, metadata={"description": "The company target's weight"})
     direction = fields.String(required=True, metadata={"enum": ["higher", "lower"]})
+    fingerprint = fields.String(
+        required=True, metadata={"description": "The definition fingerprint the KPI was computed with"}
+    )
 
 
 class ScorecardsSchema(Schema):
@@ -158,14 +163,15 @@ class Scorecards(MethodView):
     @requires(blp, "kpis.read")
     @blp.arguments(ScorecardQuerySchema, location="query")
     @blp.response(200, ScorecardsSchema)
+    @blp.alt_response(304, description=NOT_MODIFIED)
     @blp.doc(operationId="getScorecards", summary="Score, rank and compare technicians over a window", description=HOW)
     def get(self, args: dict[str, Any]) -> Any:
         """Per technician you may see: a composite score 0-100, each KPI's contribution, value, target and
         team value, the rank among the technicians listed and among the team and the company (technicians
         with enough completed jobs), and the change against the previous window. A technician gets their
         own row only, with their ranks and the number ranked, never their peers' rows. Cached like KPI
-        values (headers X-KPI-Cache and X-KPI-Months-Computed, counting the months of both windows and
-        of the teams' current window)."""
+        values (headers X-KPI-Cache, X-KPI-Months-Computed and X-KPI-Months-Persisted, counting the months
+        of both windows and of the teams' current window)."""
         state = app_state()
         start, end, _unit = resolved_range(args)
         answer = service.scorecards_answer(
@@ -184,5 +190,7 @@ class Scorecards(MethodView):
             status_min_sample=state.settings.status_min_sample,
             now=state.clock(),
             adjust=args.get("adjust"),
+            if_none_match=held_tags(),
+            sums=sums_cache(state.settings, state.database.engine),
         )
         return answer_response(answer)

@@ -21,7 +21,10 @@ import kpi_core
 DIST_DIR = Path(__file__).parent / "frontend_dist"
 CONFIG_KEY = "KPI_SPA_DIR"
 """Flask config key of the build folder (tests point it elsewhere)."""
-CLIENT_ROUTES = ("login", "dashboard", "technicians", "evaluations", "jobs", "imports", "reports", "admin")
+CLIENT_ROUTES = (
+    "login", "dashboard", "technicians", "evaluations", "jobs", "imports", "reports", "notifications", "admin",
+    "self-appraisal",
+)  # fmt: skip
 """First path segments the app routes in the browser; each serves index.html (deep links, reloads)."""
 IMMUTABLE = "public, max-age=31536000, immutable"
 NOT_APP_PAGES = ("/api/", "/admin/rq", "/assets/", "/metrics", "/healthz", "/readyz", "/plugins/")

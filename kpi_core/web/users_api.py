@@ -27,6 +27,7 @@ from kpi_core.web.errors import ErrorSchema
 from kpi_core.web.schemas import StrictSchema, UserSchema
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="User accounts")
+EMAIL_HELP = "Where the user's digests and alerts are sent (a technician's falls back to their technician record's)"
 
 
 class UserCreateSchema(StrictSchema):
@@ -37,6 +38,7 @@ class UserCreateSchema(StrictSchema):
     technician_ref = fields.String(validate=validate.Length(min=1, max=64))
     teams = fields.List(fields.String(validate=validate.Length(min=1, max=120)), validate=validate.Length(max=100))
     must_change_password = fields.Boolean(load_default=True)
+    email = fields.String(validate=validate.Length(max=254), metadata={"description": EMAIL_HELP})
 
 
 class UserUpdateSchema(StrictSchema):
@@ -45,6 +47,7 @@ class UserUpdateSchema(StrictSchema):
     disabled = fields.Boolean()
     technician_ref = fields.String(validate=validate.Length(min=1, max=64))
     teams = fields.List(fields.String(validate=validate.Length(min=1, max=120)), validate=validate.Length(max=100))
+    email = fields.String(validate=validate.Length(max=254), metadata={"description": EMAIL_HELP + '; "" removes it'})
 
 
 class UserDetailSchema(UserSchema):
@@ -101,6 +104,7 @@ class Users(MethodView):
             team_names=tuple(body.get("teams", ())),
             display_name=body.get("display_name"),
             must_change_password=body["must_change_password"],
+            email=body.get("email"),
         )
         try:
             user = create_user(db_session(), new, current_actor())
@@ -139,6 +143,7 @@ class UserItem(MethodView):
             disabled=body.get("disabled"),
             technician_ref=body.get("technician_ref"),
             team_names=tuple(teams) if teams is not None else None,
+            email=body.get("email"),
         )
         try:
             user = update_user(db_session(), user_id, changes, current_actor())

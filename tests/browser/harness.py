@@ -21,18 +21,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kpi_core.testing.browser import CSP_RECORDER, launch_browser, missing_browser_prerequisite  # noqa: F401 - re-exported
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FIXTURE_PACKAGE = ROOT / "tests" / "fixtures" / "thirdparty_plugin" / "kpi_fixture_cancellations"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "browser-test-password-42"
@@ -51,12 +42,6 @@ def thirdparty_plugin() -> ModuleType:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
-
-
-def spa_built() -> bool:
-    from kpi_core.web.spa import DIST_DIR
-
-    return (DIST_DIR / "index.html").is_file()
 
 
 @dataclass
@@ -161,27 +146,7 @@ def start_server(directory: Path, *, seed: bool = True) -> Server:
     return Server(f"http://127.0.0.1:{server.effective_port}", people, database, server, thread)
 
 
-def launch_browser(playwright: Any) -> Any:
-    """Debian's Chromium through Playwright (its own browser download is never used)."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-
-
-CSP_RECORDER = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (event) => {
-  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-});
-"""
-"""Runs before any page script (through the DevTools protocol, which the CSP does not govern)."""
-
-
-def missing_prerequisite() -> str | None:
-    """Why the browser tests cannot run here, or None."""
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if not spa_built():
-        return "the dashboard is not built (cd frontend && npm ci && npm run build)"
-    return None
+missing_prerequisite = missing_browser_prerequisite
 
 
 def is_ci() -> bool:

@@ -301,7 +301,7 @@ def test_the_jobs_behind_a_value_download_whole_not_one_page(login, page, server
     file = download(page, menu, "csv")
     assert file.suggested_filename == f"first-time-fix-rate-jobs-{month['period_start'][:7]}.csv"
     header, *lines = read_csv(Path(file.path()))
-    assert header[:2] == ["Job", "Technician"] and header[-2:] == ["Counted", "Out of"]
+    assert header[:2] == ["Job", "Crew"] and header[-2:] == ["Counted", "Out of"]
     # Every job of the sample, though the page shows 100 at a time, and they add up to the value.
     assert sum(float(line[-1]) for line in lines) == month["denominator"] > 100
     assert sum(float(line[-2]) for line in lines) == month["numerator"]

@@ -17,7 +17,8 @@ parametrised test over those visits:
 
 Besides the pages a role opens, the visits include what a role cannot use (the plain "not
 available" page), and states reached by doing something on a page (ACTIONS): the evaluation
-form's errors after an empty submit, and an import's result and its failure with row errors.
+form's errors after an empty submit, an import's result and its failure with row errors, and a
+job's crew form with a row left empty.
 
 Screenshots of every visit are saved as artifacts/screenshots/<role>-<page>-<size>.png.
 """
@@ -44,7 +45,8 @@ SECONDS = 40
 """How long a page may take to open and settle: a first visit computes its KPIs cold, while the
 suite's other workers share the machine's cores."""
 
-# (page, path) per role; {tech} is the technician's id, {drill_*} a drill-down query (see below).
+# (page, path) per role; {tech} is the technician's id, {job} the id of their latest job (a crew's,
+# where the demo has one), {drill_*} a drill-down query (see below).
 COMMON = [("dashboard", "/dashboard"), ("not-found", "/no-such-page")]
 PAGES: dict[str, list[tuple[str, str]]] = {
     "visitor": [("login", "/login")],
@@ -53,7 +55,10 @@ PAGES: dict[str, list[tuple[str, str]]] = {
         *COMMON,
         ("technicians", "/technicians"),
         ("jobs", "/jobs"),
+        ("job", "/jobs/{job}"),
         ("drilldown", "/jobs/behind?{drill_own}"),
+        ("notifications", "/notifications"),
+        ("self-appraisal", "/self-appraisal"),
         ("reports-not-available", "/reports"),
         ("evaluation-not-available", "/evaluations/new"),
     ],
@@ -64,10 +69,13 @@ PAGES: dict[str, list[tuple[str, str]]] = {
         ("evaluation", "/evaluations/new?technician={tech}"),
         ("evaluation-errors", "/evaluations/new?technician={tech}"),
         ("jobs", "/jobs"),
+        ("job", "/jobs/{job}"),
+        ("job-crew-errors", "/jobs/{job}"),
         ("import-result", "/jobs"),
         ("import-failed", "/jobs"),
         ("drilldown", "/jobs/behind?{drill_company}"),
         ("reports", "/reports"),
+        ("notifications", "/notifications"),
         ("admin-not-available", "/admin"),
     ],
     "admin": [
@@ -76,14 +84,21 @@ PAGES: dict[str, list[tuple[str, str]]] = {
         ("scorecard", "/technicians/{tech}"),
         ("evaluation", "/evaluations/new?technician={tech}"),
         ("jobs", "/jobs"),
+        ("job", "/jobs/{job}"),
         ("drilldown", "/jobs/behind?{drill_company}"),
         ("reports", "/reports"),
         ("admin-users", "/admin/users"),
         ("admin-teams", "/admin/teams"),
         ("admin-targets", "/admin/targets"),
+        ("admin-months", "/admin/months"),
         ("admin-plugins", "/admin/plugins"),
         ("admin-jobs", "/admin/jobs"),
         ("admin-tokens", "/admin/tokens"),
+        ("admin-messages", "/admin/messages"),
+        ("admin-webhooks", "/admin/webhooks"),
+        ("admin-alerts", "/admin/alerts"),
+        ("admin-calibration", "/admin/calibration"),
+        ("notifications", "/notifications"),
     ],
 }
 USERNAMES = {"technician": "tech", "manager": "manager", "admin": "admin"}
@@ -383,6 +398,15 @@ def _drilldown(**group: str) -> str:
     return urlencode(query)
 
 
+def _latest_job(server: Server, technician_id: int) -> int:
+    """The latest job the technician leads, one with helpers if the demo gave them one (so its
+    manager may change the crew)."""
+    token = server.token(USERNAMES["admin"])
+    jobs = server.get(f"/api/v1/jobs?{urlencode({'technician': technician_id, 'sort': '-scheduled_start'})}", token)
+    led = [job for job in jobs if job["technician_id"] == technician_id]
+    return next((job for job in led if len(job["technicians"]) > 1), led[0])["id"]
+
+
 # --- states reached by doing something on a page --------------------------------------------------
 
 IMPORT_HEADER = (
@@ -418,8 +442,16 @@ def _submit_an_empty_evaluation(page: Any, values: dict[str, str]) -> None:
     page.locator("#error-summary").wait_for()
 
 
+def _save_a_crew_with_an_empty_row(page: Any, values: dict[str, str]) -> None:
+    page.get_by_role("button", name="Change the crew").click()
+    page.get_by_role("button", name="Add a helper").click()
+    page.get_by_role("button", name="Save the crew").click()
+    page.locator("#crew-errors").wait_for()
+
+
 ACTIONS: dict[str, Callable[[Any, dict[str, str]], None]] = {
     "evaluation-errors": _submit_an_empty_evaluation,
+    "job-crew-errors": _save_a_crew_with_an_empty_row,
     "import-result": _import_a_good_file,
     "import-failed": _import_a_bad_file,
 }
@@ -441,6 +473,7 @@ class Visitor:
         tech = server.people.technician_id
         self.values = {
             "tech": str(tech),
+            "job": str(_latest_job(server, tech)),
             "tech_ref": server.get(f"/api/v1/technicians/{tech}", server.token(USERNAMES["admin"]))["external_ref"],
             "drill_company": _drilldown(group_by="company"),
             "drill_own": _drilldown(group_by="technician", group_id=str(tech), technician=str(tech)),

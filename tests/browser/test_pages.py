@@ -62,7 +62,7 @@ def test_a_technician_cannot_open_another_technicians_page(login, page, server):
         server.get(f"/api/v1/technicians/{other}", token)
     # Their navigation offers only their own pages.
     links = page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
-    assert links == ["My scorecard", "Dashboard", "My jobs"]
+    assert links == ["My scorecard", "Dashboard", "My jobs", "Self-appraisal", "Notifications"]
 
 
 def test_an_evaluation_shows_the_apis_field_error_then_submits(login, page, server, screenshot):

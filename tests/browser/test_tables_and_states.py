@@ -107,6 +107,7 @@ def test_the_jobs_list_downloads_every_job_it_lists_not_one_page(login, page, se
     assert header == [
         "Reference",
         "Technician",
+        "Crew",
         "Category",
         "Status",
         "Scheduled",
@@ -116,9 +117,10 @@ def test_the_jobs_list_downloads_every_job_it_lists_not_one_page(login, page, se
         "Revenue (USD)",  # money with its currency code in the header
     ]
     assert len(rows) == listed
-    assert {row[3] for row in rows} == {"Completed"}
-    assert all(re.fullmatch(r"\d+(\.\d{1,2})?|", row[8]) for row in rows)  # to the cent, or none
-    assert all(re.search(r"\d{4}, \d{1,2}:\d{2} [AP]M \w+", row[4]) for row in rows)  # in the company's zone
+    assert all(row[2].startswith(row[1]) for row in rows)  # the lead first, by name
+    assert {row[4] for row in rows} == {"Completed"}
+    assert all(re.fullmatch(r"\d+(\.\d{1,2})?|", row[9]) for row in rows)  # to the cent, or none
+    assert all(re.search(r"\d{4}, \d{1,2}:\d{2} [AP]M \w+", row[5]) for row in rows)  # in the company's zone
 
 
 def test_a_scorecard_downloads_its_score_table_and_its_kpi_values(login, page, server):

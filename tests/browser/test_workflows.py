@@ -153,8 +153,8 @@ def test_a_technician_reads_the_whole_evaluation_then_acknowledges_it(login, pag
     assert card.locator("[data-answer]").count() == len(form["fields"])
     assert "Safety" in safety.inner_text() and "2 out of 5" in safety.inner_text()
     assert "1 = Unsafe, 5 = Safe every time" in safety.inner_text()
-    assert card.locator(".score").get_attribute("data-score") == str(created["score"])
-    assert re.search(r"\d+\.\d\b", card.locator(".score").inner_text())  # rounded for reading
+    assert card.locator(".summary .score").get_attribute("data-score") == str(created["score"])
+    assert re.search(r"\d+\.\d\b", card.locator(".summary .score").inner_text())  # rounded for reading
     no_horizontal_scroll(page)
     screenshot("technician-evaluation-phone")
 

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from kpi_core.storage.models import AuditEntry, Evaluation, Feedback, Job, Team, Technician
+from kpi_core.storage.models import AuditEntry, Evaluation, Feedback, Job, JobAssignment, Team, Technician
 
 JOBS = "/api/v1/jobs"
 TECHNICIANS = "/api/v1/technicians"
@@ -108,6 +108,8 @@ def vanish(database, model, record_id: int) -> None:
         if model is Technician:
             for job_id in session.scalars(select(Job.id).where(Job.technician_id == record_id)).all():
                 _delete_job(session, job_id)
+            # Off the crews they help on: those jobs stay, as the lead's.
+            session.execute(delete(JobAssignment).where(JobAssignment.technician_id == record_id))
             session.execute(delete(Evaluation).where(Evaluation.technician_id == record_id))
         elif model is Job:
             _delete_job(session, record_id)
@@ -417,6 +419,72 @@ def test_another_teams_record_by_id_reads_as_missing_to_a_manager(
 
     assert outside[0] == 404
     assert outside == ask()
+
+
+# --- crews: a job is seen through any member of its crew, changed by its lead's managers ---------
+
+
+@pytest.fixture
+def crew_job(world, database) -> int:
+    """X1: Sue (T3, South) leads, Tom (T2, North) helps. mona sees it through Tom; tess is not on it."""
+    with database.session() as session:
+        job = Job(external_ref="X1", technician_id=world.t3, category="plumbing", status="scheduled")
+        job.assignments = [
+            JobAssignment(technician_id=world.t3, role="lead", share=0.5),
+            JobAssignment(technician_id=world.t2, role="helper", share=0.5),
+        ]
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def test_crew_with_another_teams_technician_reads_as_no_such_technician(client, mona, world, database):
+    crew = [{"technician_id": world.t1, "role": "lead"}, {"technician_id": world.t3}]
+    body = {"external_ref": "J9", "category": "x", "technicians": crew}
+    before = counts(database)
+
+    outside = answer(client.post(JOBS, json=body, headers=mona))
+    assert counts(database) == before
+    vanish(database, Technician, world.t3)
+
+    assert outside[0] == 422 and list(outside[1]["errors"]["json"]) == ["technicians[1].technician_id"]
+    assert outside == answer(client.post(JOBS, json=body, headers=mona))
+
+
+def test_crew_change_to_another_teams_technician_reads_as_no_such_technician(client, mona, world, database):
+    url = f"{JOBS}/{world.n1}"
+    crew = [{"technician_id": world.t1, "role": "lead"}, {"technician_id": world.t3}]
+
+    outside = answer(patch(client, url, {"technicians": crew}, mona))
+    vanish(database, Technician, world.t3)
+
+    assert outside[0] == 422
+    assert outside == answer(patch(client, url, {"technicians": crew}, mona))
+
+
+def test_a_job_one_of_the_managers_technicians_helps_on_is_seen_but_not_changed(client, mona, world, crew_job):
+    url = f"{JOBS}/{crew_job}"
+
+    seen = client.get(url, headers=mona)
+    changed = client.patch(url, json={"category": "hvac"}, headers={**mona, "If-Match": seen.headers["ETag"]})
+
+    assert seen.status_code == 200 and [m["technician_id"] for m in seen.json["technicians"]] == [world.t3, world.t2]
+    assert changed.status_code == 403
+    assert [
+        job["external_ref"] for job in client.get(JOBS, query_string={"technician": world.t3}, headers=mona).json
+    ] == ["X1"]
+
+
+def test_a_crew_job_the_technician_is_not_on_reads_as_missing_to_them(client, tess, world, database, crew_job):
+    url = f"{JOBS}/{crew_job}"
+
+    outside = answer(client.get(url, headers=tess))
+    listed = client.get(JOBS, headers=tess).json
+    vanish(database, Job, crew_job)
+
+    assert outside[0] == 404
+    assert outside == answer(client.get(url, headers=tess))
+    assert [job["external_ref"] for job in listed] == ["N1"]
 
 
 # --- a technician against another technician's records ----------------------------------------

@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -257,27 +258,38 @@ def interrupted(cluster, token) -> dict[str, Any]:
 
     A lock held on report_files keeps the report in the middle of its work until both are dead.
     """
+    with report_files_locked(cluster):
+        with client(cluster.url, token) as http:
+            kind, ident = start_slow_work(http, f"interrupted-{uuid.uuid4().hex[:8]}")
+            run = running_on_a_worker(cluster, http, kind, ident)
+        victim = worker_of(cluster, run)
+        victim.kill()
+        cluster.processes["app1"].kill()
+        killed_at = time.monotonic()
+    return {"kind": kind, "id": ident, "run": run, "victim": victim.name, "killed_at": killed_at}
+
+
+@contextmanager
+def report_files_locked(cluster: Any) -> Iterator[None]:
+    """A report started meanwhile waits in the middle of its work until the block ends."""
     engine = create_engine(cluster.database_url)
     lock = engine.connect()
     lock.begin()
     lock.execute(text("LOCK TABLE report_files IN ACCESS EXCLUSIVE MODE"))
     try:
-        with client(cluster.url, token) as http:
-            kind, ident = start_slow_work(http, f"interrupted-{uuid.uuid4().hex[:8]}")
-            run = eventually(
-                lambda: (r := run_of(http, kind, ident)).get("status") == "running" and worker_of(cluster, r) and r,
-                60,
-                "the work to be running on a worker",
-            )
-        victim = worker_of(cluster, run)
-        victim.kill()
-        cluster.processes["app1"].kill()
-        killed_at = time.monotonic()
+        yield
     finally:
         lock.rollback()
         lock.close()
         engine.dispose()
-    return {"kind": kind, "id": ident, "run": run, "victim": victim.name, "killed_at": killed_at}
+
+
+def running_on_a_worker(cluster: Any, http: httpx.Client, kind: str, ident: int) -> dict[str, Any]:
+    return eventually(
+        lambda: (r := run_of(http, kind, ident)).get("status") == "running" and worker_of(cluster, r) and r,
+        60,
+        "the work to be running on a worker",
+    )
 
 
 def test_requests_keep_succeeding_through_nginx_with_one_instance_and_one_worker_killed(cluster, token, interrupted):
@@ -317,7 +329,13 @@ def _sample_or_none(http: httpx.Client) -> float | None:
 
 
 def test_redis_restarted_loses_no_queued_work_and_jobs_run_again(cluster, token, interrupted):
-    cluster.stop_redis()
+    # A job that finishes while Redis is down: RQ's own worker quit for good on the lost connection.
+    with client(cluster.url, token) as http:
+        with report_files_locked(cluster):
+            kind, ident = start_slow_work(http, f"redis-restart-{uuid.uuid4().hex[:8]}")
+            worker = worker_of(cluster, running_on_a_worker(cluster, http, kind, ident))
+            cluster.stop_redis()
+        eventually(lambda: status_of(http, kind, ident)["status"] == "finished", 60, f"{kind} {ident} to finish")
     cluster.start_redis()
     with client(cluster.url, token) as http:
         response = eventually(
@@ -330,6 +348,7 @@ def test_redis_restarted_loses_no_queued_work_and_jobs_run_again(cluster, token,
         )
         run_id = response.json()["id"]
         eventually(lambda: status_of(http, "job-runs", run_id)["status"] == "finished", 60, "the job to run")
+    assert worker.running(), f"{worker.name} quit when Redis went away: see {worker.log}"
 
 
 def test_the_interrupted_report_finishes_on_the_surviving_worker(cluster, token, interrupted):

@@ -1,14 +1,21 @@
 // <kpi-evaluation-card>: one evaluation as its technician reads it — every answer in the words of
-// the form it was made on (GET /api/v1/evaluations/{id} keeps that form), the comments, the score —
-// and, for the technician's own submitted evaluation, the acknowledgement below all of it.
+// the form it was made on (GET /api/v1/evaluations/{id} keeps that form), the comments, the score,
+// the final score with the self-appraisal, and the KPI numbers the evaluator was shown — and, for the
+// technician's own submitted evaluation, the acknowledgement below all of it.
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
 import { api } from "../api";
-import { formatDate, formatNumber, formatScore, formatStamp } from "../format";
+import { formatDate, formatScore, formatStamp } from "../format";
 import { shared } from "../styles";
+import { answerWords } from "./questions";
 import { failed, loading } from "./states";
-import type { Evaluation, FormField } from "../types";
+import "./appraisal-numbers";
+import type { Evaluation } from "../types";
 
-type Question = Omit<FormField, "plugin">;
+const FORMULA_WORDS: Record<string, (weight: number | null | undefined) => string> = {
+  mean: () => "the mean of the evaluator's score and the self-appraisal's",
+  weighted: (weight) =>
+    `the evaluator's score and the self-appraisal's, the self-appraisal counting for ${formatScore((weight ?? 0) * 100)} %`,
+};
 
 const STATUS_WORDS: Record<string, string> = {
   draft: "Draft",
@@ -83,6 +90,9 @@ export class EvaluationCard extends LitElement {
       form input {
         width: 100%;
       }
+      details.numbers {
+        margin: 0 0 0.75rem;
+      }
     `,
   ];
 
@@ -106,6 +116,13 @@ export class EvaluationCard extends LitElement {
     this.full = null;
     this.busy = false;
     this.error = null;
+  }
+
+  /** The score the evaluation ends with: the final score where the self-appraisal counts in it. */
+  private get headline(): number | null | undefined {
+    const evaluation = this.evaluation;
+    const combined = evaluation.final_formula === "mean" || evaluation.final_formula === "weighted";
+    return combined ? evaluation.final_score : evaluation.score;
   }
 
   /** Waiting for the reader's acknowledgement: shown open, read in full before the button. */
@@ -162,7 +179,8 @@ export class EvaluationCard extends LitElement {
     return html`<article data-evaluation=${evaluation.id} aria-labelledby="title-${evaluation.id}">
       <h3 id="title-${evaluation.id}">Evaluation of ${period}</h3>
       <p class="summary">
-        <span><span class="score" data-score=${evaluation.score ?? ""}>${formatScore(evaluation.score)}</span> / 100</span>
+        <span><span class="score" data-score=${evaluation.score ?? ""}>${formatScore(this.headline)}</span> / 100</span>
+        ${this.headline !== evaluation.score ? html`<span class="hint">Final score, with the self-appraisal</span>` : ""}
         <span class="badge">${status}</span>
         ${evaluation.submitted_at ? html`<span class="hint">Submitted ${formatStamp(evaluation.submitted_at)}</span>` : ""}
         ${evaluation.revision > 1 ? html`<span class="hint">Revision ${evaluation.revision}</span>` : ""}
@@ -184,34 +202,33 @@ export class EvaluationCard extends LitElement {
       ${questions.map(
         (question) => html`<div data-answer=${question.key}>
           <dt>${question.label}</dt>
-          <dd>${this.answer(question, full.answers[question.key])}</dd>
+          <dd>${answerWords(question, full.answers[question.key])}</dd>
         </div>`,
       )}
       <div>
         <dt>Score</dt>
         <dd><strong>${formatScore(full.score)}</strong> out of 100: the weighted mean of the answers above</dd>
       </div>
-    </dl>`;
+      ${this.finalScore(full)}
+    </dl>
+    ${full.kpi_snapshot
+      ? html`<details class="numbers">
+          <summary>The numbers the evaluator saw</summary>
+          <kpi-appraisal-numbers .numbers=${full.kpi_snapshot} kept></kpi-appraisal-numbers>
+        </details>`
+      : ""}`;
   }
 
-  private answer(question: Question, value: unknown): TemplateResult | string {
-    if (value === null || value === undefined || value === "") return html`<span class="hint">Not answered</span>`;
-    const [low, high] = question.scale_labels ?? [];
-    switch (question.type) {
-      case "rating":
-        return html`<strong>${String(value)}</strong> out of 5
-          ${low && high ? html`<div class="scale">1 = ${low}, 5 = ${high}</div>` : ""}`;
-      case "yes_no":
-        return value ? "Yes" : "No";
-      case "number":
-        return html`<strong>${formatNumber(Number(value))}</strong>
-          <span class="scale">(from ${formatNumber(question.minimum)} to ${formatNumber(question.maximum)})</span>
-          ${low && high ? html`<div class="scale">${formatNumber(question.minimum)} = ${low}, ${formatNumber(question.maximum)} = ${high}</div>` : ""}`;
-      case "text":
-        return html`<span class="comment">${String(value)}</span>`;
-      default:
-        return String(value);
-    }
+  private finalScore(full: Evaluation): TemplateResult | string {
+    const words = full.final_formula ? FORMULA_WORDS[full.final_formula] : undefined;
+    if (!words || full.final_score === null || full.final_score === undefined) return "";
+    return html`<div data-final>
+      <dt>Final score</dt>
+      <dd>
+        <strong>${formatScore(full.final_score)}</strong> out of 100: ${words(full.self_weight)} (self-appraisal
+        ${formatScore(full.self_score)})
+      </dd>
+    </div>`;
   }
 
   private acknowledgement(): TemplateResult | string {

@@ -1,24 +1,38 @@
 // Administration: users, teams, targets and weights, plugins (with their load errors and
-// settings), background jobs and integration tokens (admin-tokens.ts). Each tab is its own URL
-// (/admin/<tab>).
+// settings), background jobs, integration tokens (admin-tokens.ts), messages sent
+// (admin-messages.ts), webhooks (admin-webhooks.ts), alert rules (admin-alerts.ts) and evaluators'
+// calibration (admin-calibration.ts) and permissions (admin-permissions.ts). Each tab is its own URL (/admin/<tab>).
 import { LitElement, css, html, type PropertyValues, type TemplateResult } from "lit";
-import { api, ApiError, request } from "../api";
+import { api, request } from "../api";
 import { catalog } from "../catalog";
-import { ROLES, companySettings, formatNumber, formatRole, formatRunStatus, formatStamp, isMoney, wordsOf } from "../format";
+import { ROLES, formatNumber, formatRole, formatRunStatus, formatStamp, wordsOf } from "../format";
 import { shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
 import { describeCron } from "../schedule-words";
+import "./admin-alerts";
+import "./admin-calibration";
+import "./admin-messages";
+import "./admin-periods";
+import "./admin-permissions";
+import "./admin-targets";
 import "./admin-tokens";
-import type { BackgroundJob, JobRun, Me, MetricTargets, PluginList, PluginSetting, Team, User } from "../types";
+import "./admin-webhooks";
+import type { BackgroundJob, JobRun, Me, PluginList, PluginSetting, Team, User } from "../types";
 
 const TABS: [string, string][] = [
   ["users", "Users"],
   ["teams", "Teams"],
   ["targets", "Targets"],
+  ["months", "Closed months"],
   ["plugins", "Plugins"],
+  ["permissions", "Permissions"],
   ["jobs", "Background jobs"],
   ["tokens", "Integration tokens"],
+  ["messages", "Messages sent"],
+  ["webhooks", "Webhooks"],
+  ["alerts", "Alert rules"],
+  ["calibration", "Evaluators"],
 ];
 
 /** What a plugin adds, counted in words ("3 KPIs, 2 dashboard widgets"), never by hook or key. */
@@ -29,6 +43,8 @@ const CONTRIBUTION_NOUNS: Record<string, [string, string]> = {
   kpi_jobs: ["background job", "background jobs"],
   kpi_widgets: ["dashboard widget", "dashboard widgets"],
   kpi_settings: ["setting", "settings"],
+  kpi_notification_channels: ["way of sending messages", "ways of sending messages"],
+  kpi_alert_rules: ["alert rule", "alert rules"],
 };
 
 function contributionsInWords(contributes: Record<string, string[]>): string {
@@ -94,14 +110,6 @@ export class AdminPage extends LitElement {
       td input {
         width: 6.5rem;
       }
-      .with-unit {
-        display: inline-flex;
-        align-items: center;
-        gap: 0.3rem;
-      }
-      .targets .field {
-        margin-bottom: 0;
-      }
       td form.row {
         gap: 0.5rem;
         align-items: center;
@@ -116,8 +124,6 @@ export class AdminPage extends LitElement {
     problem: { state: true },
     error: { state: true },
     notice: { state: true },
-    rowErrors: { state: true },
-    rowSaved: { state: true },
   };
   declare tab: string;
   declare user: Me;
@@ -125,9 +131,6 @@ export class AdminPage extends LitElement {
   declare problem: unknown;
   declare error: unknown;
   declare notice: string;
-  /** Targets form: each row's problems by field (green, amber, weight), and the row just saved. */
-  declare rowErrors: Map<string, Record<string, string>>;
-  declare rowSaved: string;
 
   constructor() {
     super();
@@ -137,8 +140,6 @@ export class AdminPage extends LitElement {
     this.problem = null;
     this.error = null;
     this.notice = "";
-    this.rowErrors = new Map();
-    this.rowSaved = "";
   }
 
   protected willUpdate(changed: PropertyValues): void {
@@ -158,7 +159,8 @@ export class AdminPage extends LitElement {
           this.data = { teams: await api.all<Team>("/api/v1/teams", { sort: "name" }) };
           break;
         case "targets":
-          this.data = { targets: await api.get<MetricTargets[]>("/api/v1/targets") };
+        case "months":
+          this.data = {}; // the tab loads what it shows itself
           break;
         case "plugins": {
           const [listing, settings] = await Promise.all([
@@ -177,6 +179,11 @@ export class AdminPage extends LitElement {
           break;
         }
         case "tokens":
+        case "messages":
+        case "webhooks":
+        case "alerts":
+        case "calibration":
+        case "permissions":
           this.data = {}; // the tab loads what it shows itself
           break;
         default:
@@ -222,13 +229,25 @@ export class AdminPage extends LitElement {
       case "teams":
         return this.teams(this.data!.teams as Team[]);
       case "targets":
-        return this.targets(this.data!.targets as MetricTargets[]);
+        return html`<kpi-admin-targets></kpi-admin-targets>`;
+      case "months":
+        return html`<kpi-admin-periods></kpi-admin-periods>`;
       case "plugins":
         return this.plugins(this.data!.listing as PluginList, this.data!.settings as PluginSetting[] | null);
       case "jobs":
         return this.jobs(this.data!.jobs as BackgroundJob[], this.data!.runs as JobRun[]);
       case "tokens":
         return html`<kpi-admin-tokens></kpi-admin-tokens>`;
+      case "messages":
+        return html`<kpi-admin-messages></kpi-admin-messages>`;
+      case "webhooks":
+        return html`<kpi-admin-webhooks></kpi-admin-webhooks>`;
+      case "alerts":
+        return html`<kpi-admin-alerts></kpi-admin-alerts>`;
+      case "calibration":
+        return html`<kpi-admin-calibration></kpi-admin-calibration>`;
+      case "permissions":
+        return html`<kpi-admin-permissions></kpi-admin-permissions>`;
       default:
         return this.users(this.data!.users as User[]);
     }
@@ -246,6 +265,7 @@ export class AdminPage extends LitElement {
         role: data.get("role"),
         display_name: data.get("display_name") || undefined,
         technician_ref: data.get("technician_ref") || undefined,
+        email: data.get("email") || undefined,
         teams: teams.length ? teams : undefined,
         must_change_password: true,
       };
@@ -257,12 +277,12 @@ export class AdminPage extends LitElement {
         <div class="table-wrap cards">
           <table>
             <thead>
-              <tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Disabled</th><th scope="col">Last login</th></tr>
+              <tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">E-mail</th><th scope="col">Disabled</th><th scope="col">Last login</th></tr>
             </thead>
             <tbody>
               ${users.map(
                 (u) => html`<tr>
-                  <td>${u.username}</td><td>${u.display_name ?? "–"}</td><td>${formatRole(u.role)}</td><td>${u.disabled ? "Yes" : "No"}</td>
+                  <td>${u.username}</td><td>${u.display_name ?? "–"}</td><td>${formatRole(u.role)}</td><td>${u.email ?? "–"}</td><td>${u.disabled ? "Yes" : "No"}</td>
                   <td>${formatStamp(u.last_login_at)}</td>
                 </tr>`,
               )}
@@ -280,6 +300,7 @@ export class AdminPage extends LitElement {
             <label for="u-role">Role</label>
             <select id="u-role" name="role">${ROLES.map((role) => html`<option value=${role}>${formatRole(role)}</option>`)}</select>${this.err("role")}
           </div>
+          <div class="field"><label for="u-email">E-mail address (digests and alerts)</label><input id="u-email" name="email" type="email" autocomplete="off" />${this.err("email")}</div>
           <div class="field"><label for="u-tech">Technician reference</label><input id="u-tech" name="technician_ref" />${this.err("technician_ref")}${this.err("technician")}</div>
           <div class="field"><label for="u-teams">Teams managed (comma-separated)</label><input id="u-teams" name="teams" />${this.err("teams")}</div>
           <div class="field"><button type="submit">Create user</button></div>
@@ -308,126 +329,6 @@ export class AdminPage extends LitElement {
         <div class="field"><button type="submit">Add team</button></div>
       </form>
     </section>`;
-  }
-
-  private targets(targets: MetricTargets[]): TemplateResult {
-    return html`<section class="card">
-      <h2>Company targets and weights</h2>
-      <p class="hint">
-        Per KPI: the value from which it is on target (green), the value past which it is off target (amber; in
-        between it is close), and its weight in the scorecard (0 leaves it out of the score). Rates are entered in
-        per cent.
-      </p>
-      <div class="table-wrap cards">
-        <table class="targets">
-          <thead>
-            <tr>
-              <th scope="col">KPI</th>
-              <th scope="col">Green: on target from</th>
-              <th scope="col">Amber: off target past</th>
-              <th scope="col">Weight</th>
-              <th scope="col">Set by</th>
-              <th scope="col"><span class="visually-hidden">Save</span></th>
-            </tr>
-          </thead>
-          <tbody>
-            ${targets.map((metric) => this.targetRow(metric))}
-          </tbody>
-        </table>
-      </div>
-    </section>`;
-  }
-
-  private targetRow(metric: MetricTargets): TemplateResult {
-    const key = metric.metric_key;
-    const form = `target-${key}`;
-    const rate = metric.unit === "ratio";
-    const errors = this.rowErrors.get(key) ?? {};
-    // A rate's thresholds are shown (and typed) in per cent; a weight is a plain number.
-    const shown = (value: number | undefined, percent: boolean) =>
-      value === undefined ? "" : percent ? String(Number((value * 100).toFixed(6))) : String(value);
-    const input = (name: "green" | "amber" | "weight", label: string, value: number | undefined) => {
-      const id = `${name[0]}-${key}`;
-      const error = errors[name];
-      const percent = rate && name !== "weight";
-      const unit = name === "weight" ? "" : rate ? "%" : isMoney(metric) ? companySettings().currency : metric.unit;
-      return html`<td class=${error ? "field invalid" : "field"}>
-        <label class="visually-hidden" for=${id}>${label} for ${metric.label}${rate && name !== "weight" ? ", in per cent" : ""}</label>
-        <span class="with-unit">
-          <input id=${id} name=${name} form=${form} type="text" inputmode="decimal" autocomplete="off" .value=${shown(value, percent)}
-            aria-invalid=${error ? "true" : "false"} aria-describedby=${error ? `${id}-error` : ""} />
-          ${unit ? html`<span class="unit" aria-hidden="true">${unit}</span>` : ""}
-        </span>
-        ${error ? html`<p class="field-error" id="${id}-error"><span class="visually-hidden">Error:</span> ${error}</p>` : ""}
-      </td>`;
-    };
-    const saved = this.rowSaved === key;
-    return html`<tr data-target=${key}>
-      <td>
-        <form id=${form} @submit=${(e: SubmitEvent) => this.saveTarget(e, metric)} novalidate></form>
-        <strong>${metric.label}</strong>
-        <div class="hint">${metric.direction === "lower" ? "Lower is better" : "Higher is better"}</div>
-      </td>
-      ${input("green", "Green", metric.company?.green)} ${input("amber", "Amber", metric.company?.amber)}
-      ${input("weight", "Weight", metric.company?.weight)}
-      <td>${metric.company?.source === "stored" ? "An admin" : "The default"}</td>
-      <td>
-        <button type="submit" form=${form}>Save<span class="visually-hidden"> ${metric.label}</span></button>
-        ${saved ? html`<p class="hint" role="status">Saved.</p>` : ""}
-      </td>
-    </tr>`;
-  }
-
-  /** The row's numbers as the API takes them (rates typed in % become 0-1), or each field's problem. */
-  private targetBody(metric: MetricTargets, data: FormData): { body?: Record<string, number>; errors: Record<string, string> } {
-    const rate = metric.unit === "ratio";
-    const errors: Record<string, string> = {};
-    const read = (name: string) => {
-      const raw = String(data.get(name) ?? "").trim().replace(/\s*%$/, "").replace(",", ".");
-      return raw === "" ? NaN : Number(raw);
-    };
-    const [green, amber, weight] = [read("green"), read("amber"), read("weight")];
-    for (const [name, value, word] of [["green", green, "green"], ["amber", amber, "amber"]] as const) {
-      if (!Number.isFinite(value)) errors[name] = rate ? `Enter the ${word} threshold in per cent, such as 90` : `Enter the ${word} threshold as a number`;
-      else if (rate && (value < 0 || value > 100)) errors[name] = `Enter a ${word} threshold between 0 % and 100 %`;
-    }
-    if (!Number.isFinite(weight) || weight < 0) errors.weight = "Enter a weight of 0 or more (0 leaves the KPI out of the score)";
-    if (!errors.green && !errors.amber) {
-      const unit = rate ? " %" : "";
-      if (metric.direction === "lower" && green > amber) errors.green = `Green must be at most amber (${amber}${unit}): lower is better`;
-      if (metric.direction !== "lower" && green < amber) errors.green = `Green must be at least amber (${amber}${unit}): higher is better`;
-    }
-    if (Object.keys(errors).length) return { errors };
-    const share = (value: number) => (rate ? Number((value / 100).toFixed(8)) : value);
-    return { body: { green: share(green), amber: share(amber), weight }, errors };
-  }
-
-  private async saveTarget(event: SubmitEvent, metric: MetricTargets): Promise<void> {
-    event.preventDefault();
-    const key = metric.metric_key;
-    const { body, errors } = this.targetBody(metric, new FormData(event.target as HTMLFormElement));
-    this.rowSaved = "";
-    this.rowErrors = new Map(this.rowErrors).set(key, errors);
-    if (!body) return this.focusFirstError(key);
-    const etag = metric.company?.source === "stored" ? metric.company.etag : null;
-    try {
-      await request("PUT", `/api/v1/targets/${encodeURIComponent(key)}`, { json: body, headers: etag ? { "If-Match": etag } : {} });
-      catalog.forget("targets");
-      this.data = { targets: await api.get<MetricTargets[]>("/api/v1/targets") };
-      this.rowSaved = key;
-    } catch (error) {
-      const fields = error instanceof ApiError ? error.fields : {};
-      const named = Object.fromEntries(["green", "amber", "weight"].filter((name) => fields[name]).map((name) => [name, fields[name]]));
-      // A problem the API names on no field of the row (the ETag, a lost connection) goes beside Save.
-      if (!Object.keys(named).length) named.weight = error instanceof Error ? error.message : String(error);
-      this.rowErrors = new Map(this.rowErrors).set(key, named);
-      this.focusFirstError(key);
-    }
-  }
-
-  private async focusFirstError(key: string): Promise<void> {
-    await this.updateComplete;
-    this.renderRoot.querySelector<HTMLElement>(`tr[data-target="${key}"] [aria-invalid="true"]`)?.focus();
   }
 
   private plugins(listing: PluginList, settings: PluginSetting[] | null): TemplateResult {

@@ -83,13 +83,6 @@ export class AdminTokens extends LitElement {
       .shown-once h3 {
         margin-top: 0;
       }
-      .error-summary a {
-        color: var(--red-ink);
-        font-weight: 600;
-        display: inline-flex;
-        align-items: center;
-        min-height: var(--target);
-      }
       .secret {
         font-family: ui-monospace, monospace;
         width: 100%;

@@ -15,6 +15,7 @@ import "../widgets/leaderboard";
 import "../widgets/heatmap";
 import "../widgets/table";
 import "../widgets/custom";
+import "../components/alerts";
 
 const PAINT_MARK = "kpi:dashboard-painted";
 const FIRST_NUMBERS_MARK = "kpi:dashboard-first-numbers";
@@ -401,6 +402,7 @@ export class DashboardPage extends LitElement {
         ${this.toolbar()}
       </div>
       ${this.saveError ? failed(this.saveError) : ""} ${this.filterBar()}
+      ${this.user?.role === "technician" ? "" : html`<kpi-alert-list></kpi-alert-list>`}
       ${layout.length
         ? html`<div class="grid ${this.editing ? "editing" : ""}">
             ${layout.map((item, index) => {

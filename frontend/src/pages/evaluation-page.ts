@@ -2,101 +2,106 @@
 // The server validates and names every problem at once: each message is shown beside its field, and
 // a summary on top (GOV.UK's error summary) links to each. Each filling of the form sends one
 // Idempotency-Key, so a double click or a retry after a timeout saves one evaluation, not two.
+// Beside the questions: the technician's KPI numbers for the period (read-only; the evaluation keeps
+// them when submitted) and, where the technician appraised themselves for the same period, their own
+// answer beside each question — side by side on a desktop, one under the other on a phone.
 import { LitElement, css, html, type TemplateResult } from "lit";
 import { api, ApiError, request } from "../api";
 import { catalog } from "../catalog";
-import { addMonths, isoDay } from "../filters";
-import { formatDate, formatNumber, formatScore } from "../format";
+import { addMonths, companyToday, isoDay } from "../filters";
+import { formatDate, formatScore } from "../format";
 import { shared } from "../styles";
 import { failed, fieldError, loading } from "../components/states";
-import type { Evaluation, EvaluationForm, FormField, Me, Technician } from "../types";
+import { answerWords, answersOf, controlId, questionControl, questionStyles } from "../components/questions";
+import { wide } from "../components/appraisal-numbers";
+import type {
+  AppraisalNumbers,
+  Evaluation,
+  EvaluationForm,
+  FormField,
+  Me,
+  SelfAppraisal,
+  SelfAppraisalSummary,
+  Technician,
+} from "../types";
+
+const FORMULA_WORDS: Record<string, string> = {
+  mean: "the mean of your score and the technician's self-appraisal",
+  weighted: "your score and the technician's self-appraisal, weighted by the company's setting",
+};
 
 export class EvaluationPage extends LitElement {
   static styles = [
     shared,
+    questionStyles,
     css`
       form {
         max-width: 48rem;
       }
-      /* A question with choices reads like any other field: its legend above, no frame. */
-      fieldset {
-        border: 0;
-        padding: 0;
-        margin: 0;
+      form.wide {
+        max-width: 84rem;
+      }
+      /* Phone first: the numbers above the questions. On a wide screen the questions and the numbers
+         sit side by side, and so do each question and the technician's own answer to it. */
+      .layout {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr);
+        gap: 1rem;
+        align-items: start;
+        margin-top: 1rem;
+      }
+      aside {
+        border: 1px solid var(--border);
+        border-radius: 8px;
+        padding: 0.75rem;
         min-width: 0;
       }
-      legend {
-        font-weight: 600;
-        padding: 0;
-        margin-bottom: 0.35rem;
+      @media (min-width: 64rem) {
+        .layout.with-numbers {
+          grid-template-columns: minmax(0, 1fr) 21rem;
+        }
+        .layout.with-numbers aside {
+          grid-column: 2;
+          grid-row: 1;
+          position: sticky;
+          top: 0.5rem;
+        }
       }
-      .choices {
-        display: flex;
-        flex-wrap: wrap;
-        gap: 0.5rem;
+      .question {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr);
+        gap: 0.5rem 1rem;
+        margin-bottom: 0.9rem;
       }
-      /* Each choice is a tile of at least 44 px: the whole tile is the radio button's target.
-         The five points of a rating share one line, even on a phone. */
-      .choices label {
-        flex: 1 1 0;
-        max-width: 5.5rem;
-        font-weight: 400;
-        display: inline-flex;
-        gap: 0.4rem;
-        align-items: center;
-        justify-content: center;
-        min-height: var(--target);
-        min-width: var(--target);
-        padding: 0.25rem 0.5rem;
-        border: 1px solid var(--control-border);
-        border-radius: 8px;
-        background: var(--control-bg);
-        cursor: pointer;
+      .question > .field {
+        margin-bottom: 0;
       }
-      .choices label:has(input:checked) {
-        border-color: var(--accent);
-        box-shadow: inset 0 0 0 1px var(--accent);
-        background: var(--selected-bg);
-        font-weight: 600;
+      @media (min-width: 48rem) {
+        .question.paired {
+          grid-template-columns: minmax(0, 1fr) minmax(0, 1fr);
+        }
       }
-      .choices label:has(input:focus-visible) {
-        outline: 3px solid var(--focus);
-        outline-offset: 2px;
+      .theirs {
+        border-left: 4px solid var(--border);
+        padding: 0.25rem 0 0.25rem 0.75rem;
+        background: var(--surface-2);
+        border-radius: 0 6px 6px 0;
+        min-width: 0;
+        overflow-wrap: anywhere;
       }
-      .required {
-        color: var(--muted);
-        font-weight: 400;
+      .theirs h4 {
         font-size: 0.9rem;
-      }
-      /* What the ends of a rating scale mean, above its buttons (and to screen readers at 1 and 5). */
-      .scale {
+        margin: 0 0 0.2rem;
         color: var(--muted);
-        font-size: 0.9rem;
-        margin: 0.2rem 0 0.4rem;
       }
-      .error-summary {
-        border: 4px solid var(--red-ink, #b91c1c);
-        border-radius: 8px;
-        padding: 0.75rem 1rem;
-        margin-bottom: 1rem;
-        background: var(--surface, #fff);
+      .self-summary {
+        margin: 0 0 1rem;
       }
-      .error-summary h2 {
-        margin-top: 0;
-      }
-      .error-summary ul {
-        margin: 0;
-        padding-left: 1.25rem;
+      .comment {
+        white-space: pre-wrap;
       }
       .error-summary li {
         margin: 0.35rem 0;
-      }
-      .error-summary a {
-        color: var(--red-ink, #b91c1c);
-        font-weight: 600;
-        display: inline-flex;
-        align-items: center;
-        min-height: var(--target);
       }
       .confirmation {
         border: 4px solid var(--green-ink, #166534);
@@ -106,10 +111,6 @@ export class EvaluationPage extends LitElement {
       }
       .confirmation h2 {
         margin-top: 0;
-      }
-      textarea {
-        width: 100%;
-        min-height: 5rem;
       }
       .row > .field {
         flex: 1 1 12rem;
@@ -136,6 +137,8 @@ export class EvaluationPage extends LitElement {
     error: { state: true },
     saved: { state: true },
     busy: { state: true },
+    numbers: { state: true },
+    selfAppraisal: { state: true },
   };
   declare params: URLSearchParams;
   declare user: Me;
@@ -145,6 +148,12 @@ export class EvaluationPage extends LitElement {
   declare error: unknown;
   declare saved: Evaluation | null;
   declare busy: boolean;
+  /** The technician's numbers for the chosen period (or why they could not be read). */
+  declare numbers: { value?: AppraisalNumbers; error?: unknown } | null;
+  /** The technician's submitted self-appraisal of exactly the chosen period, if any. */
+  declare selfAppraisal: SelfAppraisal | null;
+  /** The technician and period the numbers and the self-appraisal are of. */
+  private chosen = "";
   /** One key per filling of the form: a second click or a retry sends the same one (see the API). */
   private key = newKey();
   private sending = false;
@@ -158,6 +167,8 @@ export class EvaluationPage extends LitElement {
     this.error = null;
     this.saved = null;
     this.busy = false;
+    this.numbers = null;
+    this.selfAppraisal = null;
   }
 
   connectedCallback(): void {
@@ -174,19 +185,40 @@ export class EvaluationPage extends LitElement {
       ]);
     } catch (error) {
       this.problem = error;
+      return;
     }
+    await this.updateComplete;
+    void this.readBeside();
   }
 
-  private answers(data: FormData): Record<string, unknown> {
-    const answers: Record<string, unknown> = {};
-    for (const field of this.form!.fields) {
-      const raw = data.get(`answer:${field.key}`);
-      if (raw === null || raw === "") continue;
-      if (field.type === "rating" || field.type === "number") answers[field.key] = Number(raw);
-      else if (field.type === "yes_no") answers[field.key] = raw === "yes";
-      else answers[field.key] = String(raw);
-    }
-    return answers;
+  /** The technician, first day and last day the form holds now. */
+  private choice(): { technician: number; start: string; end: string } | null {
+    const value = (id: string) => (this.renderRoot.querySelector(`#${id}`) as HTMLInputElement | null)?.value ?? "";
+    const technician = Number(value("technician_id"));
+    const start = value("period_start");
+    const end = value("period_end");
+    return technician && start && end && start <= end ? { technician, start, end } : null;
+  }
+
+  /** Read the numbers and the self-appraisal of the technician and period chosen (once per choice). */
+  private async readBeside(): Promise<void> {
+    const choice = this.choice();
+    const key = choice ? `${choice.technician}:${choice.start}:${choice.end}` : "";
+    if (key === this.chosen) return;
+    this.chosen = key;
+    this.numbers = null;
+    this.selfAppraisal = null;
+    if (!choice) return;
+    const period = { period_start: choice.start, period_end: choice.end };
+    const [numbers, self] = await Promise.allSettled([
+      api.get<AppraisalNumbers>("/api/v1/evaluations/kpi-values", { technician: choice.technician, ...period }),
+      api
+        .get<SelfAppraisalSummary[]>("/api/v1/self-appraisals", { technician: choice.technician, ...period, status: "submitted" })
+        .then((found) => (found.length ? api.get<SelfAppraisal>(`/api/v1/self-appraisals/${found[0].id}`) : null)),
+    ]);
+    if (this.chosen !== key) return; // another choice since
+    this.numbers = numbers.status === "fulfilled" ? { value: numbers.value } : { error: numbers.reason };
+    this.selfAppraisal = self.status === "fulfilled" ? self.value : null;
   }
 
   private async submit(event: SubmitEvent): Promise<void> {
@@ -204,7 +236,7 @@ export class EvaluationPage extends LitElement {
           period_start: data.get("period_start") || undefined,
           period_end: data.get("period_end") || undefined,
           status: submitter?.value === "draft" ? "draft" : "submitted",
-          answers: this.answers(data),
+          answers: answersOf(this.form!.fields, data),
         },
         headers: { "Idempotency-Key": this.key },
       });
@@ -227,6 +259,8 @@ export class EvaluationPage extends LitElement {
     this.saved = null;
     this.error = null;
     this.key = newKey();
+    this.chosen = "";
+    void this.updateComplete.then(() => this.readBeside());
   }
 
   /** The fields the API named, in the order of the form, each with its message and its control's id. */
@@ -293,78 +327,55 @@ export class EvaluationPage extends LitElement {
     return message ? html`<p class="field-error" id="error-${paths[0]}"><span class="visually-hidden">Error:</span> ${message}</p>` : "";
   }
 
+  /** A question, with the technician's own answer to it beside it when they appraised themselves. */
   private field(field: FormField): TemplateResult {
-    const name = `answer:${field.key}`;
-    const path = `answers.${field.key}`;
-    const invalid = !!fieldError(this.error, path);
-    const [low, high] = field.scale_labels ?? [];
-    const scaled = !!(low && high);
-    const describedBy = [invalid ? `error-${path}` : "", field.help_text ? `help-${field.key}` : "", scaled ? `scale-${field.key}` : ""]
-      .filter(Boolean)
-      .join(" ");
-    const required = field.required ? html`<span class="required">(required to submit)</span>` : "";
-    const legend = html`${field.label} ${required}`;
-    const hint = field.help_text ? html`<p class="hint" id="help-${field.key}">${field.help_text}</p>` : "";
-    let control: TemplateResult;
-    switch (field.type) {
-      case "rating":
-        control = html`<fieldset aria-describedby=${describedBy} aria-invalid=${invalid}>
-          <legend>${legend}</legend>
-          ${hint}
-          ${this.errorOf(path)}
-          ${scaled ? html`<p class="scale" id="scale-${field.key}">1 = ${low}, 5 = ${high}</p>` : ""}
-          <div class="choices rating">
-            ${[1, 2, 3, 4, 5].map(
-              (value) => html`<label
-                ><input type="radio" id="${name}-${value}" name=${name} value=${value} />${value}${scaled && value === 1
-                  ? html`<span class="visually-hidden">(${low})</span>`
-                  : scaled && value === 5
-                    ? html`<span class="visually-hidden">(${high})</span>`
-                    : ""}</label
-              >`,
-            )}
-          </div>
-        </fieldset>`;
-        break;
-      case "yes_no":
-        control = html`<fieldset aria-describedby=${describedBy} aria-invalid=${invalid}>
-          <legend>${legend}</legend>
-          ${hint}
-          ${this.errorOf(path)}
-          <div class="choices">
-            <label><input type="radio" id="${name}-yes" name=${name} value="yes" />Yes</label>
-            <label><input type="radio" id="${name}-no" name=${name} value="no" />No</label>
-          </div>
-        </fieldset>`;
-        break;
-      case "choice":
-        control = html`<label for=${name}>${legend}</label>
-          ${hint}
-          ${this.errorOf(path)}
-          <select id=${name} name=${name} aria-describedby=${describedBy} aria-invalid=${invalid}>
-            <option value="">Choose…</option>
-            ${(field.choices ?? []).map((choice) => html`<option value=${choice}>${choice}</option>`)}
-          </select>`;
-        break;
-      case "number":
-        control = html`<label for=${name}>${legend}</label>
-          ${hint}
-          ${this.errorOf(path)}
-          ${scaled
-            ? html`<p class="scale" id="scale-${field.key}">
-                ${formatNumber(field.minimum)} = ${low}, ${formatNumber(field.maximum)} = ${high}
-              </p>`
-            : ""}
-          <input id=${name} name=${name} type="number" step="any" inputmode="decimal" min=${field.minimum ?? ""}
-            max=${field.maximum ?? ""} aria-describedby=${describedBy} aria-invalid=${invalid} />`;
-        break;
-      default:
-        control = html`<label for=${name}>${legend}</label>
-          ${hint}
-          ${this.errorOf(path)}
-          <textarea id=${name} name=${name} maxlength="2000" aria-describedby=${describedBy} aria-invalid=${invalid}></textarea>`;
+    const invalid = !!fieldError(this.error, `answers.${field.key}`);
+    const control = html`<div class="field ${invalid ? "invalid" : ""}" data-field=${field.key}>
+      ${questionControl(field, this.error)}
+    </div>`;
+    const own = this.selfAppraisal;
+    if (!own) return html`<div class="question">${control}</div>`;
+    const asked = (own.form_snapshot ?? []).find((question) => question.key === field.key);
+    const who = this.personName(own.technician_id);
+    return html`<div class="question paired">
+      ${control}
+      <div class="theirs" data-self-answer=${field.key}>
+        <h4>${who}'s own answer</h4>
+        ${asked
+          ? answerWords(asked, own.answers[field.key], { scale: false })
+          : html`<span class="hint">Not asked of technicians</span>`}
+      </div>
+    </div>`;
+  }
+
+  private personName(id: number): string {
+    return this.technicians.find((person) => person.id === id)?.name ?? "The technician";
+  }
+
+  private selfSummary(): TemplateResult | string {
+    const own = this.selfAppraisal;
+    if (!own) {
+      return this.chosen
+        ? html`<p class="hint self-summary">No self-appraisal of this period from the technician.</p>`
+        : "";
     }
-    return html`<div class="field ${invalid ? "invalid" : ""}" data-field=${field.key}>${control}</div>`;
+    const who = this.personName(own.technician_id);
+    return html`<div class="self-summary" data-self-appraisal=${own.id}>
+      <p>
+        ${who} appraised themselves for this period: score
+        <strong data-self-score=${own.score ?? ""}>${formatScore(own.score)}</strong> out of 100. Their answers are beside
+        yours below.
+      </p>
+      ${own.comment ? html`<p>${who}'s comment: <span class="comment">${own.comment}</span></p>` : ""}
+    </div>`;
+  }
+
+  private aside(): TemplateResult | string {
+    if (!this.numbers) return this.chosen ? html`<aside>${loading("Loading the numbers")}</aside>` : "";
+    if (this.numbers.error) return html`<aside>${failed(this.numbers.error)}</aside>`;
+    return html`<aside aria-label="The technician's numbers">
+      <kpi-appraisal-numbers .numbers=${this.numbers.value} ?folded=${!wide()}></kpi-appraisal-numbers>
+    </aside>`;
   }
 
   private confirmation(saved: Evaluation): TemplateResult {
@@ -378,6 +389,12 @@ export class EvaluationPage extends LitElement {
           : ""}.
         ${saved.status === "submitted" ? "The technician can now read it and acknowledge it." : ""}
       </p>
+      ${saved.final_formula && saved.final_formula !== "manager_only" && saved.final_score !== null
+        ? html`<p>
+            Final score <strong data-final-score=${saved.final_score ?? ""}>${formatScore(saved.final_score)}</strong> out
+            of 100: ${FORMULA_WORDS[saved.final_formula] ?? saved.final_formula}.
+          </p>`
+        : ""}
       <p class="row">
         <a class="button" href="/technicians/${saved.technician_id}">See the technician's page</a>
         <button class="secondary" @click=${this.another}>Evaluate another technician</button>
@@ -390,11 +407,12 @@ export class EvaluationPage extends LitElement {
     if (!this.form) return loading("Loading the form");
     if (this.saved) return html`<h1>New evaluation</h1>${this.confirmation(this.saved)}`;
     const chosen = Number(this.params.get("technician")) || null;
-    const today = new Date();
-    const firstOfMonth = isoDay(new Date(Date.UTC(today.getFullYear(), today.getMonth(), 1)));
+    // The month before the company's current one (its time zone, not the browser's).
+    const firstOfMonth = `${companyToday().slice(0, 7)}-01`;
     return html`<h1>New evaluation</h1>
       ${this.errorSummary()}
-      <form class="card" novalidate @submit=${this.submit} aria-label="Evaluation" aria-busy=${this.busy}>
+      <form class="card ${this.chosen ? "wide" : ""}" novalidate @submit=${this.submit} @change=${this.changed} aria-label="Evaluation"
+        aria-busy=${this.busy}>
         <div class="row">
           <div class="field ${fieldError(this.error, "technician_id") ? "invalid" : ""}">
             <label for="technician_id">Technician</label>
@@ -417,22 +435,25 @@ export class EvaluationPage extends LitElement {
             <input id="period_end" name="period_end" type="date" .value=${isoDay(new Date(Date.parse(firstOfMonth) - 86_400_000))} />
           </div>
         </div>
-        <p class="hint">Questions marked “required to submit” may be left empty in a draft.</p>
-        ${this.form.fields.map((field) => this.field(field))}
-        <div class="row">
-          <button type="submit" value="submitted" ?disabled=${this.busy}>${this.busy ? "Sending…" : "Submit evaluation"}</button>
-          <button type="submit" value="draft" class="secondary" ?disabled=${this.busy}>Save draft</button>
+        <div class="layout ${this.chosen ? "with-numbers" : ""}">
+          ${this.aside()}
+          <div class="questions">
+            <p class="hint">Questions marked “required to submit” may be left empty in a draft.</p>
+            ${this.selfSummary()}
+            ${this.form.fields.map((field) => this.field(field))}
+            <div class="row">
+              <button type="submit" value="submitted" ?disabled=${this.busy}>${this.busy ? "Sending…" : "Submit evaluation"}</button>
+              <button type="submit" value="draft" class="secondary" ?disabled=${this.busy}>Save draft</button>
+            </div>
+          </div>
         </div>
       </form>`;
   }
-}
 
-/** The id of the control a field's error links to: its input, or the first of its radio buttons. */
-function controlId(field: FormField): string {
-  const name = `answer:${field.key}`;
-  if (field.type === "rating") return `${name}-1`;
-  if (field.type === "yes_no") return `${name}-yes`;
-  return name;
+  private changed(event: Event): void {
+    const id = (event.target as HTMLElement | null)?.id;
+    if (id === "technician_id" || id === "period_start" || id === "period_end") void this.readBeside();
+  }
 }
 
 /** A random key (a UUID where the browser makes one: crypto.randomUUID needs a secure context). */

@@ -57,6 +57,18 @@ const TIME_FORMATS: [string, string][] = [
   ["%I:%M %p", "02:30 PM"],
 ];
 const PREVIEW_FIELDS = ["external_ref", "technician_ref", "status", "scheduled_start", "started_at", "completed_at"];
+/** A crew cell ("T1:lead;T2") as the preview shows it: "T1 (lead), T2". */
+function crewWords(value: string): string {
+  return value
+    .split(";")
+    .filter((item) => item.trim())
+    .map((item) => {
+      const [ref, role, share] = item.split(":").map((part) => part.trim());
+      const notes = [role, share].filter(Boolean).join(", ");
+      return notes ? `${ref} (${notes})` : ref;
+    })
+    .join(", ");
+}
 
 function draftOf(rule?: Partial<ImportFieldRule>): Draft {
   return {
@@ -108,22 +120,6 @@ export class ImportMappingPanel extends LitElement {
       }
       .samples {
         color: var(--muted);
-      }
-      .error-summary {
-        border: 4px solid var(--red-ink, #b91c1c);
-        border-radius: 8px;
-        padding: 0.75rem 1rem;
-        margin: 1rem 0;
-      }
-      .error-summary h3 {
-        margin-top: 0;
-      }
-      .error-summary a {
-        color: var(--red-ink, #b91c1c);
-        font-weight: 600;
-        display: inline-flex;
-        align-items: center;
-        min-height: var(--target);
       }
       .actions {
         display: flex;
@@ -585,7 +581,15 @@ export class ImportMappingPanel extends LitElement {
           ? formatStamp(String(value))
           : name === "status"
             ? formatJobStatus(String(value))
-            : String(value);
+            : name === "technicians"
+              ? crewWords(String(value))
+              : String(value);
+    // The crew beside the technician when the mapping fills it (in its place when it fills only the crew).
+    const crew = Boolean(this.drafts.technicians?.how);
+    const technician = Boolean(this.drafts.technician_ref?.how) || !crew;
+    const columns = PREVIEW_FIELDS.flatMap((name) =>
+      name === "technician_ref" ? [...(technician ? [name] : []), ...(crew ? ["technicians"] : [])] : [name],
+    );
     return html`<div class="step" aria-labelledby="map-preview-title">
       <h3 id="map-preview-title">The first ${formatCount(preview.rows.length)} rows, as they would be imported</h3>
       <p role="status">
@@ -599,14 +603,14 @@ export class ImportMappingPanel extends LitElement {
           <thead>
             <tr>
               <th scope="col" class="num">Row</th>
-              ${PREVIEW_FIELDS.map((name) => html`<th scope="col">${label(name)}</th>`)}
+              ${columns.map((name) => html`<th scope="col">${label(name)}</th>`)}
             </tr>
           </thead>
           <tbody>
             ${preview.rows.map(
               (row) => html`<tr>
                 <td class="num" data-label="Row">${row.row}</td>
-                ${PREVIEW_FIELDS.map((name) => html`<td data-label=${label(name)}>${shown(name, row.values[name])}</td>`)}
+                ${columns.map((name) => html`<td data-label=${label(name)}>${shown(name, row.values[name])}</td>`)}
               </tr>`,
             )}
           </tbody>

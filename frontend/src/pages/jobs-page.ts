@@ -14,6 +14,7 @@ import {
   formatKpiPart,
   formatNumber,
   formatPeriod,
+  formatShare,
   formatStamp,
   kpiName,
 } from "../format";
@@ -25,16 +26,20 @@ import { pager } from "../components/pager";
 import { TableBoxes } from "../components/tables";
 import "../components/download";
 import "./import-mapping";
+import "./job-page";
+import { crewLine, crewWords } from "../components/crew";
 import { fileName, periodSlug, round, unitLabel, type Download } from "../components/download";
-import type { DrilldownRow, DrilldownSummary, ImportColumn, ImportResult, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
+import { callbackActions } from "../components/disputes";
+import type { Callback, DrilldownRow, DrilldownSummary, ImportColumn, ImportResult, Job, KpiDefinition, KpiValue, Me, Technician } from "../types";
 
 type ImportKind = "jobs" | "feedback";
 
-/** How one fact counts in the value, in words. */
+/** How one fact counts in the value, in words (with the KPI's note on it, if it has one). */
 function outcomeWords(row: DrilldownRow, mean: boolean): string {
   if (row.outcome === "excluded") return `Left out: ${row.reason_label ?? "not in this KPI"}`;
-  if (row.outcome === "numerator") return mean ? "In the average" : "Counted";
-  return "In the sample, not counted";
+  const note = row.reason_label ? `: ${row.reason_label}` : "";
+  if (row.outcome === "numerator") return `${mean ? "In the average" : "Counted"}${note}`;
+  return `In the sample, not counted${note}`;
 }
 
 export class JobsPage extends LitElement {
@@ -88,6 +93,17 @@ export class JobsPage extends LitElement {
         justify-content: space-between;
         font-size: 0.9rem;
       }
+      /* A return visit counted against a job, beside how the job counts: its dispute, or the Dispute action. */
+      .callback {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.35rem 0.75rem;
+        align-items: center;
+        margin-top: 0.35rem;
+      }
+      .callback .hint {
+        margin: 0;
+      }
     `,
   ];
 
@@ -109,6 +125,7 @@ export class JobsPage extends LitElement {
     value: { state: true },
     rows: { state: true },
     summary: { state: true },
+    callbacks: { state: true },
   };
   declare sub: string;
   declare params: URLSearchParams;
@@ -127,6 +144,7 @@ export class JobsPage extends LitElement {
   declare value: KpiValue | null;
   declare rows: DrilldownRow[] | null;
   declare summary: DrilldownSummary | null;
+  declare callbacks: Map<number, Callback[]>;
 
   constructor() {
     super();
@@ -146,6 +164,7 @@ export class JobsPage extends LitElement {
     this.kpi = null;
     this.value = null;
     this.rows = null;
+    this.callbacks = new Map();
   }
 
   connectedCallback(): void {
@@ -162,8 +181,14 @@ export class JobsPage extends LitElement {
     return Number(this.params.get("page")) || 1;
   }
 
+  /** /jobs/<id>: one job's page (kpi-job-page) rather than the list. */
+  private get jobId(): number | null {
+    return /^\d+$/.test(this.sub) ? Number(this.sub) : null;
+  }
+
   private async load(): Promise<void> {
     this.problem = null;
+    if (this.jobId !== null) return;
     try {
       if (this.sub === "behind") await this.loadBehind();
       else await this.loadJobs();
@@ -220,6 +245,23 @@ export class JobsPage extends LitElement {
       null;
     this.rows = answer.items;
     this.pagination = answer.pagination;
+    void this.loadCallbacks(answer.items);
+  }
+
+  /** The return visits of the counted jobs that carry a note (a first-time fix's "called back"), each with
+   * its disputes: what the Dispute action beside a job reads. Help, not the list: without it the list stands. */
+  private async loadCallbacks(rows: DrilldownRow[]): Promise<void> {
+    this.callbacks = new Map();
+    const noted = rows.filter((row) => row.outcome !== "excluded" && row.reason && row.external_ref !== null);
+    if (!noted.length) return;
+    try {
+      const found = await api.get<Callback[]>("/api/v1/callbacks", { original: noted.map((row) => row.id), page_size: 100 });
+      const byJob = new Map<number, Callback[]>();
+      for (const callback of found) byJob.set(callback.original_job_id, [...(byJob.get(callback.original_job_id) ?? []), callback]);
+      this.callbacks = byJob;
+    } catch {
+      // the Dispute action is missing, nothing else
+    }
   }
 
   private goPage(page: number): void {
@@ -437,7 +479,7 @@ export class JobsPage extends LitElement {
   }
 
   private jobList(): TemplateResult {
-    const names = new Map(this.technicians.map((person) => [person.id, person.name]));
+    const linked = new Set(this.technicians.map((person) => person.id));
     const params = this.params;
     return html`<section class="card" aria-labelledby="jobs-title">
       <h2 id="jobs-title">Jobs</h2>
@@ -484,7 +526,7 @@ export class JobsPage extends LitElement {
                     <thead>
                       <tr>
                         <th scope="col">Reference</th>
-                        <th scope="col">Technician</th>
+                        <th scope="col">Crew</th>
                         <th scope="col">Category</th>
                         <th scope="col">Status</th>
                         <th scope="col">Scheduled</th>
@@ -495,8 +537,8 @@ export class JobsPage extends LitElement {
                     <tbody>
                       ${this.jobs.map(
                         (job) => html`<tr>
-                          <td>${job.external_ref}</td>
-                          <td><a href="/technicians/${job.technician_id}">${names.get(job.technician_id) ?? "A technician"}</a></td>
+                          <td><a href="/jobs/${job.id}">${job.external_ref}</a></td>
+                          <td class="crew" data-crew=${job.technicians.map((member) => member.technician_id).join(" ")}>${crewLine(job.technicians, linked)}</td>
                           <td>${job.category}</td>
                           <td data-status=${job.status}>${formatJobStatus(job.status)}</td>
                           <td>${formatStamp(job.scheduled_start)}</td>
@@ -533,7 +575,6 @@ export class JobsPage extends LitElement {
   /** The list as CSV: every job the filters match (every page, not only the one on screen). */
   private jobsDownload(): Download {
     const query = Object.fromEntries([...this.params.entries()].filter(([name]) => name !== "page" && name !== "page_size"));
-    const names = new Map(this.technicians.map((person) => [person.id, person.name]));
     const status = this.params.get("status");
     return {
       name: fileName("jobs", status ? formatJobStatus(status) : null, this.params.get("from"), this.params.get("to") ? `to ${this.params.get("to")}` : null),
@@ -543,6 +584,7 @@ export class JobsPage extends LitElement {
           header: [
             "Reference",
             "Technician",
+            "Crew",
             "Category",
             "Status",
             "Scheduled",
@@ -553,7 +595,8 @@ export class JobsPage extends LitElement {
           ],
           rows: jobs.map((job) => [
             job.external_ref,
-            names.get(job.technician_id) ?? "",
+            job.technicians.find((member) => member.role === "lead")?.technician ?? "",
+            crewWords(job.technicians),
             job.category,
             formatJobStatus(job.status),
             job.scheduled_start ? formatStamp(job.scheduled_start) : null,
@@ -595,12 +638,12 @@ export class JobsPage extends LitElement {
         const rows = await api.all<DrilldownRow>(`/api/v1/kpis/${encodeURIComponent(key)}/drilldown`, query);
         const header = evaluations
           ? ["Evaluation", "Technician", "From", "To", "Score", counted, "Out of"]
-          : ["Job", "Technician", "Category", "Status", "Scheduled", "Arrived", "Completed", "Rating", counted, "Out of"];
+          : ["Job", "Crew", "Category", "Status", "Scheduled", "Arrived", "Completed", "Rating", counted, "Out of"];
         return {
           header,
           rows: rows.map((row) => [
             row.external_ref ?? `#${row.id}`,
-            row.technician,
+            row.crew.length ? crewWords(row.crew) : row.technician,
             ...(evaluations
               ? [row.evaluation_period_start, row.evaluation_period_end, round(row.score, 1)]
               : [
@@ -628,6 +671,7 @@ export class JobsPage extends LitElement {
     const numerator = this.rows.reduce((sum, row) => sum + row.numerator, 0);
     const denominator = this.rows.reduce((sum, row) => sum + row.denominator, 0);
     const onePage = (this.pagination?.total_pages ?? 1) <= 1;
+    const back = `${window.location.pathname}${window.location.search}`;
     // What each row adds to the value, in words: a rate counts jobs out of jobs, a mean adds values up.
     const [counted, outOf] = kpi?.kind === "mean" ? ["Amount", "Out of"] : ["Counted", "Out of"];
     return html`<h1>${kpiName(params.get("kpi") ?? "", kpi)}: the ${evaluations ? "evaluations" : "jobs"} behind the value</h1>
@@ -660,7 +704,7 @@ export class JobsPage extends LitElement {
                 <thead>
                   <tr>
                     <th scope="col">${evaluations ? "Evaluation" : "Job"}</th>
-                    <th scope="col">Technician</th>
+                    <th scope="col">${evaluations ? "Technician" : "Crew"}</th>
                     ${evaluations
                       ? html`<th scope="col">Period</th>
                           <th scope="col" class="num">Score</th>`
@@ -679,7 +723,7 @@ export class JobsPage extends LitElement {
                   ${this.rows.map(
                     (row) => html`<tr>
                       <td>${row.external_ref ?? `#${row.id}`}</td>
-                      <td>${row.technician}</td>
+                      <td class="crew">${row.crew.length ? crewWords(row.crew) : row.technician}</td>
                       ${evaluations
                         ? html`<td>${formatDate(row.evaluation_period_start)} – ${formatDate(row.evaluation_period_end)}</td>
                             <td class="num">${formatNumber(row.score)}</td>`
@@ -689,7 +733,15 @@ export class JobsPage extends LitElement {
                             <td>${formatStamp(row.arrived_at)}</td>
                             <td>${formatStamp(row.completed_at)}</td>
                             <td class="num">${formatNumber(row.rating)}</td>`}
-                      <td data-outcome=${row.outcome}>${outcomeWords(row, kpi?.kind === "mean")}</td>
+                      <td data-outcome=${row.outcome}>
+                        ${outcomeWords(row, kpi?.kind === "mean")}
+                        ${row.share < 0.9995
+                          ? html`<span class="share" data-share=${row.share}>
+                              (counts as ${formatShare(row.share)} of a job: the crew's credit is shared)</span
+                            >`
+                          : ""}
+                        ${callbackActions(this.callbacks.get(row.id), back)}
+                      </td>
                       <td class="num">${formatKpiPart(row.numerator, kpi)}</td>
                       <td class="num">${formatNumber(row.denominator)}</td>
                     </tr>`,
@@ -728,6 +780,7 @@ export class JobsPage extends LitElement {
   }
 
   render(): TemplateResult {
+    if (this.jobId !== null) return html`<kpi-job-page .jobId=${this.jobId} .user=${this.user}></kpi-job-page>`;
     if (this.sub === "behind") return this.behind();
     return html`<h1>${this.user.role === "technician" ? "My jobs" : "Jobs and import"}</h1>
       <div class="grid">${this.importForm()} ${this.mappingPanel()} ${this.jobList()}</div>`;

@@ -37,6 +37,7 @@ import "../components/download";
 import { fileName, kpiCell, rangeSlug, round, unitLabel, type Download } from "../components/download";
 import type { Contribution, Evaluation, KpiDefinition, KpiValue, Me, ScorecardRow, Scorecards, Standing, Team, Technician } from "../types";
 import "../components/evaluation-card";
+import "../components/disputes";
 import { drilldownHref, type DashboardData } from "../widgets/data";
 import "../widgets/trend";
 
@@ -419,6 +420,7 @@ export class TechnicianPage extends LitElement {
       ${this.rangeControl(person, filters)}
       <div class="sections">
         ${this.scorecardSection(person)} ${this.trendSection(person)} ${this.evaluationSection(person)}
+        <kpi-dispute-list .technicianId=${person.id}></kpi-dispute-list>
       </div>`;
   }
 
@@ -782,11 +784,14 @@ export class TechnicianPage extends LitElement {
     else if (this.evaluations.error) body = failed(this.evaluations.error);
     else if (!this.evaluations.value?.length) body = empty("No evaluations yet.");
     else {
-      // Those waiting for the reader's acknowledgement first; the newest few, and the rest on request.
+      // Every one waiting for the reader's acknowledgement first (never folded away: each asks
+      // something of them), then the newest few, and the rest on request.
       // Waiting when the page opened: an evaluation just acknowledged keeps its place.
       const waiting = (e: Evaluation) => (own && this.waitingIds.has(e.id) ? 0 : 1);
       const ordered = [...this.evaluations.value].sort((a, b) => waiting(a) - waiting(b));
-      const shown = this.allEvaluations ? ordered : ordered.slice(0, EVALUATIONS_SHOWN);
+      const waitingCount = ordered.filter((e) => waiting(e) === 0).length;
+      const folded = Math.max(EVALUATIONS_SHOWN, waitingCount);
+      const shown = this.allEvaluations ? ordered : ordered.slice(0, folded);
       body = html`<div class="evaluations" @acknowledged=${() => this.reloadEvaluations(person.id)}>
           ${repeat(
             shown,
@@ -794,7 +799,7 @@ export class TechnicianPage extends LitElement {
             (evaluation) => html`<kpi-evaluation-card .evaluation=${evaluation} ?own=${own}></kpi-evaluation-card>`,
           )}
         </div>
-        ${ordered.length > EVALUATIONS_SHOWN
+        ${ordered.length > folded
           ? html`<p>
               <button class="secondary" aria-expanded=${this.allEvaluations} @click=${() => (this.allEvaluations = !this.allEvaluations)}>
                 ${this.allEvaluations ? "Show the latest only" : `Show all ${formatCount(ordered.length)} evaluations`}
@@ -806,6 +811,12 @@ export class TechnicianPage extends LitElement {
       <h2 id="evaluations-title">Evaluations</h2>
       ${this.user.role !== "technician"
         ? html`<p><a class="button secondary" href="/evaluations/new?technician=${person.id}">New evaluation</a></p>`
+        : ""}
+      ${own && this.user.role === "technician"
+        ? html`<p>
+            <a class="button secondary" href="/self-appraisal">Appraise yourself</a>
+            <span class="hint">Your manager sees your answers beside theirs.</span>
+          </p>`
         : ""}
       ${body}
     </section>`;

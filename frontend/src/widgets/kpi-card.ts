@@ -1,8 +1,8 @@
 // KPI card: the latest period's value, coloured by its target, the change against the
 // period before, and the sample size; the value links to the jobs behind it.
 import { css, html, type TemplateResult } from "lit";
-import { formatChange, formatCount, formatInterval, formatKpi, formatPeriod, formatPeriodSoFar, formatStatus, kpiName } from "../format";
-import type { KpiValue } from "../types";
+import { formatChange, formatCount, formatDayOf, formatInterval, formatKpi, formatPeriod, formatPeriodSoFar, formatStatus, kpiName } from "../format";
+import type { KpiDefinition, KpiValue } from "../types";
 import { WidgetBase } from "./base";
 import { drilldownHref, emptyFor, targetOf, type DashboardData } from "./data";
 import { fileName, kpiCell, periodSlug, round, unitLabel, type Download } from "../components/download";
@@ -42,6 +42,12 @@ export class KpiCard extends WidgetBase {
       }
       .provisional {
         font-style: italic;
+      }
+      .restated {
+        color: var(--ink);
+        border-left: 4px solid var(--amber-ink);
+        padding-left: 0.5rem;
+        margin-top: 0.4rem;
       }
       .meta {
         font-size: 0.85rem;
@@ -95,7 +101,28 @@ export class KpiCard extends WidgetBase {
         ${target ? html`· target <span data-target>${formatKpi(target.green, kpi)}</span>` : ""}
       </p>
       ${now.provisional ? this.pendingNote(now, facts) : ""}
+      ${now.closed ? this.closedNote(now, kpi, facts) : ""}
     </div>`;
+  }
+
+  /** A closed month's value is the one it was closed with; where the jobs now say otherwise, both show. */
+  private closedNote(row: KpiValue, kpi: KpiDefinition | undefined, facts: string): TemplateResult {
+    const closed = row.closed_at ? formatDayOf(row.closed_at) : "";
+    const restated = row.restated;
+    if (!restated) {
+      return html`<p class="meta closed" data-closed title="The value the month was closed with: later changes to its jobs show beside it">Closed on ${closed}.</p>`;
+    }
+    const more = restated.denominator - row.denominator;
+    const why =
+      more > 0
+        ? `after ${formatCount(more)} more ${facts}`
+        : more < 0
+          ? `after ${formatCount(-more)} fewer ${facts}`
+          : "after a change to its jobs or to how it is computed";
+    return html`<p class="meta restated" data-restated=${String(restated.value)}>
+      <strong>Restated: ${formatKpi(row.value, kpi)} → ${formatKpi(restated.value, kpi)}</strong> ${why} since the month
+      was closed on ${closed}. The closed value stands until an admin closes the month again.
+    </p>`;
   }
 
   /** Facts whose outcome is not known yet (a callback may still come) are left out until it is. */

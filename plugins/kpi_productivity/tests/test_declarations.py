@@ -68,7 +68,7 @@ def test_the_host_finds_the_plugin_its_kpis_and_its_migration_branch(tmp_path: P
     info = host.plugins["kpi_productivity"]
     assert info.contributes["kpi_metrics"] == list(KPIS)
     assert info.contributes["kpi_jobs"] == [job.key for job in kpi_jobs()]
-    assert info.contributes["kpi_migrations"] == ["productivity_0001"]
+    assert info.contributes["kpi_migrations"] == ["productivity_0001", "productivity_0002"]
     assert host.migrations["kpi_productivity"] == MIGRATIONS.resolve()
     assert info.requires  # declares the kpi-core versions it supports
 

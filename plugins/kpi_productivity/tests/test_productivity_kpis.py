@@ -83,7 +83,7 @@ def cells(database, plugins, kpi: str, *, group_by: str = "technician", settings
             plugins,
             query,
             zone=ZoneInfo("UTC"),
-            target_for=lambda key, team: None,
+            target_for=lambda key, team, start: None,
             context_for=lambda metric: metric_context(settings or {}),
         )
     return {(row.group_label, row.period_start): (row.numerator, row.denominator, row.value) for row in rows}

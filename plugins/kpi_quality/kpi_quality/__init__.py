@@ -4,6 +4,6 @@ Built only on the public plugin API: ``kpi_core.hookimpl`` and the
 declarations in ``kpi_core.declarations``.
 """
 
-from kpi_quality.plugin import kpi_form_fields, kpi_metrics, kpi_settings, kpi_widgets
+from kpi_quality.plugin import kpi_alert_rules, kpi_form_fields, kpi_metrics, kpi_settings, kpi_widgets
 
-__all__ = ["kpi_form_fields", "kpi_metrics", "kpi_settings", "kpi_widgets"]
+__all__ = ["kpi_alert_rules", "kpi_form_fields", "kpi_metrics", "kpi_settings", "kpi_widgets"]

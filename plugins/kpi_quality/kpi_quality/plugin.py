@@ -7,7 +7,17 @@ from typing import Any
 from sqlalchemy import and_, case, exists, not_
 
 from kpi_core import hookimpl
-from kpi_core.declarations import Exclusion, FormField, Metric, MetricContext, Setting, Target, Widget
+from kpi_core.declarations import (
+    AlertRule,
+    Exclusion,
+    FormField,
+    Metric,
+    MetricContext,
+    Note,
+    Setting,
+    Target,
+    Widget,
+)
 
 CALLBACK_WINDOW_DAYS = 30
 """Default of the ``callback_window_days`` setting: a callback within it spoils a first-time fix."""
@@ -22,7 +32,8 @@ def _completed_original(ctx: MetricContext) -> Any:
     return and_(_completed(jobs), jobs.c.callback_of_id.is_(None))
 
 
-def _had_callback(ctx: MetricContext) -> Any:
+def _callback_within_window(ctx: MetricContext, *conditions: Any) -> Any:
+    """A return visit of the fact's job, not cancelled, booked within the callback window (and ``conditions``)."""
     jobs = ctx.tables["jobs"]
     callback = jobs.alias("callback")
     window = ctx.setting("callback_window_days", CALLBACK_WINDOW_DAYS) * 86400
@@ -30,7 +41,30 @@ def _had_callback(ctx: MetricContext) -> Any:
         callback.c.callback_of_id == jobs.c.id,
         callback.c.status != "cancelled",
         ctx.epoch(callback.c.scheduled_start) - ctx.epoch(jobs.c.completed_at) <= window,
+        *(condition(callback) for condition in conditions),
     )
+
+
+def _disputed(ctx: MetricContext) -> Any:
+    """``disputed(callback)``: the callback's attribution to the fact's job was disputed and the dispute accepted."""
+    disputes = ctx.tables["callback_disputes"]
+    # Against the callback's own original (the fact's job): correlated to the callback alone.
+    return lambda callback: exists().where(
+        disputes.c.callback_job_id == callback.c.id,
+        disputes.c.original_job_id == callback.c.callback_of_id,
+        disputes.c.status == "accepted",
+    )
+
+
+def _had_callback(ctx: MetricContext) -> Any:
+    """A callback within the window spoils the fix, unless its dispute was accepted (not our workmanship)."""
+    disputed = _disputed(ctx)
+    return _callback_within_window(ctx, lambda callback: not_(disputed(callback)))
+
+
+def _callback_disputed(ctx: MetricContext) -> Any:
+    """A callback within the window whose dispute was accepted (after ``called_back``: a fix only thanks to it)."""
+    return _callback_within_window(ctx, _disputed(ctx))
 
 
 def _rated(ctx: MetricContext) -> Any:
@@ -71,6 +105,12 @@ NOT_COMPLETED = Exclusion("not_completed", "Not completed", lambda ctx: not_(_co
 RETURN_VISIT = Exclusion(
     "return_visit", "A return visit itself", lambda ctx: ctx.tables["jobs"].c.callback_of_id.is_not(None)
 )
+CALLED_BACK = Note("called_back", "Called back within the callback window", _had_callback)
+CALLBACK_DISPUTED = Note(
+    "callback_disputed",
+    "Its callback was disputed and the dispute accepted (not the crew's workmanship)",
+    _callback_disputed,
+)
 NO_FEEDBACK = Exclusion("no_feedback", "No customer feedback", lambda ctx: ctx.tables["feedback"].c.rating.is_(None))
 
 
@@ -98,8 +138,9 @@ def kpi_metrics() -> list[Metric]:
             description="Share of completed jobs that needed no callback visit.",
             formula=(
                 "Completed jobs with no return visit booked within the callback window after completion "
-                "(30 days unless an admin changes it; cancelled return visits do not count), out of all "
-                "completed jobs that were not themselves return visits"
+                "(30 days unless an admin changes it; cancelled return visits do not count, nor return visits "
+                "a manager accepted were not the crew's workmanship), out of all completed jobs that were not "
+                "themselves return visits"
             ),
             unit="ratio",
             direction="higher",
@@ -113,6 +154,7 @@ def kpi_metrics() -> list[Metric]:
             outcome_window_label="Callback window still open",
             outcome_settled=_had_callback,
             exclusions=(CANCELLED, NOT_COMPLETED, RETURN_VISIT),
+            notes=(CALLED_BACK, CALLBACK_DISPUTED),
         ),
         Metric(
             key="quality.avg_customer_rating",
@@ -256,4 +298,20 @@ def kpi_settings() -> list[Setting]:
             description="A callback scheduled within this many days after a job's completion means the job "
             "was not fixed the first time.",
         )
+    ]
+
+
+@hookimpl
+def kpi_alert_rules() -> list[AlertRule]:
+    # Two months clearly below the first-time fix target is a pattern, not bad luck; a disputed callback
+    # is a decision a manager has to make.
+    return [
+        AlertRule(
+            key="quality.first_time_fix_clearly_red",
+            kind="clearly_red",
+            kpi="quality.first_time_fix_rate",
+            period="month",
+            periods=2,
+        ),
+        AlertRule(key="quality.callback_disputed", kind="callback_disputed", kpi="quality.first_time_fix_rate"),
     ]

@@ -105,4 +105,5 @@ def test_the_plugin_is_found_through_its_entry_point(tmp_path: Path):
         "kpi_form_fields": list(QUESTIONS),
         "kpi_widgets": [widget.key for widget in kpi_widgets()],
         "kpi_settings": ["quality.callback_window_days"],
+        "kpi_alert_rules": ["quality.first_time_fix_clearly_red", "quality.callback_disputed"],
     }

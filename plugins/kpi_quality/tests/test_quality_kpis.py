@@ -13,7 +13,7 @@ import pytest
 
 from kpi_core.kpis.engine import compute_values
 from kpi_core.kpis.query import KpiQuery
-from kpi_core.storage.models import Evaluation, Feedback, Job, Technician
+from kpi_core.storage.models import CallbackDispute, Evaluation, Feedback, Job, Technician
 
 FTF = "quality.first_time_fix_rate"
 RATING = "quality.avg_customer_rating"
@@ -77,7 +77,7 @@ def cell(database, plugins, kpi: str, month: date = JANUARY, group_by: str = "te
     """(numerator, denominator, value) of ``kpi`` for the only group in ``month``, or None without a row."""
     query = KpiQuery(start=date(2025, 12, 1), end=date(2026, 7, 1), kpis=(kpi,), group_by=group_by)
     with database.session(write=False) as session:
-        rows = compute_values(session, plugins, query, zone=ZoneInfo("UTC"), target_for=lambda key, team: None)
+        rows = compute_values(session, plugins, query, zone=ZoneInfo("UTC"), target_for=lambda key, team, start: None)
     found = [row for row in rows if row.period_start == month]
     assert len(found) <= 1, found
     return (found[0].numerator, found[0].denominator, found[0].value) if found else None
@@ -135,6 +135,54 @@ def test_callback_jobs_are_not_in_the_first_time_fix_sample(database, plugins, f
     facts.job(ada, scheduled_start=at(8), completed_at=at(8), callback_of_id=original)
 
     assert cell(database, plugins, FTF) == (0, 1, 0.0)
+
+
+def dispute(facts, callback: int, original: int, status: str) -> int:
+    decided = None if status == "open" else at(25)
+    return facts.add(
+        CallbackDispute(
+            callback_job_id=callback, original_job_id=original, reason="customer_damage", status=status,
+            decided_at=decided,
+        )
+    )  # fmt: skip
+
+
+def test_a_callback_whose_dispute_was_accepted_no_longer_spoils_the_first_time_fix(database, plugins, facts):
+    ada = facts.technician()
+    original = facts.job(ada, completed_at=at(5))
+    callback = facts.job(ada, status="scheduled", scheduled_start=at(8), callback_of_id=original)
+    dispute(facts, callback, original, "accepted")
+
+    assert cell(database, plugins, FTF) == (1, 1, 1.0)
+
+
+@pytest.mark.parametrize("status", ["open", "rejected"])
+def test_a_callback_whose_dispute_is_open_or_rejected_still_spoils_the_first_time_fix(database, plugins, facts, status):
+    ada = facts.technician()
+    original = facts.job(ada, completed_at=at(5))
+    callback = facts.job(ada, status="scheduled", scheduled_start=at(8), callback_of_id=original)
+    dispute(facts, callback, original, status)
+
+    assert cell(database, plugins, FTF) == (0, 1, 0.0)
+
+
+def test_an_accepted_dispute_clears_only_its_own_callback(database, plugins, facts):
+    ada = facts.technician()
+    original = facts.job(ada, completed_at=at(5))
+    cleared = facts.job(ada, status="scheduled", scheduled_start=at(8), callback_of_id=original)
+    facts.job(ada, status="scheduled", scheduled_start=at(9), callback_of_id=original)
+    dispute(facts, cleared, original, "accepted")
+
+    assert cell(database, plugins, FTF) == (0, 1, 0.0)
+
+
+def test_a_dispute_accepted_against_another_job_does_not_clear_a_callback_moved_since(database, plugins, facts):
+    ada = facts.technician()
+    first, second = facts.job(ada, completed_at=at(5)), facts.job(ada, completed_at=at(6))
+    callback = facts.job(ada, status="scheduled", scheduled_start=at(8), callback_of_id=second)
+    dispute(facts, callback, first, "accepted")  # accepted while it was first's callback
+
+    assert cell(database, plugins, FTF) == (1, 2, 0.5)
 
 
 def test_cancelled_jobs_count_nowhere_in_first_time_fix(database, plugins, facts):

@@ -64,7 +64,7 @@ def cell(database, plugins, kpi: str, month: date = JANUARY):
     """(numerator, denominator, value) of ``kpi`` for the only technician in ``month``, or None without a row."""
     query = KpiQuery(start=date(2025, 12, 1), end=date(2026, 7, 1), kpis=(kpi,), group_by="technician")
     with database.session(write=False) as session:
-        rows = compute_values(session, plugins, query, zone=ZoneInfo("UTC"), target_for=lambda key, team: None)
+        rows = compute_values(session, plugins, query, zone=ZoneInfo("UTC"), target_for=lambda key, team, start: None)
     found = [row for row in rows if row.period_start == month]
     assert len(found) <= 1, found
     return (found[0].numerator, found[0].denominator, found[0].value) if found else None

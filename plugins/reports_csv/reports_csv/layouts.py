@@ -40,9 +40,13 @@ LONG_HEADER: tuple[str, ...] = (
     "certain",
     "provisional",
     "pending",
+    "closed",
+    "fingerprint",
 )
 """The long layout's columns: the API's names. The ones after ``status`` say how far a value can be
-trusted (issue #17), appended so that scripts reading the first ones by position keep working."""
+trusted (issue #17), and ``closed`` and ``fingerprint`` whether the row is a closed month's snapshot and
+which definition computed it (issue #21), appended so that scripts reading the first ones by position
+keep working."""
 LEVELS = {"technician": "Technician", "team": "Team", "category": "Category", "company": "Company"}
 """The wide layout's name column is headed by what its rows are."""
 SAMPLE_SUFFIX = " (sample)"
@@ -87,6 +91,8 @@ def long_rows(report: ReportData) -> Iterator[Row]:
             true_false(row.certain),
             true_false(row.provisional),
             kpi_part(row.pending, "", currency),
+            true_false(row.closed),
+            text(row.fingerprint),
         ]
 
 

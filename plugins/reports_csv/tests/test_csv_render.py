@@ -126,7 +126,14 @@ def test_long_row_carries_labels_units_and_exact_numbers():
         "certain": "true",
         "provisional": "false",
         "pending": "0",
+        "closed": "false",
+        "fingerprint": "",
     }
+
+
+def test_long_row_names_a_closed_month_and_the_definition_it_was_computed_with():
+    (row,) = as_dicts(render_long, make_report([value_row(closed=True, fingerprint="9b5bb95325799291")]))
+    assert (row["closed"], row["fingerprint"]) == ("true", "9b5bb95325799291")
 
 
 def test_long_layout_rounds_money_to_cents_and_names_the_currency():

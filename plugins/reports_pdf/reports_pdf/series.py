@@ -78,6 +78,8 @@ class MetricView:
     facts: str = "jobs"
     minimum: str = fmt.MISSING
     """The sample a status needs, in words ("10 jobs"), or a dash where not known."""
+    definition: str = ""
+    """Which definition computed the values: "version 1 · 9b5bb95325799291" (the definition fingerprint)."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ def metric_view(info: MetricInfo, currency: str = "USD") -> MetricView:
     direction = "↑ higher is better" if info.direction == "higher" else "↓ lower is better"
     facts = info.facts
     minimum = fmt.MISSING if info.min_sample is None else f"{fmt.format_count(info.min_sample)} {facts}"
-    return MetricView(info.key, info.label, unit, direction, info.formula, facts, minimum)
+    definition = f"version {info.version} \u00b7 {info.fingerprint}" if info.fingerprint else f"version {info.version}"
+    return MetricView(info.key, info.label, unit, direction, info.formula, facts, minimum, definition)
 
 
 class Series:
