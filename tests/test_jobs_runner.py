@@ -23,6 +23,7 @@ from kpi_core.errors import Invalid
 from kpi_core.jobs.context import JobContext
 from kpi_core.jobs.execute import JobEnvironment
 from kpi_core.jobs.inprocess import InProcessRunner
+from kpi_core.jobs.runs import create_run
 from kpi_core.plugins import load_plugins
 from kpi_core.storage.models import AuditEntry, JobRun
 from kpi_core.web.jobs_runs_api import RUNNER_KEY
@@ -198,6 +199,51 @@ def test_shutting_down_with_wait_finishes_the_runs_no_thread_has_taken_yet(setti
         ("finished", {"sum": 2}),
         ("finished", {"sum": 4}),
     ]
+
+
+def test_a_run_queued_inside_a_savepoint_is_submitted_when_the_transaction_commits(runner, database):
+    # Notification delivery and alerts queue their run in a SAVEPOINT. Releasing it used to submit the
+    # run while the request's transaction was still open.
+    submitted: list[int] = []
+    real_submit = runner.submit
+    runner.submit = lambda run_id, dispatch_id: (submitted.append(run_id), real_submit(run_id, dispatch_id))
+    with database.session() as session:
+        with session.begin_nested():
+            run_id = runner.enqueue("test.add", {"a": 3, "b": 4}, requested_by=CLI, session=session)
+        assert submitted == [], "submitted before the transaction committed"
+
+    assert submitted == [run_id]
+    assert wait_for(runner, run_id).result == {"sum": 7}
+
+
+# SQLite lets one writer at a time, so a claim waits for the enqueuer's commit there: no such race.
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_run_whose_row_commits_while_it_is_being_claimed_still_runs(runner, database, monkeypatch):
+    # A queue may hand a run over before its row commits (RQ is pushed first, so a refusal rolls it
+    # back). If the commit lands between a failed start and the check that the row exists, the run
+    # was dropped as stale and stayed queued for good.
+    from kpi_core.jobs import execute as execute_module
+
+    session = database.open_session(write=True)
+    run = create_run(
+        session, job_key="test.add", params={"a": 5, "b": 6}, max_attempts=1, backend="inprocess", requested_by=CLI
+    )
+    run_id, dispatch_id = run.id, run.dispatch_id
+    real_start = execute_module.start_attempt
+
+    def start_then_commit(*args: Any, **kwargs: Any) -> Any:
+        attempt = real_start(*args, **kwargs)
+        if session.is_active and session.in_transaction():
+            session.commit()  # the enqueuer commits just after the start missed the row
+            session.close()
+        return attempt
+
+    monkeypatch.setattr(execute_module, "start_attempt", start_then_commit)
+
+    outcome = execute_module.execute(runner.env, run_id, dispatch_id, worker="test", retry_policy=lambda attempt: None)
+
+    assert outcome.status == "finished"
+    assert runner.get_run(run_id).result == {"sum": 11}
 
 
 def test_runs_left_queued_by_a_stopped_process_are_run_by_the_next(settings, database, plugins):

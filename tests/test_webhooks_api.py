@@ -35,11 +35,24 @@ def create(client, headers, **changes: Any):
     return client.post("/api/v1/webhooks", json=body, headers=headers)
 
 
-def wait_for(predicate, seconds: float = 30.0) -> None:
+def wait_for(predicate, seconds: float = 60.0, state: Any = None) -> None:
+    """Wait until ``predicate()``; on a timeout, say what ``state()`` finds (e.g. the delivery runs)."""
     deadline = time.monotonic() + seconds
     while not predicate():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out; {state() if state else ''}"
         time.sleep(0.05)
+
+
+def delivery_state(database) -> str:
+    """The delivery runs and messages, for a timeout's message."""
+    from kpi_core.storage.models import JobRun
+
+    with database.session(write=False) as session:
+        runs = [(run.id, run.job_key, run.status, run.attempts, run.error) for run in session.query(JobRun)]
+        messages = [
+            (m.id, m.status, m.attempts, m.next_attempt_at, m.last_error) for m in session.query(NotificationMessage)
+        ]
+    return f"runs {runs}; messages {messages}"
 
 
 def test_an_admin_registers_an_endpoint_and_sees_its_secret_once(client, admin_headers, receiver):
@@ -174,14 +187,17 @@ def test_a_delivery_is_replayed_from_the_log(client, admin_headers, database, re
     replay = client.post(f"/api/v1/webhooks/deliveries/{delivery_id}/replay", headers=admin_headers)
 
     assert replay.status_code == 202 and replay.json["id"] == delivery_id
-    wait_for(lambda: client.get("/api/v1/webhooks/deliveries", headers=admin_headers).json[0]["status"] == "sent")
+    wait_for(
+        lambda: client.get("/api/v1/webhooks/deliveries", headers=admin_headers).json[0]["status"] == "sent",
+        state=lambda: delivery_state(database),
+    )
     first, second = receiver.deliveries
     assert first.headers["X-KPI-Delivery"] == second.headers["X-KPI-Delivery"], "a failed delivery keeps its id"
 
     again = client.post(f"/api/v1/webhooks/deliveries/{delivery_id}/replay", headers=admin_headers)
 
     assert again.status_code == 202 and again.json["id"] != delivery_id and again.json["replay_of"] == delivery_id
-    wait_for(lambda: len(receiver.deliveries) == 3)
+    wait_for(lambda: len(receiver.deliveries) == 3, state=lambda: delivery_state(database))
     assert receiver.deliveries[2].headers["X-KPI-Delivery"] != first.headers["X-KPI-Delivery"], "a new delivery"
     assert receiver.deliveries[2].json["data"] == first.json["data"]
 

@@ -97,10 +97,13 @@ def claim(database: Database, run_id: int, dispatch_id: str, *, worker: str, all
     """Start the next attempt, waiting a little for a row whose transaction has not committed yet."""
     deadline = time.monotonic() + ROW_WAIT_SECONDS
     while True:
+        # Whether the row exists is asked *before* trying to start it: asked after, the enqueuer could
+        # commit in between, and a run whose row was simply not visible yet would be dropped as stale.
+        committed = run_exists(database, run_id)
         attempt = start_attempt(database, run_id, dispatch_id, worker=worker, allow_running=allow_running)
         if attempt is not None:
             return attempt
-        if run_exists(database, run_id):
+        if committed:
             log.info("run %s: dispatch %s is stale or the run is done; nothing to do", run_id, dispatch_id)
             return None
         if time.monotonic() > deadline:

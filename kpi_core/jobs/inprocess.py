@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kpi_core.declarations import JobSpec
@@ -28,13 +28,11 @@ from kpi_core.jobs.execute import JobEnvironment, execute
 from kpi_core.jobs.runner import Runner, backoff
 from kpi_core.jobs.runs import ACTIVE, Attempt, record_failure
 from kpi_core.logs import bind, current_origin
+from kpi_core.storage.commits import call_after_commit
 from kpi_core.storage.models import JobRun
 from kpi_core.storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-_CALLBACKS = "kpi_jobs_after_commit"
-_LISTENING = "kpi_jobs_listening"
 
 
 def worker_name(label: str) -> str:
@@ -55,25 +53,6 @@ def _died_here(worker: str | None) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def call_after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Call ``callback`` once ``session``'s transaction commits; forget it if it rolls back."""
-    session.info.setdefault(_CALLBACKS, []).append(callback)
-    if not session.info.get(_LISTENING):
-        session.info[_LISTENING] = True
-        event.listen(session, "after_commit", _run_callbacks)
-        event.listen(session, "after_rollback", _drop_callbacks)
-
-
-def _run_callbacks(session: Session) -> None:
-    callbacks, session.info[_CALLBACKS] = session.info.get(_CALLBACKS, []), []
-    for callback in callbacks:
-        callback()
-
-
-def _drop_callbacks(session: Session) -> None:
-    session.info[_CALLBACKS] = []
 
 
 class InProcessRunner(Runner):

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from kpi_core.storage.commits import ends_savepoint
 from kpi_core.storage.models import Evaluation, Feedback, Job, JobFieldValue, KpiDataVersion, Team, Technician
 
 EVERYTHING = "*"
@@ -203,6 +204,8 @@ def install() -> None:
 
 
 def _committed(session: Session) -> None:
+    if ends_savepoint(session):
+        return  # the keys wait for the transaction's own commit
     keys: set[str] | None = session.info.pop(CHANGED, None)
     if not keys or not _watchers:
         return
@@ -219,7 +222,10 @@ def _committed(session: Session) -> None:
 
 
 def _rolled_back(session: Session) -> None:
-    session.info.pop(CHANGED, None)
+    # A SAVEPOINT's rollback keeps the keys the transaction bumped before it: watching a month that
+    # did not change after all costs a warm-up, missing one that did would leave it cold.
+    if not ends_savepoint(session):
+        session.info.pop(CHANGED, None)
 
 
 def _collect(session: Session, _context: Any, _instances: Any) -> None:
