@@ -89,8 +89,8 @@ def resolve_web_url(url: str, *, allow_private: bool) -> Target:
         if private:
             raise AddressRefused(
                 f"The URL points at a private, loopback or link-local address ({', '.join(private)}), which webhooks "
-                "may not reach. Use a public address (an administrator can allow private ones with "
-                "KPI_WEBHOOK_ALLOW_PRIVATE=1)"
+                "may not reach. Use a public address, or ask whoever runs the server to allow private ones (the "
+                "configuration guide says how)"
             )
     return Target(scheme, host, port, path, ips[0])
 

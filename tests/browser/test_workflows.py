@@ -145,7 +145,18 @@ def test_a_technician_reads_the_whole_evaluation_then_acknowledges_it(login, pag
     )
     login("tech")
     page.set_viewport_size(PHONE)
+    query = urlencode({"technician": server.people.technician_id, "status": "submitted", "page_size": 100})
+    waiting = server.get(f"/api/v1/evaluations?{query}", manager)
     card = page.locator(f"kpi-evaluation-card article[data-evaluation='{created['id']}']")
+    card.wait_for()
+    # One waiting evaluation is open; the others wait closed under it, each saying how to acknowledge it.
+    opened = page.locator("kpi-evaluation-card article details[open]:not(.numbers)")
+    opened.first.wait_for()
+    assert opened.count() == 1
+    assert page.locator("kpi-evaluation-card [data-read-first]").count() == len(waiting) - 1
+    assert f"{len(waiting)} evaluations wait for you" in page.locator("[data-waiting-count]").inner_text()
+    if card.locator("[data-read-first]").count():
+        card.get_by_text("Read the evaluation", exact=True).click()
     safety = card.locator("[data-answer='quality.safety']")
     safety.wait_for()
 

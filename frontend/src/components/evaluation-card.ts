@@ -99,6 +99,7 @@ export class EvaluationCard extends LitElement {
   static properties = {
     evaluation: { attribute: false },
     own: { type: Boolean },
+    folded: { type: Boolean },
     full: { state: true },
     busy: { state: true },
     error: { state: true },
@@ -106,6 +107,8 @@ export class EvaluationCard extends LitElement {
   declare evaluation: Evaluation;
   /** The reader is the evaluated technician: a submitted evaluation can be acknowledged. */
   declare own: boolean;
+  /** Waiting, but under another that waits: shown closed, so a phone's page stays short; read on opening. */
+  declare folded: boolean;
   declare full: { value?: Evaluation; error?: unknown } | null;
   declare busy: boolean;
   declare error: unknown;
@@ -113,6 +116,7 @@ export class EvaluationCard extends LitElement {
   constructor() {
     super();
     this.own = false;
+    this.folded = false;
     this.full = null;
     this.busy = false;
     this.error = null;
@@ -130,11 +134,15 @@ export class EvaluationCard extends LitElement {
     return this.own && this.evaluation.status === "submitted";
   }
 
+  private get shownOpen(): boolean {
+    return this.pending && !this.folded;
+  }
+
   protected willUpdate(changed: PropertyValues): void {
     // Another evaluation in this card: what was read of the previous one is not this one's.
     const before = changed.get("evaluation") as Evaluation | undefined;
     if (before && before.id !== this.evaluation.id) this.full = null;
-    if (changed.has("evaluation") && this.pending && !this.full) void this.read();
+    if (changed.has("evaluation") && this.pending && !this.folded && !this.full) void this.read();
   }
 
   private reading: number | null = null;
@@ -185,8 +193,8 @@ export class EvaluationCard extends LitElement {
         ${evaluation.submitted_at ? html`<span class="hint">Submitted ${formatStamp(evaluation.submitted_at)}</span>` : ""}
         ${evaluation.revision > 1 ? html`<span class="hint">Revision ${evaluation.revision}</span>` : ""}
       </p>
-      <details ?open=${this.pending} @toggle=${(e: Event) => (e.target as HTMLDetailsElement).open && this.read()}>
-        <summary>${this.pending ? "The evaluation" : "Read the evaluation"}</summary>
+      <details ?open=${this.shownOpen} @toggle=${(e: Event) => (e.target as HTMLDetailsElement).open && this.read()}>
+        <summary>${this.shownOpen ? "The evaluation" : "Read the evaluation"}</summary>
         ${this.answers()}
       </details>
       ${this.acknowledgement()}
@@ -241,6 +249,7 @@ export class EvaluationCard extends LitElement {
       </p>`;
     }
     if (!this.pending) return "";
+    if (!this.full) return html`<p class="hint" data-read-first>Read the evaluation to acknowledge it.</p>`;
     const id = evaluation.id;
     return html`${this.error ? failed(this.error) : ""}
       <form @submit=${this.acknowledge} aria-label="Acknowledge this evaluation">

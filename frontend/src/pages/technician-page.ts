@@ -792,11 +792,24 @@ export class TechnicianPage extends LitElement {
       const waitingCount = ordered.filter((e) => waiting(e) === 0).length;
       const folded = Math.max(EVALUATIONS_SHOWN, waitingCount);
       const shown = this.allEvaluations ? ordered : ordered.slice(0, folded);
-      body = html`<div class="evaluations" @acknowledged=${() => this.reloadEvaluations(person.id)}>
+      const stillWaiting = ordered.filter((e) => waiting(e) === 0 && e.status === "submitted");
+      const opened = stillWaiting[0]?.id;
+      body = html`${stillWaiting.length > 1
+          ? html`<p data-waiting-count>
+              <strong>${formatCount(stillWaiting.length)} evaluations wait for you</strong> to read and acknowledge them.
+            </p>`
+          : ""}
+        <div class="evaluations" @acknowledged=${() => this.reloadEvaluations(person.id)}>
           ${repeat(
             shown,
             (evaluation) => evaluation.id,
-            (evaluation) => html`<kpi-evaluation-card .evaluation=${evaluation} ?own=${own}></kpi-evaluation-card>`,
+            // The first one still waiting opens; the others wait closed under it, so a phone's page stays short.
+            (evaluation) =>
+              html`<kpi-evaluation-card
+                .evaluation=${evaluation}
+                ?own=${own}
+                ?folded=${evaluation.status === "submitted" && evaluation.id !== opened}
+              ></kpi-evaluation-card>`,
           )}
         </div>
         ${ordered.length > folded
