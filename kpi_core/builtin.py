@@ -78,7 +78,7 @@ def kpi_jobs() -> list[JobSpec]:
         JobSpec(key=REPORT_JOB_KEY, label="Render a report", run=render_report, timeout=1800, retries=2),
         JobSpec(
             key="core.report_retention",
-            label="Delete old reports (KPI_REPORT_RETENTION_DAYS)",
+            label="Delete reports past their retention period",
             run=remove_old_reports,
             schedule="45 3 * * *",
             timeout=900,
@@ -94,7 +94,7 @@ def kpi_jobs() -> list[JobSpec]:
         ),
         JobSpec(
             key="core.kpi_sums_retention",
-            label="Delete KPI sums not read for a while (KPI_SUMS_RETENTION_DAYS)",
+            label="Delete stored KPI sums no longer read",
             run=remove_old_sums,
             schedule="50 3 * * *",
             timeout=900,

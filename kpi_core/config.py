@@ -144,6 +144,12 @@ class Settings:
     report_retention_days: int = _setting(
         30, "Days finished and failed report runs and their files are kept; the daily retention job deletes older.", int
     )
+    message_retention_days: int = _setting(
+        180,
+        "Days sent and failed messages (e-mail, webhooks) stay in the messages and delivery logs, with the .eml "
+        "files written for them; the daily retention job deletes older ones. Messages still waiting stay.",
+        int,
+    )
     log_format: str = _setting("text", "Log format: text (one readable line) or json (one JSON object per line).")
     slow_request_ms: int = _setting(
         1000, "Requests slower than this many milliseconds are logged as slow (0: never).", int
@@ -233,6 +239,8 @@ class Settings:
             raise ConfigError(f"KPI_BACKUP_KEEP={self.backup_keep} must be at least 1")
         if self.report_retention_days < 1:
             raise ConfigError(f"KPI_REPORT_RETENTION_DAYS={self.report_retention_days} must be at least 1")
+        if self.message_retention_days < 1:
+            raise ConfigError(f"KPI_MESSAGE_RETENTION_DAYS={self.message_retention_days} must be at least 1")
         self._validate_observability()
         if self.secret_key and len(self.secret_key) < 32:
             raise ConfigError("KPI_SECRET_KEY must be at least 32 characters long")

@@ -170,6 +170,15 @@ def test_installed_plugins_return_declarations_of_the_type_each_hook_names(host:
     assert host.metrics, "the installed plugins declare some KPIs"
 
 
+def test_job_labels_of_installed_plugins_are_plain_words(host: PluginHost):
+    # Admins read them on the jobs page: no setting's variable, no job key in them.
+    import re
+
+    technical = {key: spec.label for key, spec in host.jobs.items() if re.search(r"KPI_|\w\.\w|_", spec.label)}
+
+    assert technical == {}
+
+
 def test_declarations_are_listed_under_their_own_key(host: PluginHost):
     for declared in host.declarations.values():
         for key, item in declared.items():

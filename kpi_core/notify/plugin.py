@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kpi_core import hookimpl
 from kpi_core.declarations import JobSpec
-from kpi_core.notify import alerts, periodic
+from kpi_core.notify import alerts, periodic, retention
 from kpi_core.notify.delivery import deliver_notifications
 from kpi_core.notify.outbox import DELIVER_JOB_KEY
 
@@ -46,6 +46,14 @@ def kpi_jobs() -> list[JobSpec]:
             schedule=periodic.HOURLY,
             timeout=1800,
             retries=2,
+        ),
+        JobSpec(
+            key=retention.JOB_KEY,
+            label="Delete sent and failed messages past their retention period",
+            run=retention.remove_old_messages,
+            schedule=retention.SCHEDULE,
+            timeout=900,
+            retries=1,
         ),
         # Also started after each import and each disputed callback (alerts.request_evaluation).
         JobSpec(

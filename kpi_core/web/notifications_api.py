@@ -10,7 +10,6 @@ message's link is the permission.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 from flask import send_file
@@ -24,6 +23,7 @@ from kpi_core.notify import subscriptions
 from kpi_core.notify.addresses import check_email
 from kpi_core.notify.channels import channel_status
 from kpi_core.notify.outbox import MessageDraft, queue_message, request_delivery, send_again
+from kpi_core.notify.written import written_file
 from kpi_core.storage.models import MESSAGE_STATUSES, NotificationMessage
 from kpi_core.web.access import current_actor, current_principal, public, requires
 from kpi_core.web.db import commit, db_session
@@ -36,8 +36,6 @@ from kpi_core.web.state import app_state
 blp = Blueprint(
     "notifications", __name__, url_prefix="/api/v1/notifications", description="Messages sent, channels, unsubscribing"
 )
-WRITTEN = "written to "
-"""How the e-mail channel's receipt names the .eml file it wrote."""
 
 
 class MessageSchema(Schema):
@@ -60,7 +58,7 @@ class MessageSchema(Schema):
     failed_at = fields.DateTime(allow_none=True)
 
     def _has_file(self, message: NotificationMessage) -> bool:
-        return _written_file(message) is not None
+        return written_file(message, app_state().settings.data_dir) is not None
 
 
 class MessageQuerySchema(StrictSchema):
@@ -98,15 +96,6 @@ class UnsubscribeSchema(Schema):
     kind = fields.String(required=True)
     label = fields.String(required=True, metadata={"description": "What the user stops receiving, in words"})
     enabled = fields.Boolean(required=True, metadata={"description": "False once unsubscribed"})
-
-
-def _written_file(message: NotificationMessage) -> Path | None:
-    """The .eml file the e-mail channel wrote for this message, if it is under the data directory's mail folder."""
-    if message.status != "sent" or not (message.receipt or "").startswith(WRITTEN):
-        return None
-    folder = (app_state().settings.data_dir / "mail").resolve()
-    path = Path(message.receipt[len(WRITTEN) :]).resolve()
-    return path if path.is_relative_to(folder) and path.is_file() else None
 
 
 def _message(message_id: int) -> NotificationMessage:
@@ -169,7 +158,7 @@ class MessageFile(MethodView):
     @blp.doc(operationId="downloadMessage", summary="Download a message written as an .eml file")
     def get(self, message_id: int) -> Any:
         """The message as it was written (no KPI_SMTP_URL): opens in any mail program."""
-        path = _written_file(_message(message_id))
+        path = written_file(_message(message_id), app_state().settings.data_dir)
         if path is None:
             raise NotFound(f"message {message_id} was not written to a file (or the file is gone)")
         return send_file(path, mimetype="message/rfc822", as_attachment=True, download_name=f"message-{message_id}.eml")
