@@ -399,3 +399,30 @@ export const shared = css`
     margin-top: 0.5rem;
   }
 `;
+
+/** An admin form's layout: a column of cards, fieldsets without their box, radio and checkbox choices
+ * with their hints indented under the label. */
+export const formLayout = css`
+  .grid {
+    display: grid;
+    grid-template-columns: minmax(0, 1fr);
+    gap: 1rem;
+  }
+  fieldset {
+    border: 0;
+    padding: 0;
+    margin: 0 0 0.9rem;
+    min-width: 0;
+  }
+  legend {
+    font-weight: 600;
+    margin-bottom: 0.25rem;
+    padding: 0;
+  }
+  .choice {
+    margin: 0.1rem 0 0.4rem;
+  }
+  .choice .hint {
+    margin: 0 0 0 1.75rem;
+  }
+`;

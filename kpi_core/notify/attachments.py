@@ -15,8 +15,9 @@ from kpi_core.audit.trail import Actor
 from kpi_core.jobs.context import JobContext
 from kpi_core.notify.preferences import Window
 from kpi_core.plugins import PluginHost
-from kpi_core.reports.job import job_session, render_report, requester_scope
+from kpi_core.reports.job import render_report, requester_scope
 from kpi_core.reports.service import add_report_run
+from kpi_core.storage.db import engine_session
 from kpi_core.storage.models import User
 
 PDF = "pdf"
@@ -34,7 +35,7 @@ def render_pdf(context: JobContext, plugins: PluginHost, user: User, spec: dict[
     """Add ``spec``'s report as ``user``'s and render it now; its run's id, or None without a PDF format."""
     if PDF not in plugins.report_formats:
         return None
-    with job_session(context.engine, write=True) as session:
+    with engine_session(context.engine, write=True) as session:
         actor = Actor(user_id=user.id, username=user.username)
         scope = requester_scope(session, user.id)
         run = add_report_run(session, plugins, context.settings, actor, spec, scope=scope)

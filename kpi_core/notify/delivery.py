@@ -28,8 +28,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,7 +50,7 @@ from kpi_core.jobs.runner import RETRY_BASE_SECONDS, backoff
 from kpi_core.notify import subscriptions
 from kpi_core.plugins import PluginHost
 from kpi_core.records.plugin_settings import values_by_plugin
-from kpi_core.storage.db import WRITE_OPTION
+from kpi_core.storage.db import engine_session
 from kpi_core.storage.models import NotificationMessage, ReportFile, ReportRun, WebhookEndpoint
 from kpi_core.storage.types import utcnow
 
@@ -108,21 +107,6 @@ def _process_gone(worker: str | None) -> bool:
     return False
 
 
-@contextmanager
-def _session(engine: Engine, *, write: bool = True) -> Iterator[Session]:
-    session = Session(engine, expire_on_commit=False)
-    try:
-        if write:
-            session.connection(execution_options={WRITE_OPTION: True})
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 class Deliverer:
     """Sends due messages of the outbox through the loaded channels, one claim at a time."""
 
@@ -175,14 +159,14 @@ class Deliverer:
         )
         if message_ids is not None:
             statement = statement.where(NotificationMessage.id.in_(list(message_ids)))
-        with _session(self.engine, write=False) as session:
+        with engine_session(self.engine) as session:
             return list(session.scalars(statement))
 
     def claim(self, message_id: int) -> str | None:
         """Take the message for this worker (committed at once); its claim token, or None if it is not ours."""
         token = str(uuid.uuid4())
         now = self.clock()
-        with _session(self.engine) as session:
+        with engine_session(self.engine, write=True) as session:
             claimed = session.execute(
                 update(NotificationMessage)
                 .where(
@@ -219,7 +203,7 @@ class Deliverer:
         return self._sent(message_id, token, receipt)
 
     def _prepare(self, message_id: int) -> tuple[NotificationChannel, OutgoingMessage]:
-        with _session(self.engine, write=False) as session:
+        with engine_session(self.engine) as session:
             message = session.get(NotificationMessage, message_id)
             assert message is not None
             channel = self.channel(message.channel)
@@ -282,7 +266,7 @@ class Deliverer:
 
     def _context(self, channel: NotificationChannel) -> ChannelContext:
         if self._plugin_settings is None:
-            with _session(self.engine, write=False) as session:
+            with engine_session(self.engine) as session:
                 self._plugin_settings = values_by_plugin(session, self.plugins)
         owner = self.plugins.owner_of("kpi_notification_channels", channel.key)
         return ChannelContext(
@@ -299,7 +283,7 @@ class Deliverer:
 
     def _failed(self, message_id: int, token: str, reason: str, *, permanent: bool) -> str | None:
         now = self.clock()
-        with _session(self.engine, write=False) as session:
+        with engine_session(self.engine) as session:
             message = session.get(NotificationMessage, message_id)
             assert message is not None
             attempts, max_attempts = message.attempts, message.max_attempts
@@ -322,7 +306,7 @@ class Deliverer:
         return "retrying" if self._record(message_id, token, values) else None
 
     def _record(self, message_id: int, token: str, values: dict[str, Any]) -> bool:
-        with _session(self.engine) as session:
+        with engine_session(self.engine, write=True) as session:
             done = session.execute(
                 update(NotificationMessage)
                 .where(
@@ -339,7 +323,7 @@ class Deliverer:
     def recover(self) -> list[int]:
         """Messages left ``sending`` by a worker that is gone: sent again where the channel deduplicates."""
         now = self.clock()
-        with _session(self.engine, write=False) as session:
+        with engine_session(self.engine) as session:
             stuck = session.execute(
                 select(
                     NotificationMessage.id,

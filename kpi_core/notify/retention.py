@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from kpi_core.audit.trail import Actor, record
 from kpi_core.jobs.context import JobContext
 from kpi_core.notify.written import written_file
-from kpi_core.reports.job import job_session
+from kpi_core.storage.db import engine_session
 from kpi_core.storage.models import NotificationMessage
 from kpi_core.storage.types import utcnow
 
@@ -82,7 +82,7 @@ def remove_old_messages(context: JobContext) -> dict[str, object]:
     days = context.settings.message_retention_days
     cutoff = utcnow() - timedelta(days=days)
     context.progress(0, f"deleting messages sent or failed before {cutoff:%Y-%m-%d %H:%M} UTC")
-    with job_session(context.engine, write=True) as session:
+    with engine_session(context.engine, write=True) as session:
         ids, files = delete_expired_messages(session, cutoff, context.settings.data_dir)
     removed_files = remove_files(files)
     context.progress(100, f"deleted {len(ids)} messages and {removed_files} files")

@@ -37,7 +37,7 @@ from kpi_core.reports.build import build_report_data
 from kpi_core.reports.data import ReportData
 from kpi_core.reports.filenames import safe_file_name
 from kpi_core.reports.spec import ReportSpec
-from kpi_core.storage.db import WRITE_OPTION
+from kpi_core.storage.db import engine_session
 from kpi_core.storage.models import ReportFile, ReportRun, User, team_managers
 from kpi_core.storage.types import utcnow
 
@@ -50,26 +50,11 @@ class ReportGone(Exception):
     """The run was deleted, or its requester can no longer see the data."""
 
 
-@contextmanager
-def job_session(engine: Engine, *, write: bool = False) -> Iterator[Session]:
-    session = Session(engine, expire_on_commit=False)
-    try:
-        if write:
-            session.connection(execution_options={WRITE_OPTION: True})
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 def render_report(context: JobContext, report_run_id: int) -> dict[str, Any]:
     """The job: render report run ``report_run_id`` and store its file."""
     plugins = job_plugins(context)
     context.progress(1, "reading the report request")
-    with job_session(context.engine) as session:
+    with engine_session(context.engine) as session:
         run = session.get(ReportRun, report_run_id)
         if run is None:
             # Deleted while it waited: nothing to render, and nothing to retry.
@@ -106,7 +91,7 @@ def render_report(context: JobContext, report_run_id: int) -> dict[str, Any]:
 def store_file(engine: Engine, report_run_id: int, name: str, media_type: str, content: bytes) -> dict[str, Any]:
     """Write the bytes, checksum, name, type and size in one transaction (a retry overwrites its own)."""
     digest = hashlib.sha256(content).hexdigest()
-    with job_session(engine, write=True) as session:
+    with engine_session(engine, write=True) as session:
         run = session.get(ReportRun, report_run_id)
         if run is None:
             return {"report_run_id": report_run_id, "skipped": "the report was deleted while it rendered"}

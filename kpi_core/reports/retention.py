@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kpi_core.audit.trail import Actor, record
 from kpi_core.jobs.context import JobContext
-from kpi_core.reports.job import job_session
+from kpi_core.storage.db import engine_session
 from kpi_core.storage.models import JobRun, ReportFile, ReportRun
 from kpi_core.storage.types import utcnow
 
@@ -56,7 +56,7 @@ def remove_old_reports(context: JobContext) -> dict[str, object]:
     days = context.settings.report_retention_days
     cutoff = utcnow() - timedelta(days=days)
     context.progress(0, f"deleting reports that ended before {cutoff:%Y-%m-%d %H:%M} UTC")
-    with job_session(context.engine, write=True) as session:
+    with engine_session(context.engine, write=True) as session:
         removed = delete_expired_reports(session, cutoff)
     context.progress(100, f"deleted {removed} reports")
     return {"removed": removed, "retention_days": days, "ended_before": cutoff.isoformat()}

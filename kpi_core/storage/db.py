@@ -114,6 +114,23 @@ def ping(engine: Engine) -> None:
         raise DatabaseUnavailable(f"cannot reach the database at {describe_url(engine)}: {reason}") from None
 
 
+@contextmanager
+def engine_session(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session on ``engine`` for code outside a request (jobs, workers): commits on success, rolls back on
+    any error; ``write=True`` for one that will change data (see WRITE_OPTION)."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        if write:
+            session.connection(execution_options={WRITE_OPTION: True})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 class Database:
     """One engine and its session factory, shared by a process."""
 

@@ -5,7 +5,7 @@
 import { LitElement, css, html, type TemplateResult } from "lit";
 import { ApiError, api, request } from "../api";
 import { formatStamp } from "../format";
-import { shared } from "../styles";
+import { formLayout, shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
 import type { CreatedWebhook, Webhook, WebhookDelivery, WebhookEvent } from "../types";
@@ -30,26 +30,8 @@ const FIELDS: [string, string, string][] = [
 export class AdminWebhooks extends LitElement {
   static styles = [
     shared,
+    formLayout,
     css`
-      .grid {
-        display: grid;
-        grid-template-columns: minmax(0, 1fr);
-        gap: 1rem;
-      }
-      fieldset {
-        border: 0;
-        padding: 0;
-        margin: 0 0 0.9rem;
-        min-width: 0;
-      }
-      legend {
-        font-weight: 600;
-        margin-bottom: 0.25rem;
-        padding: 0;
-      }
-      .choice {
-        margin: 0.1rem 0 0.4rem;
-      }
       .field input:not([type="radio"], [type="checkbox"]) {
         width: 100%;
         max-width: 32rem;
