@@ -6,6 +6,7 @@ import { LitElement, css, html, type TemplateResult } from "lit";
 import { ApiError, api, request } from "../api";
 import { catalog } from "../catalog";
 import { formatStamp } from "../format";
+import { errorSummary, type Problem } from "../components/error-summary";
 import { formLayout, shared } from "../styles";
 import { empty, failed, fieldError, loading } from "../components/states";
 import { TableBoxes } from "../components/tables";
@@ -189,22 +190,11 @@ export class AdminAlerts extends LitElement {
   }
 
   private summary(): TemplateResult | string {
-    if (!this.error) return "";
-    const problems = FIELDS.filter(([field]) => fieldError(this.error, field));
-    const message = this.error instanceof Error ? this.error.message : String(this.error);
-    return html`<div class="error-summary" id="ar-errors" role="alert" tabindex="-1">
-      <h3>There is a problem</h3>
-      ${problems.length
-        ? html`<ul>
-            ${problems.map(([field, target, label]) => html`<li><a href="#${target}" @click=${(event: Event) => this.focusField(event, target)}>${label}: ${fieldError(this.error, field)}</a></li>`)}
-          </ul>`
-        : html`<p>${message}</p>`}
-    </div>`;
-  }
-
-  private focusField(event: Event, target: string): void {
-    event.preventDefault();
-    this.renderRoot.querySelector<HTMLElement>(`#${target}`)?.focus();
+    const problems: Problem[] = FIELDS.filter(([field]) => fieldError(this.error, field)).map(([field, target, label]) => [
+      `${label}: ${fieldError(this.error, field)}`,
+      target,
+    ]);
+    return errorSummary(this.error, problems, { id: "ar-errors" });
   }
 
   private form(): TemplateResult {

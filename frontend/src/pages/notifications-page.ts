@@ -6,6 +6,7 @@
 import { LitElement, css, html, nothing, type TemplateResult } from "lit";
 import { ApiError, request } from "../api";
 import { shared } from "../styles";
+import { errorSummary, type Problem } from "../components/error-summary";
 import { failed, fieldError, loading } from "../components/states";
 import { MONTHDAYS, WEEKDAYS, clock, cronFromWords, describeCron, ordinal, wordsFromCron } from "../schedule-words";
 import type { Me, Subscription, SubscriptionChange, Subscriptions } from "../types";
@@ -276,7 +277,7 @@ export class NotificationsPage extends LitElement {
   /** GOV.UK's error summary: every problem, each a link to its field. */
   private summary(): TemplateResult | string {
     if (!this.error) return "";
-    const problems: [string, string][] = [];
+    const problems: Problem[] = [];
     const email = fieldError(this.error, "email");
     if (email) problems.push([`Your own e-mail address: ${email}`, "n-email"]);
     this.data?.subscriptions.forEach((item, index) => {
@@ -292,21 +293,9 @@ export class NotificationsPage extends LitElement {
         if (message) problems.push([`${item.title}: ${message}`, target]);
       }
     });
-    const message = this.error instanceof Error ? this.error.message : String(this.error);
-    return html`<div class="error-summary" id="n-errors" role="alert" tabindex="-1">
-      <h2>There is a problem</h2>
-      ${problems.length
-        ? html`<ul>
-            ${problems.map(([words, target]) => html`<li><a href="#${target}" @click=${(event: Event) => this.focusField(event, target)}>${words}</a></li>`)}
-          </ul>`
-        : html`<p>${message}</p>`}
-    </div>`;
+    return errorSummary(this.error, problems, { id: "n-errors", heading: "h2" });
   }
 
-  private focusField(event: Event, target: string): void {
-    event.preventDefault();
-    this.renderRoot.querySelector<HTMLElement>(`#${target}`)?.focus();
-  }
 
   private async submit(event: SubmitEvent): Promise<void> {
     event.preventDefault();
