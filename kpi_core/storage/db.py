@@ -150,15 +150,8 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        session = self.open_session(write=write)
-        try:
+        with engine_session(self.engine, write=write) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
