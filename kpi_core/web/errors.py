@@ -117,6 +117,16 @@ def default_message(error: HTTPException) -> str:
     return PLAIN_MESSAGES.get(code, PLAIN_MESSAGES[400])
 
 
+def _string_keys(errors: Any) -> Any:
+    """JSON names fields with strings: a parser's None (a part without a name) is the whole request's
+    problem, as marshmallow's ``_schema``; sorting mixed keys would otherwise turn a 4xx into a 500."""
+    if isinstance(errors, dict):
+        return {("_schema" if key is None else str(key)): _string_keys(value) for key, value in errors.items()}
+    if isinstance(errors, list):
+        return [_string_keys(value) for value in errors]
+    return errors
+
+
 def error_response(error: HTTPException) -> Response:
     payload: dict[str, Any] = {"code": error.code, "status": error.name}
     headers: dict[str, str] = {}
@@ -124,7 +134,7 @@ def error_response(error: HTTPException) -> Response:
     payload["message"] = data["message"] if "message" in data else default_message(error)
     errors = data.get("errors") or data.get("messages")
     if errors:
-        payload["errors"] = errors
+        payload["errors"] = _string_keys(errors)
     headers.update(data.get("headers") or {})
     for name, value in error.get_headers():
         if name.lower() != "content-type":
