@@ -244,8 +244,13 @@ def _source_parts(
     for index, metric in metrics.items():
         column = metric.period_column(context_for(metric))
         periods.setdefault(str(column), (column, []))[1].append(index)
+    spread = source.uncredited is not None
+    # A crew's facts are evaluated once per job, then spread over its credit (_spread): the group
+    # key of a technician or a team is the credit's, known only after the spread.
     key = q.group_key(source, query.group_by)
-    columns, ranges = [(key if key is not None else _int(0)).label("gk")], []
+    keyed_by_credit = spread and query.group_by in ("technician", "team")
+    columns = [] if keyed_by_credit else [(key if key is not None else _int(0)).label("gk")]
+    ranges = []
     within, split_where = _split_span(query, grid, source), []
     for slot, (column, _) in enumerate(periods.values()):
         bounds = q.boundaries(grid, column)
@@ -263,10 +268,7 @@ def _source_parts(
     windowed = {}
     for index, metric in metrics.items():
         ctx = context_for(metric)
-        numerator, denominator = metric.numerator(ctx), metric.denominator(ctx)
-        if source.weight is not None:  # a crew member's share of the job: numerator and denominator alike
-            numerator, denominator = numerator * source.weight, denominator * source.weight
-        columns += [numerator.label(f"n{index}"), denominator.label(f"d{index}")]
+        columns += [metric.numerator(ctx).label(f"n{index}"), metric.denominator(ctx).label(f"d{index}")]
         still_open = open_outcome(metric, ctx, query.as_of)
         if still_open is not None:
             windowed[index] = True
@@ -279,14 +281,12 @@ def _source_parts(
                 else case((metric.outcome_settled(ctx), _int(1)), else_=_int(2))
             )
             columns.append(case((still_open, unsettled), else_=_int(0)).label(f"o{index}"))
-    if source.weight is not None:
-        columns.append(source.weight.label("w"))
-    facts = (
-        select(*columns)
-        .select_from(source.from_clause)
-        .where(or_(*ranges), *q.fact_filters(source, query.filters, scope))
-        .subquery(f"facts_{number}")
-    )
+    rows = select(*columns).where(or_(*ranges), *q.fact_filters(source, query.filters, scope))
+    if spread:
+        weighted = {f"{part}{index}" for index in metrics for part in ("n", "d")}
+        facts = _spread(rows, source, key if keyed_by_credit else None, weighted, number)
+    else:
+        facts = rows.select_from(source.from_clause).subquery(f"facts_{number}")
     buckets = [facts.c[f"p{slot}"] for slot in range(len(periods))]
     sums = [facts.c.gk, facts.c.sk, *buckets]
     for index in metrics:
@@ -317,6 +317,38 @@ def _source_parts(
             for i in members
         ]
     return parts
+
+
+def _spread(rows: Select[Any], source: q.FactSource, key: Any | None, weighted: set[str], number: int) -> Any:
+    """Each job's facts (``rows`` over the jobs alone) joined to its credit, ``weighted`` times the weight.
+
+    ``key`` is the credit's group column (a technician or a team), None where ``rows`` has its own.
+
+    The facts are a MATERIALIZED CTE on SQLite, so every metric's expressions are evaluated once per
+    job, not once per crew member: the ``share`` rule then costs about what ``lead`` does (issue #18,
+    measured in bench/README.md). PostgreSQL plans the CTE as a join of its own.
+    """
+    jobs, credit = q.tables()["jobs"], source.credit
+    per_job = (
+        rows.add_columns(jobs.c.id.label("job_id"))
+        .select_from(source.uncredited)
+        .cte(f"jobs_{number}")
+        .prefix_with("MATERIALIZED", dialect="sqlite")
+    )
+    weight = source.weight
+    columns = []
+    for column in per_job.c:
+        if column.key == "job_id":
+            continue
+        # A crew member's share of the job: numerator and denominator alike.
+        value = column * weight if weight is not None and column.key in weighted else column
+        columns.append(value.label(column.key))
+    if key is not None:
+        columns.insert(0, key.label("gk"))
+    if weight is not None:
+        columns.append(weight.label("w"))
+    joined = per_job.join(credit, credit.c.job_id == per_job.c.job_id)
+    return select(*columns).select_from(joined).subquery(f"facts_{number}")
 
 
 def _regroup(pooled: Any, slot: int, members: list[int], name: str) -> Any:

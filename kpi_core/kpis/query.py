@@ -119,6 +119,12 @@ class FactSource:
     """What a fact counts for its group (a crew member's share), None: 1."""
     credited: bool = False
     """The facts are a crew's credit, already limited to the scope and the technician and team filters."""
+    credit: Any | None = None
+    """With ``credited``: the credit subquery, (job_id, technician_id, team_id, weight), that
+    ``from_clause`` joins to ``jobs``."""
+    uncredited: FromClause | None = None
+    """With ``credited``: ``from_clause`` without the credit (jobs and their feedback), where a job's
+    facts can be evaluated once before they are spread over its crew."""
 
 
 def tables() -> dict[str, Any]:
@@ -141,11 +147,13 @@ def fact_source(
         if needs_crews(query.credit, query.group_by, bool(filters.technicians), bool(filters.teams), scope):
             jobs, feedback = t["jobs"], t["feedback"]
             credit = credit_subquery(query.credit, query.group_by, filters.technicians, filters.teams, scope)
-            base = jobs.outerjoin(feedback, feedback.c.job_id == jobs.c.id).join(credit, credit.c.job_id == jobs.c.id)
+            uncredited = jobs.outerjoin(feedback, feedback.c.job_id == jobs.c.id)
+            base = uncredited.join(credit, credit.c.job_id == jobs.c.id)
             weight = credit.c.weight if query.credit == "share" else None
             return FactSource(
-                source, base, credit.c.technician_id, credit.c.team_id, jobs.c.category, weight, credited=True
-            )
+                source, base, credit.c.technician_id, credit.c.team_id, jobs.c.category, weight, credited=True,
+                credit=credit, uncredited=uncredited,
+            )  # fmt: skip
     if source == "jobs":
         jobs, feedback = t["jobs"], t["feedback"]
         base: FromClause = jobs.outerjoin(feedback, feedback.c.job_id == jobs.c.id)
