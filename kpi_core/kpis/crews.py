@@ -11,8 +11,8 @@ Grouping never counts a job twice: a team or the company credits a job once unde
 the sum of its members' shares under ``share`` (1 for the company). So the company's value is the
 same under every rule, and a team's value is still pooled sums, weighted by shares.
 
-The credit is a subquery of (job, group, weight) rows joined to the jobs, so the engine still
-answers in one statement; where every job's weight is 1 for the one group (the whole company, by
+The credit is a subquery of (job, group, weight) rows joined to each job's facts (evaluated once per
+job, then weighted), so the engine still answers in one statement; where every job's weight is 1 for the one group (the whole company, by
 category, no scope narrower than the company) no crew rows are read at all.
 """
 

@@ -18,6 +18,10 @@ How the statement is built (SQLAlchemy Core, the same on SQLite and PostgreSQL):
    the CTE SUMs every metric's numerator and denominator per (group, bucket
    indexes). A row counts towards a metric only where its denominator is
    > 0, as the Metric contract says (the drill-down lists exactly those).
+   Where a crew's credit applies (:mod:`kpi_core.kpis.crews`), each job's
+   facts are evaluated once, then joined to the credit's (job, group,
+   weight) rows and weighted, so a crew of two costs a join, not a second
+   evaluation of every metric.
 3. Where a source has several period columns, a small CTE per column re-sums
    the pooled rows by (group, that column's bucket). The results are
    unpivoted into (group, bucket, metric, numerator, denominator) rows with
