@@ -12,8 +12,9 @@ the sum of its members' shares under ``share`` (1 for the company). So the compa
 same under every rule, and a team's value is still pooled sums, weighted by shares.
 
 The credit is a subquery of (job, group, weight) rows joined to each job's facts (evaluated once per
-job, then weighted), so the engine still answers in one statement; where every job's weight is 1 for the one group (the whole company, by
-category, no scope narrower than the company) no crew rows are read at all.
+job, then weighted), so the engine still answers in one statement; where every job's weight is 1 for
+the one group (the whole company, by category, no scope narrower than the company) no crew rows are
+read at all.
 """
 
 from __future__ import annotations

@@ -20,13 +20,13 @@ as from one scan. A bucket has a row when any of its pieces has one.
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
@@ -261,7 +261,7 @@ def _encode(rows: Sequence[engine.GroupSums]) -> bytes:
          row.denominator, row.pending, row.category]
         for row in rows
     ]  # fmt: skip
-    return json.dumps(items, separators=(",", ":"), allow_nan=False).encode()
+    return orjson.dumps(items)
 
 
 def _decode(body: bytes) -> list[engine.GroupSums]:
@@ -269,5 +269,5 @@ def _decode(body: bytes) -> list[engine.GroupSums]:
         engine.GroupSums(
             kpi, group_id, label, team_id, date.fromisoformat(start), numerator, denominator, pending, category
         )
-        for kpi, group_id, label, team_id, start, numerator, denominator, pending, category in json.loads(body)
+        for kpi, group_id, label, team_id, start, numerator, denominator, pending, category in orjson.loads(body)
     ]
