@@ -189,7 +189,9 @@ def kpi_values(
             session, plugins, metrics, query, grid, pieces, zone, scope, settings, context_for, sums, ttl, longest
         )
     facts = History(prints, closed, fresh)
-    body = _values_body(metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates, facts)
+    body = _values_body(
+        metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates, facts, fine=fine
+    )
     if cache is not None:
         cache.set(key, body, ttl)
     return ValuesAnswer(
@@ -296,13 +298,23 @@ def _values_body(
     now: datetime,
     rates: honest.CategoryRates | None = None,
     facts: History | None = None,
+    *,
+    fine: PeriodGrid | None = None,
 ) -> bytes:
-    """The answer's JSON: the rows of ``grid`` pooled from the fine grid's ``pieces``, each with its honest
-    fields, comparisons and (with ``rates``) its expected value for its job mix."""
-    low, high = grid.dates[0], grid.dates[-1]
-    inside = [row for row in pieces if low <= row.period_start < high]
-    split = segments.pooled_rows(inside, grid)
-    sums = engine.presentation_order(segments.merged_categories(split) if rates is not None else split, metrics)
+    """The answer's JSON: the rows of ``grid`` pooled from the ``fine`` grid's ``pieces`` (in presentation
+    order), each with its honest fields, comparisons and (with ``rates``) its expected value for its job mix."""
+    # Nothing compared: the pieces are pooled on the answer's own buckets already.
+    buckets = (grid.dates, grid.labels, grid.gaps)
+    pieces_are_buckets = fine is not None and (fine.dates, fine.labels, fine.gaps) == buckets
+    if pieces_are_buckets:
+        split = list(pieces)
+    else:
+        low, high = grid.dates[0], grid.dates[-1]
+        split = segments.pooled_rows([row for row in pieces if low <= row.period_start < high], grid)
+    if rates is not None:
+        sums = engine.presentation_order(segments.merged_categories(split), metrics)
+    else:
+        sums = split if pieces_are_buckets else engine.presentation_order(split, metrics)
     mix = honest.job_mix(split) if rates is not None else None
     by_key = {metric.key: metric for metric in metrics}
     minimum = {metric.key: metric.min_sample_of(context_for(metric), honesty.min_sample) for metric in metrics}
