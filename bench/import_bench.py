@@ -50,7 +50,6 @@ from kpi_core.accounts.scope import UNSCOPED
 from kpi_core.audit.trail import Actor
 from kpi_core.config import Settings
 from kpi_core.declarations import JobField
-from kpi_core.gc_tuning import tune_for_service
 from kpi_core.imports.jobs import JOB_COLUMNS, import_jobs
 from kpi_core.imports.mapped import import_mapped_jobs
 from kpi_core.imports.mapping_io import mapping_from_json
@@ -103,7 +102,6 @@ def main(rows: int = 100_000, trace_memory: bool = False, crews: float = CREW_SH
         path = folder / "jobs.csv"
         write_csv(path, rows, 200, crews)
         size_mb = path.stat().st_size / 1e6
-        tune_for_service()  # the collector as in `kpi serve` and `kpi worker`, where imports run
         print(f"{rows:,} rows ({size_mb:.1f} MB CSV, {crews:.0%} with a crew); load average {load()}")
         first = {}
         for label in ("first import", "same file again"):
@@ -305,7 +303,6 @@ def compare(rows: int = 100_000, trace_memory: bool = False, crews: float = CREW
         native, export = folder / "native.csv", folder / "export.csv"
         write_both(native, export, rows, 200, crews)
         sizes = {"native": native.stat().st_size / 1e6, "mapped": export.stat().st_size / 1e6}
-        tune_for_service()  # the collector as in `kpi serve` and `kpi worker`, where imports run
         figures, databases = {}, {}
         for label, path in (("native", native), ("mapped", export)):
             settings, database = fresh_database(folder / label)

@@ -66,7 +66,6 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from kpi_core.accounts.scope import UNSCOPED
 from kpi_core.audit.trail import Actor
 from kpi_core.config import Settings
-from kpi_core.gc_tuning import tune_for_service
 from kpi_core.kpis.cache import MemoryCache, RedisCache
 from kpi_core.kpis.closing import close_month
 from kpi_core.kpis.crews import DEFAULT_RULE
@@ -579,7 +578,6 @@ def cold_child(args: argparse.Namespace) -> None:
     """Run in a fresh process: print the seconds of the first dashboard query as JSON."""
     with tempfile.TemporaryDirectory() as folder:
         plugins = load_plugins(settings_for(Path(folder), args.zone))
-        tune_for_service()  # as `kpi serve`, `kpi worker` and `kpi scheduler` do once started
         start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
         query = replace(dashboard_query(plugins, start, end), credit=args.credit)
         seconds, values = time_engine(target_of(args.db), plugins, query, ZoneInfo(args.zone))
@@ -650,7 +648,6 @@ def restart_child(args: argparse.Namespace) -> None:
     """Run in a fresh process (no Redis, nothing in memory): print each first answer's seconds and months."""
     with tempfile.TemporaryDirectory() as folder:
         plugins = load_plugins(settings_for(Path(folder), args.zone))
-    tune_for_service()  # as `kpi serve` does once started
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     target = target_of(args.db)
     answers = restart_answers(target, plugins, dashboard_query(plugins, start, end), ZoneInfo(args.zone))
@@ -1031,7 +1028,6 @@ def run(args: argparse.Namespace) -> int:
     start, end = date(FIRST_YEAR + args.years - 1, 1, 1), date(FIRST_YEAR + args.years, 1, 1)
     with tempfile.TemporaryDirectory() as folder:
         plugins = load_plugins(settings_for(Path(folder), args.zone))
-    tune_for_service()  # the collector as the app's processes have it (kpi_core.gc_tuning)
     query = dashboard_query(plugins, start, end)
     print(f"query: {len(query.kpis)} KPIs x technician x month, {start} to {end} ({args.zone}); repeat {args.repeat}")
     if args.explain:

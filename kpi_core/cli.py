@@ -15,7 +15,6 @@ import click
 
 from kpi_core.config import Settings
 from kpi_core.errors import ConfigError, KpiError, SchemaOutOfDate
-from kpi_core.gc_tuning import tune_for_service
 from kpi_core.logs import configure as configure_logging
 from kpi_core.plugins import PluginHost, disabled_revisions, load_plugins
 from kpi_core.storage.db import Database
@@ -86,7 +85,6 @@ def _serve(settings: Settings, banner: Callable[[], None] | None = None) -> None
     from kpi_core.web.app import create_app
 
     app = create_app(settings, database=database, plugins=plugins)
-    tune_for_service()
     if banner:
         banner()
     click.echo(f"Serving on http://{settings.host}:{settings.port}/ (Ctrl+C to stop)")
@@ -529,7 +527,6 @@ def worker(burst: bool, name: str | None, maintenance_interval: int) -> None:
             "`kpi demo`, `kpi serve` and `kpi scheduler` run jobs in their own process"
         )
     _current_database(settings).dispose()
-    tune_for_service()  # the forked work horses inherit it
     try:
         run_worker(settings, burst=burst, name=name, maintenance_interval=maintenance_interval)
     except redis.RedisError as exc:
@@ -557,7 +554,6 @@ def scheduler(interval: float, once: bool) -> None:
     env = JobEnvironment(settings, _current_database(settings), _plugins(settings))
     runner = make_runner(env)
     loop = Scheduler(runner, interval=interval)
-    tune_for_service()
     try:
         if once:
             loop.prepare()

@@ -134,12 +134,9 @@ class GunicornServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from kpi_core.gc_tuning import tune_for_service
         from kpi_core.web.app import create_app
 
-        app = create_app(self.settings)
-        tune_for_service()  # in each worker, after the fork
-        return app
+        return create_app(self.settings)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from kpi_core.accounts.scope import Scope
 from kpi_core.audit.trail import Actor, record
 from kpi_core.declarations import JobField
+from kpi_core.gc_tuning import fewer_collections
 from kpi_core.imports import cells, lookups
 from kpi_core.imports.crews import Crew, CrewWriter, given_crew, stored_form, with_lead
 from kpi_core.imports.job_fields import CellReader, FieldWriter, cell_reader
@@ -509,7 +510,7 @@ def import_jobs(
         session, scope, zone, create_technicians=create_technicians, dry_run=dry_run, column_names=column_names,
         job_fields=job_fields, reference=reference,
     )  # fmt: skip
-    with bulk_cache(session):
+    with bulk_cache(session), fewer_collections():
         report = job_import.run(rows, progress)
     if savepoint is not None:
         savepoint.rollback()

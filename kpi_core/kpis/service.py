@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
+from kpi_core.gc_tuning import fewer_collections
 from kpi_core.kpis import crews, engine, honest, ranges, scorecards, segments, snapshots
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import MemoryCache, ResultCache, lookup
@@ -150,48 +151,49 @@ def kpi_values(
     if found is not None:
         return ValuesAnswer(found, cached=True, months_computed=0, months_total=months, **dates)
     windows = {kind: honest.bucket_windows(grid, kind, honesty.unit, honesty.week_start) for kind in honesty.compare}
-    fine = honest.fine_grid(grid, (window for listed in windows.values() for window in listed), zone)
-    kpis = [metric.key for metric in metrics]
-    closed = None
-    if closes:
-        closed = snapshots.closed_months(session, query, fine, zone=zone, scope=scope, prints=prints, kpis=kpis)
-    sums = cache if sums is None else sums
-    if sums is None and closed is not None:
-        sums = MemoryCache()  # closed months stand in for the facts month by month, as in the cached path
-    persisted = 0
-    if sums is None:
-        pieces = engine.fetch_sums(session, metrics, query, fine, scope, context_for)
-        computed = total = len(segments.month_slices(fine, zone))
-    else:
-        pooled = segments.pooled_sums(
-            session,
-            metrics,
-            query,
-            fine,
-            zone=zone,
-            cache=sums,
-            key_of=_slice_keys(session, plugins, query, metrics, zone, scope, settings, fine, longest),
-            ttl=ttl,
-            scope=scope,
-            context_for=context_for,
-            given=closed.sums() if closed is not None else None,
+    with fewer_collections():  # tens of thousands of sums, values and rows live until encoded
+        fine = honest.fine_grid(grid, (window for listed in windows.values() for window in listed), zone)
+        kpis = [metric.key for metric in metrics]
+        closed = None
+        if closes:
+            closed = snapshots.closed_months(session, query, fine, zone=zone, scope=scope, prints=prints, kpis=kpis)
+        sums = cache if sums is None else sums
+        if sums is None and closed is not None:
+            sums = MemoryCache()  # closed months stand in for the facts month by month, as in the cached path
+        persisted = 0
+        if sums is None:
+            pieces = engine.fetch_sums(session, metrics, query, fine, scope, context_for)
+            computed = total = len(segments.month_slices(fine, zone))
+        else:
+            pooled = segments.pooled_sums(
+                session,
+                metrics,
+                query,
+                fine,
+                zone=zone,
+                cache=sums,
+                key_of=_slice_keys(session, plugins, query, metrics, zone, scope, settings, fine, longest),
+                ttl=ttl,
+                scope=scope,
+                context_for=context_for,
+                given=closed.sums() if closed is not None else None,
+            )
+            pieces, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
+            persisted = pooled.months_persisted
+        fresh = None
+        if closed is not None and closed.changed and sums is not None:
+            fresh = _fresh_months(
+                session, plugins, metrics, query, closed.changed, zone, scope, settings, sums, ttl, longest
+            )
+        rates = None
+        if honesty.adjust is not None:
+            rates = _category_rates(
+                session, plugins, metrics, query, grid, pieces, zone, scope, settings, context_for, sums, ttl, longest
+            )
+        facts = History(prints, closed, fresh)
+        body = _values_body(
+            metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates, facts, fine=fine
         )
-        pieces, computed, total = pooled.sums, pooled.months_computed, pooled.months_total
-        persisted = pooled.months_persisted
-    fresh = None
-    if closed is not None and closed.changed and sums is not None:
-        fresh = _fresh_months(
-            session, plugins, metrics, query, closed.changed, zone, scope, settings, sums, ttl, longest
-        )
-    rates = None
-    if honesty.adjust is not None:
-        rates = _category_rates(
-            session, plugins, metrics, query, grid, pieces, zone, scope, settings, context_for, sums, ttl, longest
-        )
-    facts = History(prints, closed, fresh)
-    body = _values_body(
-        metrics, query, grid, pieces, windows, in_force, context_for, honesty, zone, now, rates, facts, fine=fine
-    )
     if cache is not None:
         cache.set(key, body, ttl)
     return ValuesAnswer(
@@ -559,24 +561,25 @@ def scorecards_answer(
     if sums is not None:
         # The whole company's sums, whoever asks: ranks among peers need them (scorecards.py).
         sums_of = _cached_sums(session, plugins, metrics, zone, UNSCOPED, settings, sums, ttl, pooled, longest)
-    result = scorecards.compute_scorecards(
-        session,
-        plugins,
-        start=start,
-        end=end,
-        period=period,
-        zone=zone,
-        scope=scope,
-        filters=filters,
-        kpis=kpis,
-        min_sample=min_sample,
-        sums_of=sums_of,
-        status_min_sample=status_min_sample,
-        as_of=as_of,
-        adjust=adjusted,
-    )
-    # Dates and instants as str() writes them (an instant with a space, as the standard json's default=str did).
-    body = orjson.dumps(result, default=str, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS)
+    with fewer_collections():  # every technician's sums over a year and the year before
+        result = scorecards.compute_scorecards(
+            session,
+            plugins,
+            start=start,
+            end=end,
+            period=period,
+            zone=zone,
+            scope=scope,
+            filters=filters,
+            kpis=kpis,
+            min_sample=min_sample,
+            sums_of=sums_of,
+            status_min_sample=status_min_sample,
+            as_of=as_of,
+            adjust=adjusted,
+        )
+        # Dates and instants as str() writes them (an instant with a space, as json's default=str did).
+        body = orjson.dumps(result, default=str, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS)
     if cache is not None:
         cache.set(key, body, ttl)
     if sums is None:
