@@ -5,7 +5,7 @@ Each month's pooled sums (:mod:`kpi_core.kpis.segments`) are kept in table
 a second app instance or a machine without Redis reads them instead of
 scanning the facts; Redis or memory stays in front. Whole answers are not
 persisted (a year by technician is megabytes): they are pooled again from the
-sums, which costs milliseconds for the dashboard's cards and about 0.8 s for a
+sums, which costs milliseconds for the dashboard's cards and about 0.7 s for a
 year of 500 technicians by month (bench/README.md).
 
 Rows are immutable like cache entries: the key names the question, scope,
