@@ -330,7 +330,7 @@ def _spread(rows: Select[Any], source: q.FactSource, key: Any | None, weighted: 
 
     The facts are a MATERIALIZED CTE on SQLite, so every metric's expressions are evaluated once per
     job, not once per crew member: the ``share`` rule then costs about what ``lead`` does (issue #18,
-    measured in bench/README.md). PostgreSQL plans the CTE as a join of its own.
+    measured in bench/README.md). PostgreSQL inlines a CTE read once, so its plan is the join as before.
     """
     jobs, credit = q.tables()["jobs"], source.credit
     per_job = (
