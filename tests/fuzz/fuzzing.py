@@ -243,10 +243,17 @@ def headers_for(app: Flask, make_user, login):
     def make(role: str) -> dict[str, str]:
         app.extensions[EXTENSION_KEY].authenticator.throttle.clear()
         username = f"fuzz-{role}-{next(USER_NUMBERS)}"
+        with app.extensions[EXTENSION_KEY].database.session() as session:
+            # An earlier manager's or admin's random calls may have renamed or deleted North.
+            north = session.scalar(select(Team.id).where(Team.name == "North"))
+            if north is None:
+                team = Team(name="North")
+                session.add(team)
+                session.flush()
+                north = team.id
         if role == "technician":
             # One user per technician: each technician user gets a technician of its own in North.
             with app.extensions[EXTENSION_KEY].database.session() as session:
-                north = session.scalar(select(Team.id).where(Team.name == "North"))
                 session.add(Technician(external_ref=username, name=username, team_id=north))
             make_user(role, username=username, technician_ref=username)
         elif role == "manager":
