@@ -60,9 +60,9 @@ from kpi_core.records import targets
 from kpi_core.storage.types import UTCDateTime, utcnow
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is made 4x slower, and answers decode 100,000s
 class GroupSums:
-    """The pooled sums of one KPI for one group and period: what a cache can keep.
+    """The pooled sums of one KPI for one group and period: what a cache can keep. Not changed once made.
 
     ``team_id`` is the team whose target applies: the group itself when
     grouping by team, the technician's team when grouping by technician,
@@ -153,11 +153,7 @@ def targets_lookup(book: targets.TargetBook) -> TargetLookup:
 def value_of(metric: Metric, sums: Any, target: Any, min_sample: int | None = None) -> q.KpiValue:
     """A value with its interval and status from pooled sums (status ``insufficient`` where the sample
     is below ``min_sample``)."""
-    value = sums.numerator / sums.denominator if sums.denominator > 0 else None
-    interval = wilson_interval(sums.numerator, sums.denominator) if metric.kind == "rate" else None
-    status = status_of(value, target, metric.direction)
-    if min_sample is not None and value is not None and sums.denominator < min_sample:
-        status = INSUFFICIENT
+    value, low, high, status = judged(metric, sums.numerator, sums.denominator, target, min_sample)
     return q.KpiValue(
         kpi=sums.kpi,
         group_id=sums.group_id,
@@ -166,10 +162,26 @@ def value_of(metric: Metric, sums: Any, target: Any, min_sample: int | None = No
         value=value,
         numerator=sums.numerator,
         denominator=sums.denominator,
-        ci_low=interval[0] if interval else None,
-        ci_high=interval[1] if interval else None,
+        ci_low=low,
+        ci_high=high,
         status=status,
     )
+
+
+def judged(
+    metric: Metric, numerator: float, denominator: float, target: Any, min_sample: int | None = None
+) -> tuple[float | None, float | None, float | None, str | None]:
+    """(value, interval low, interval high, status) of pooled sums: what :func:`value_of` gives, as plain
+    values for callers that build tens of thousands of rows."""
+    if denominator <= 0:
+        return None, None, None, None
+    value = numerator / denominator
+    interval = wilson_interval(numerator, denominator) if metric.kind == "rate" else None
+    status = status_of(value, target, metric.direction)
+    if min_sample is not None and denominator < min_sample:
+        status = INSUFFICIENT
+    low, high = interval if interval is not None else (None, None)
+    return value, low, high, status
 
 
 def fetch_sums(

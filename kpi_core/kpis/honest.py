@@ -164,27 +164,26 @@ def longest_window(windows: Iterable[timedelta | None]) -> timedelta | None:
 
 
 def honest_fields(
-    value: Any,
+    row: dict[str, Any],
     sums: engine.GroupSums,
     *,
-    end: date,
+    period_end: str,
     complete: bool,
     target: Any,
     direction: str,
     windows: Mapping[str, Window] | None = None,
     pieces: Pieces | None = None,
 ) -> dict[str, Any]:
-    """The fields a row adds to its value (see the module's docstring)."""
-    row: dict[str, Any] = {
-        "period_end": end.isoformat(),
-        "complete": complete,
-        "provisional": sums.pending > 0,
-        "pending": sums.pending,
-        "certain": certain_of(value.status, value.ci_low, value.ci_high, target, direction),
-    }
+    """Add to ``row`` (a value's fields as the API sends them) the fields of the module's docstring, after
+    the value's own; returns ``row``. ``period_end``: the bucket's end as an ISO date."""
+    row["period_end"] = period_end
+    row["complete"] = complete
+    row["provisional"] = sums.pending > 0
+    row["pending"] = sums.pending
+    row["certain"] = certain_of(row["status"], row["ci_low"], row["ci_high"], target, direction)
     for kind, window in (windows or {}).items():
         found = pieces.total(sums.kpi, sums.group_id, window) if pieces is not None and window else None
-        row[kind] = comparison(value.value, found) if window is not None else None
+        row[kind] = comparison(row["value"], found) if window is not None else None
     return row
 
 

@@ -135,7 +135,11 @@ def pooled_sums(
             if key is not None:
                 cache.set(key, _encode(rows), ttl)
     computed = len(missing)
-    pooled = pooled_rows([row for rows in found for row in rows or ()], grid)
+    listed = [row for month in found for row in month or ()]
+    # Where no month bound cut a bucket (a monthly grid), each piece is a bucket: nothing to add up.
+    cuts = set(grid.dates)
+    whole = all(day in cuts for piece in slices for day in piece.grid.dates)
+    pooled = listed if whole else pooled_rows(listed, grid)
     return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices), persisted)
 
 

@@ -329,7 +329,6 @@ def _values_body(
             found_targets[key] = lookup_target(kpi, team_id, start)
         return found_targets[key]
 
-    values = engine.values_of(metrics, sums, target_for, lambda metric: minimum[metric.key])
     spread = honest.Pieces(pieces) if windows else None
     ends = {label: grid.dates[index + 1] for index, label in enumerate(grid.labels)}
     prints = facts.prints if facts is not None else {}
@@ -340,32 +339,45 @@ def _values_body(
         month: end for month, end in next_month.items() if month in ends and grid.dates[grid.index_of(month)] == month
     }
     complete = {label: honest.is_complete(end, zone, now) for label, end in ends.items()}
+    # Each row is built as the dict the API sends, without a KpiValue in between: an answer may have
+    # hundreds of thousands of rows, and each object made per row costs more than its arithmetic.
+    starts = {label: label.isoformat() for label in grid.labels}
+    period_ends = {label: end.isoformat() for label, end in ends.items()}
     rows = []
-    for value, row in zip(values, sums, strict=True):
-        index = grid.index_of(row.period_start)
-        extra = honest.honest_fields(
-            value,
+    for row in sums:
+        kpi, start = row.kpi, row.period_start
+        metric = by_key[kpi]
+        target = target_for(kpi, row.team_id, start)
+        value, low, high, status = engine.judged(metric, row.numerator, row.denominator, target, minimum[kpi])
+        fields = {
+            "kpi": kpi, "group_id": row.group_id, "group_label": row.group_label, "period_start": starts[start],
+            "value": value, "numerator": row.numerator, "denominator": row.denominator, "ci_low": low,
+            "ci_high": high, "status": status,
+        }  # fmt: skip
+        honest.honest_fields(
+            fields,
             row,
-            end=ends[row.period_start],
-            complete=complete[row.period_start],
-            target=target_for(row.kpi, row.team_id, row.period_start),
-            direction=by_key[row.kpi].direction,
-            windows={kind: listed[index] for kind, listed in windows.items()},
+            period_end=period_ends[start],
+            complete=complete[start],
+            target=target,
+            direction=metric.direction,
+            windows={kind: listed[grid.index_of(start)] for kind, listed in windows.items()} if windows else None,
             pieces=spread,
         )
         if rates is not None and mix is not None:
-            extra.update(
-                honest.adjusted(value, by_key[row.kpi], mix.get((row.kpi, row.group_id, row.period_start)), rates)
-            )
-        extra["fingerprint"], extra["closed"] = prints.get(row.kpi), False
-        row_fields = _row(value)
-        if closed is not None and ends[row.period_start] == next_month.get(row.period_start):
-            snapshots.closed_fields(
-                closed, by_key[row.kpi], row, extra, fresh=facts.fresh if facts else None, min_sample=minimum[row.kpi],
-                target=target_for(row.kpi, row.team_id, row.period_start), fingerprint=prints.get(row.kpi, ""),
+            fields.update(
+                honest.adjusted(
+                    engine.value_of(metric, row, target, minimum[kpi]), metric, mix.get((kpi, row.group_id, start)),
+                    rates,
+                )
             )  # fmt: skip
-        row_fields.update(extra)
-        rows.append(row_fields)
+        fields["fingerprint"], fields["closed"] = prints.get(kpi), False
+        if closed is not None and ends[start] == next_month.get(start):
+            snapshots.closed_fields(
+                closed, metric, row, fields, fresh=facts.fresh if facts else None, min_sample=minimum[kpi],
+                target=target, fingerprint=prints.get(kpi, ""),
+            )  # fmt: skip
+        rows.append(fields)
     return orjson.dumps(rows)
 
 
@@ -408,13 +420,6 @@ def _slice_keys(
 
 
 VALUE_FIELDS = tuple(field.name for field in fields(q.KpiValue))
-
-
-def _row(value: q.KpiValue) -> dict[str, Any]:
-    # Not dataclasses.asdict: its deep copy of every field was most of the time of a 48,000-value answer.
-    row = {name: getattr(value, name) for name in VALUE_FIELDS}
-    row["period_start"] = value.period_start.isoformat()
-    return row
 
 
 def _question(kind: str, query: q.KpiQuery, metrics: list[Any], **shape: Any) -> dict[str, Any]:
