@@ -10,8 +10,9 @@ sums do not depend on them). So after an import in the open month, a year's
 dashboard query recomputes that month and reads the closed ones, instead of
 scanning the whole year again.
 
-Missing months are computed in one statement per run of consecutive missing
-months (the engine's statement over a grid of pieces), and the buckets are
+Missing months are computed in one statement (the engine's statement over a
+grid of pieces), or in one per connection where several scan them at once
+(:mod:`kpi_core.kpis.scans`), and the buckets are
 pooled again from their pieces: numerators and denominators add, and values,
 intervals and statuses are derived from the pooled sums afterwards, exactly
 as from one scan. A bucket has a row when any of its pieces has one.
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
 from kpi_core.declarations import Metric
-from kpi_core.kpis import engine
+from kpi_core.kpis import engine, scans
 from kpi_core.kpis import query as q
 from kpi_core.kpis.cache import ResultCache, lookup_from
 from kpi_core.kpis.context import ContextFor, default_contexts
@@ -126,10 +127,18 @@ def pooled_sums(
         body, tier = lookup_from(cache, keys[-1])
         found.append(_decode(body) if body is not None else None)
         persisted += tier == "persisted"
-    # Every missing month in one statement: months apart are joined by pieces not asked for.
+    # Missing months in one statement per connection that scans them (months apart are joined by pieces
+    # not asked for): on several connections at once where the session allows (scans.split_scan).
     missing = [index for run in _missing_runs(found) for index in run]
     if missing:
-        for index, rows in _computed(session, metrics, query, [slices[i] for i in missing], scope, context_for).items():
+
+        def compute(on: Session, part: Sequence[MonthSlice]) -> list[list[engine.GroupSums]]:
+            return _computed(on, metrics, query, part, scope, context_for)
+
+        computed_rows = [
+            rows for part in scans.split_scan(session, [slices[i] for i in missing], compute) for rows in part
+        ]
+        for index, rows in enumerate(computed_rows):
             found[missing[index]] = rows
             key = keys[missing[index]]
             if key is not None:
@@ -188,8 +197,8 @@ def _computed(
     slices: Sequence[MonthSlice],
     scope: Scope,
     context_for: ContextFor,
-) -> dict[int, list[engine.GroupSums]]:
-    """Sums per piece of months (in order), in one statement; the rows of each slice by its position.
+) -> list[list[engine.GroupSums]]:
+    """Sums per piece of months (in order), in one statement; the rows of each slice, in their order.
 
     Where one slice ends before the next begins, the days between are a piece not asked for."""
     dates, instants, gaps = [slices[0].grid.dates[0]], [slices[0].grid.instants[0]], set()
@@ -207,7 +216,7 @@ def _computed(
     )  # fmt: skip
     span = replace(query, start=dates[0], end=dates[-1])
     months = [piece.month for piece in slices]
-    by_slice: dict[int, list[engine.GroupSums]] = {index: [] for index in range(len(slices))}
+    by_slice: list[list[engine.GroupSums]] = [[] for _ in slices]
     for row in engine.fetch_sums(session, metrics, span, pieces, scope, context_for):
         by_slice[months.index(period_floor(row.period_start, "month"))].append(row)
     return by_slice
