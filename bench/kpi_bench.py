@@ -136,8 +136,29 @@ def matches(ref: str, body: bytes, target: Target) -> bool:
 def same_body(one: bytes, other: bytes, target: Target) -> bool:
     """The same answer: byte for byte on SQLite; on a server, numbers within 1e-9 of each other, since
     PostgreSQL adds a month's floats in the order its plan reads the rows (in parallel, any order), so the
-    same facts can sum to values apart in their last bits."""
-    return one == other if not isinstance(target, str) else _close(json.loads(one), json.loads(other))
+    same facts can sum to values apart in their last bits. A value that lands on a target's threshold can
+    then be judged on either side of it: a row whose numbers agree but whose status (and certainty) differ
+    is counted in THRESHOLD_FLIPS (printed with the figures), not a mismatch."""
+    if not isinstance(target, str):
+        return one == other
+    first, second = json.loads(one), json.loads(other)
+    if not isinstance(first, list) or not isinstance(second, list) or len(first) != len(second):
+        return _close(first, second)
+    for row, again in zip(first, second, strict=True):
+        if _close(row, again):
+            continue
+        if not (isinstance(row, dict) and isinstance(again, dict) and row.keys() == again.keys()):
+            return False
+        if any(not _close(row[key], again[key]) for key in row if key not in JUDGED):
+            return False
+        THRESHOLD_FLIPS.append((row.get("kpi"), row.get("group_id"), row.get("period_start")))
+    return True
+
+
+JUDGED = ("status", "certain")
+"""A row's fields that judge its value against the target's thresholds."""
+THRESHOLD_FLIPS: list[tuple[Any, Any, Any]] = []
+"""Rows (KPI, group, period) whose equal-within-1e-9 values were judged on both sides of a threshold."""
 
 
 def _close(one: Any, other: Any) -> bool:

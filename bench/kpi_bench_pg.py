@@ -408,4 +408,10 @@ def run_postgres(args: argparse.Namespace) -> int:
         print(f"MISMATCH: {len(problems)} cells differ", *problems[:40], sep="\n")
         return 1
     print(f"agree: the engine on PostgreSQL and DuckDB give the same {len(engine):,} (kpi, technician, month) cells")
+    if bench.THRESHOLD_FLIPS:
+        print(
+            f"note: {len(bench.THRESHOLD_FLIPS)} rows of answers compared above had values equal within 1e-9 judged "
+            f"on both sides of a target's threshold (float sums added in another order), e.g. "
+            f"{bench.THRESHOLD_FLIPS[:3]}"
+        )
     return 0

@@ -72,6 +72,22 @@ def test_any_differing_numerator_denominator_or_missing_cell_is_a_mismatch() -> 
     assert any("quality.evaluation_score technician 2 2025-02: engine None" in line for line in found)
 
 
+def test_answers_on_a_server_may_differ_in_last_bits_and_in_a_status_at_a_threshold_only() -> None:
+    bench = load_bench()
+    row = {"kpi": "timeliness.avg_arrival_delay_min", "group_id": "7", "period_start": "2025-08-01", "value": 10.0,
+           "numerator": 70.0, "denominator": 7.0, "status": "green", "certain": None}  # fmt: skip
+    body = bench.json.dumps([row]).encode()
+    url, sqlite_file = "postgresql://bench@127.0.0.1/kpi", Path("bench.sqlite3")
+    flipped = {**row, "value": 10.000000000000002, "numerator": 70.00000000000001, "status": "amber"}
+    assert bench.same_body(body, bench.json.dumps([flipped]).encode(), url)
+    assert bench.THRESHOLD_FLIPS == [("timeliness.avg_arrival_delay_min", "7", "2025-08-01")]
+    # Byte for byte on SQLite; on a server another number, another key or another row is a mismatch.
+    assert not bench.same_body(body, bench.json.dumps([flipped]).encode(), sqlite_file)
+    for other in ({**row, "numerator": 71.0, "status": "amber"}, {**row, "pending": 1.0}, {**row, "group_id": "8"}):
+        assert not bench.same_body(body, bench.json.dumps([other]).encode(), url)
+    assert not bench.same_body(body, bench.json.dumps([row, row]).encode(), url)
+
+
 def test_an_unreachable_postgresql_url_ends_the_run_with_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a loopback port nothing listens on
         sock.bind(("127.0.0.1", 0))
