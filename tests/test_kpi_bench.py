@@ -30,6 +30,8 @@ def test_quick_mode_times_sqlite_duckdb_and_the_orm_loop_and_they_agree(tmp_path
     for line in (
         "SQLite cold, fresh process:",
         "SQLite cold, fresh connection:",
+        "SQLite cold through the app (no month summed",
+        "cold through the app/DuckDB:",
         "SQLite warm, in-memory cache:",
         "SQLite warm, Redis cache:",
         "SQLite after a change to one month, dashboard query:",
