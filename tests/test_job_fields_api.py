@@ -341,3 +341,48 @@ def test_a_changed_field_value_reaches_the_cached_kpi(client, admin_headers, tec
     assert again.status_code == 200, again.json
     assert (again.json["updated"], again.json["unchanged"]) == (1, 5)
     assert ppe_rate(client, admin_headers) == {"2026-03-01": (0.75, 3, 4), "2026-04-01": (1.0, 1, 1)}
+
+
+# --- the list page ---------------------------------------------------------------------------------
+
+
+def test_a_listed_job_is_what_reading_it_alone_gives(client, admin_headers, create, database):
+    """The list page writes its rows without marshmallow's per-field calls (JobSchema.dump): each row must
+    equal the job read alone (the schema's own fields), whatever it holds or leaves empty."""
+    with database.session() as session:
+        helper = Technician(external_ref="T2", name="Hal Helper")
+        session.add(helper)
+        session.flush()
+        helper_id = helper.id
+    lead = create("J1").json["technician_id"]
+    jobs = [
+        create("J1-callback", revenue="125.5", callback_of_id=client.get(JOBS, headers=admin_headers).json[0]["id"]),
+        create(
+            "J-crew",
+            technicians=[{"technician_id": lead, "role": "lead", "share": 0.75}, {"technician_id": helper_id}],
+            scheduled_start="2026-03-02T08:00:00-05:00",
+            scheduled_end="2026-03-02T15:00:00Z",
+            arrived_at="2026-03-02T13:05:00Z",
+            started_at="2026-03-02T13:10:00Z",
+            completed_at="2026-03-02T14:40:00Z",
+            estimated_minutes=95,
+            fields={
+                "safety.crew_size": 2,
+                "safety.distance_km": 12.5,
+                "safety.notes": "Ladder, gloves",
+                "safety.risk": "high",
+                "fixture.ppe_checked": True,
+            },
+        ),
+        create("J-bare", status="scheduled", completed_at=None, category="Electrical", revenue=0),
+    ]
+    assert [job.status_code for job in jobs] == [201, 201, 201], [job.json.get("errors") for job in jobs]
+    listed = client.get(JOBS, query_string={"page_size": 10}, headers=admin_headers)
+    assert listed.status_code == 200
+    assert len(listed.json) == 4
+    for row in listed.json:
+        assert row == client.get(f"{JOBS}/{row['id']}", headers=admin_headers).json
+    crew = next(row for row in listed.json if row["external_ref"] == "J-crew")
+    assert [member["technician"] for member in crew["technicians"]] == ["Tess One", "Hal Helper"]
+    assert crew["fields"]["safety.distance_km"] == 12.5 and crew["scheduled_start"] == "2026-03-02T13:00:00+00:00"
+    assert next(row for row in listed.json if row["external_ref"] == "J1-callback")["revenue"] == "125.50"
