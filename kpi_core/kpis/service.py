@@ -348,7 +348,11 @@ def _values_body(
         kpi, start = row.kpi, row.period_start
         metric = by_key[kpi]
         target = target_for(kpi, row.team_id, start)
-        value, low, high, status = engine.judged(metric, row.numerator, row.denominator, target, minimum[kpi])
+        whole_closed = closed is not None and ends[start] == next_month.get(start)
+        snapshot = closed.row(kpi, row.group_id, start) if whole_closed else None  # type: ignore[union-attr]
+        # A closed month's row takes its status and certainty from its snapshot: not judged again here.
+        judge = None if snapshot is not None else target
+        value, low, high, status = engine.judged(metric, row.numerator, row.denominator, judge, minimum[kpi])
         fields = {
             "kpi": kpi, "group_id": row.group_id, "group_label": row.group_label, "period_start": starts[start],
             "value": value, "numerator": row.numerator, "denominator": row.denominator, "ci_low": low,
@@ -359,7 +363,7 @@ def _values_body(
             row,
             period_end=period_ends[start],
             complete=complete[start],
-            target=target,
+            target=judge,
             direction=metric.direction,
             windows={kind: listed[grid.index_of(start)] for kind, listed in windows.items()} if windows else None,
             pieces=spread,
@@ -372,10 +376,10 @@ def _values_body(
                 )
             )  # fmt: skip
         fields["fingerprint"], fields["closed"] = prints.get(kpi), False
-        if closed is not None and ends[start] == next_month.get(start):
+        if snapshot is not None:
             snapshots.closed_fields(
                 closed, metric, row, fields, fresh=facts.fresh if facts else None, min_sample=minimum[kpi],
-                target=target, fingerprint=prints.get(kpi, ""),
+                target=target, fingerprint=prints.get(kpi, ""), found=snapshot,
             )  # fmt: skip
         rows.append(fields)
     return orjson.dumps(rows)

@@ -111,13 +111,12 @@ def closed_months(
     given: dict[date, list[engine.GroupSums]] = {}
     sums = engine.GroupSums
     for month, close in closes.items():
-        kept = rows[month] = {}
-        pieces = given[month] = []
-        for row in by_close[close.id]:
-            kpi, group_id, label, team_id, numerator, denominator, pending = row[:7]
-            if allowed is None or group_id in allowed:
-                kept[(kpi, group_id)] = row
-                pieces.append(sums(kpi, group_id, label, team_id, month, numerator, denominator, pending))
+        shown = [row for row in by_close[close.id] if allowed is None or row[1] in allowed]
+        rows[month] = {(row[0], row[1]): row for row in shown}
+        given[month] = [
+            sums(kpi, group_id, label, team_id, month, numerator, denominator, pending)
+            for kpi, group_id, label, team_id, numerator, denominator, pending, *_ in shown
+        ]
     changed = _changed(session, closes, zone, {key: prints[key] for key in kpis})
     return ClosedMonths(closes, rows, changed, given)
 
@@ -176,11 +175,14 @@ def closed_fields(
     target: Any,
     min_sample: int,
     fingerprint: str,
+    found: list[Any] | None = None,
 ) -> bool:
     """Give ``fields`` (a row's) what a closed month's row takes from its snapshot: status, certainty,
     fingerprint, ``closed``, ``closed_at``, and ``restated`` where the facts now give another value, sample
-    or status. False (``fields`` untouched) where the row is not a closed month's."""
-    found = closed.row(sums.kpi, sums.group_id, sums.period_start)
+    or status. False (``fields`` untouched) where the row is not a closed month's. ``found``: the snapshot's
+    row, where the caller has looked it up already (:meth:`ClosedMonths.row`)."""
+    if found is None:
+        found = closed.row(sums.kpi, sums.group_id, sums.period_start)
     if found is None:
         return False
     fields["status"], fields["certain"], fields["fingerprint"] = found[STATUS], found[CERTAIN], found[FINGERPRINT]
