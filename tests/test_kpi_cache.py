@@ -18,14 +18,16 @@ import pytest
 from kpi_core.audit.trail import Actor
 from kpi_core.jobs.execute import JobEnvironment
 from kpi_core.jobs.inprocess import InProcessRunner
-from kpi_core.kpis import service
+from kpi_core.kpis import segments, service
 from kpi_core.kpis.cache import MemoryCache, RedisCache
-from kpi_core.kpis.periods import next_period_start
+from kpi_core.kpis.definitions import resolve_metrics
+from kpi_core.kpis.periods import next_period_start, period_grid
 from kpi_core.kpis.query import KpiQuery
 from kpi_core.testing.fixtures import TEST_PASSWORD, TEST_SECRET
 from kpi_core.web.app import create_app
 
 VALUES = "/api/v1/kpis/values"
+NEW_YORK = ZoneInfo("America/New_York")
 MARCH = {"kpi": "quality.avg_customer_rating", "group_by": "technician", "start": "2026-03-01", "end": "2026-04-01"}
 APRIL = {**MARCH, "start": "2026-04-01", "end": "2026-05-01"}
 COMPLETED = {"kpi": "timeliness.on_budget_rate", "start": "2026-03-01", "end": "2026-05-01"}
@@ -324,3 +326,21 @@ def test_weeks_across_a_month_boundary_pool_both_pieces(client, admin_headers) -
     state, months, rows = ask_months(client, admin_headers, weekly)
     assert (state, months) == ("miss", "1/2")  # March's half of the week again, April's from the cache
     assert [(row["period_start"], row["value"], row["denominator"]) for row in rows] == [("2026-03-30", 3.5, 2.0)]
+
+
+def test_month_sums_over_a_range_starting_mid_month_are_labelled_by_their_month(database, plugins, seeded) -> None:
+    """The first bucket of a range from 5 March is labelled 1 March: its piece (5-31 March) is relabelled,
+    not passed on as a bucket of its own although no month bound cut it."""
+    query = KpiQuery(
+        start=date(2026, 3, 5), end=date(2026, 5, 1), kpis=("quality.avg_customer_rating",), group_by="technician"
+    )
+    grid = period_grid(query.start, query.end, "month", NEW_YORK)
+    with database.session(write=False) as session:
+        pooled = segments.pooled_sums(
+            session, resolve_metrics(plugins, query.kpis), query, grid, zone=NEW_YORK, cache=MemoryCache(),
+            key_of=lambda month_grid: str(month_grid.dates), ttl=60,
+        )  # fmt: skip
+    assert [(row.period_start, row.numerator / row.denominator) for row in pooled.sums] == [
+        (date(2026, 3, 1), 4.0),
+        (date(2026, 4, 1), 2.0),
+    ]

@@ -145,9 +145,10 @@ def pooled_sums(
                 cache.set(key, _encode(rows), ttl)
     computed = len(missing)
     listed = [row for month in found for row in month or ()]
-    # Where no month bound cut a bucket (a monthly grid), each piece is a bucket: nothing to add up.
+    # Where no month bound cut a bucket (a monthly grid) and each bucket is labelled by its first day (not a
+    # range starting mid-month, whose first bucket is labelled by the month), each piece is a bucket as it is.
     cuts = set(grid.dates)
-    whole = all(day in cuts for piece in slices for day in piece.grid.dates)
+    whole = grid.labels == grid.dates[:-1] and all(day in cuts for piece in slices for day in piece.grid.dates)
     pooled = listed if whole else pooled_rows(listed, grid)
     return PooledSums(engine.presentation_order(pooled, metrics), computed, len(slices), persisted)
 

@@ -323,7 +323,7 @@ def _values_body(
     lookup_target = engine.targets_lookup(in_force)
     found_targets: dict[tuple[str, int | None, date], Any] = {}
 
-    def target_for(kpi: str, team_id: int | None, start: date) -> Any:  # asked twice per row: once per team
+    def target_for(kpi: str, team_id: int | None, start: date) -> Any:  # one lookup per (KPI, team, bucket)
         key = (kpi, team_id, start)
         if key not in found_targets:
             found_targets[key] = lookup_target(kpi, team_id, start)
@@ -369,12 +369,10 @@ def _values_body(
             pieces=spread,
         )
         if rates is not None and mix is not None:
-            fields.update(
-                honest.adjusted(
-                    engine.value_of(metric, row, target, minimum[kpi]), metric, mix.get((kpi, row.group_id, start)),
-                    rates,
-                )
-            )  # fmt: skip
+            judged = q.KpiValue(
+                kpi, row.group_id, row.group_label, start, value, row.numerator, row.denominator, low, high
+            )
+            fields.update(honest.adjusted(judged, metric, mix.get((kpi, row.group_id, start)), rates))
         fields["fingerprint"], fields["closed"] = prints.get(kpi), False
         if snapshot is not None:
             snapshots.closed_fields(
